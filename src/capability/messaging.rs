@@ -1,0 +1,120 @@
+//! `purr:bot/messaging`: sending and acting on messages as the session's account.
+//!
+//! Every call goes to the session's channel. Failures reach the plugin as
+//! error strings (`session is not connected`, `unsupported by channel ...`),
+//! never as traps.
+
+use std::sync::Arc;
+
+use wasmtime::component::{HasSelf, Linker};
+
+use crate::channel::{self, Channel, Outbound};
+use crate::plugin::PluginState;
+use crate::plugin::bindings::purr::bot::messaging::{self as wit, Host, MediaKind};
+use crate::plugin::bindings::purr::bot::types::ChatState;
+
+/// The messaging capability of one instance: its session's channel.
+pub struct Messaging {
+    channel: Arc<dyn Channel>,
+}
+
+impl Messaging {
+    pub fn new(channel: Arc<dyn Channel>) -> Self {
+        Messaging { channel }
+    }
+
+    async fn perform(&self, action: Outbound) -> Result<Option<String>, String> {
+        let kind = action.kind();
+        self.channel.send(action).await.map_err(|e| format!("{kind}: {e}"))
+    }
+
+    /// Performs a send that must yield a message id.
+    async fn send(&self, action: Outbound) -> wasmtime::Result<Result<String, String>> {
+        Ok(self.perform(action).await.map(Option::unwrap_or_default))
+    }
+
+    /// Performs an action whose result is only success or failure.
+    async fn act(&self, action: Outbound) -> wasmtime::Result<Result<(), String>> {
+        Ok(self.perform(action).await.map(drop))
+    }
+}
+
+impl Host for Messaging {
+    async fn send_text(&mut self, chat: String, text: String) -> wasmtime::Result<Result<String, String>> {
+        self.send(Outbound::Text { chat, text }).await
+    }
+
+    async fn reply(&mut self, chat: String, quoted: String, text: String) -> wasmtime::Result<Result<String, String>> {
+        self.send(Outbound::Reply { chat, quoted, text }).await
+    }
+
+    async fn react(&mut self, chat: String, target: String, emoji: String) -> wasmtime::Result<Result<(), String>> {
+        self.act(Outbound::React { chat, target, emoji }).await
+    }
+
+    async fn send_media(
+        &mut self,
+        chat: String,
+        kind: MediaKind,
+        data: Vec<u8>,
+        mime: String,
+        caption: Option<String>,
+        file_name: Option<String>,
+    ) -> wasmtime::Result<Result<String, String>> {
+        let kind = match kind {
+            MediaKind::Image => channel::MediaKind::Image,
+            MediaKind::Video => channel::MediaKind::Video,
+            MediaKind::Audio => channel::MediaKind::Audio,
+            MediaKind::Document => channel::MediaKind::Document,
+            MediaKind::Sticker => channel::MediaKind::Sticker,
+        };
+        self.send(Outbound::Media {
+            chat,
+            kind,
+            data,
+            mime,
+            caption,
+            file_name,
+        })
+        .await
+    }
+
+    async fn edit(&mut self, chat: String, target: String, text: String) -> wasmtime::Result<Result<(), String>> {
+        self.act(Outbound::Edit { chat, target, text }).await
+    }
+
+    async fn delete(&mut self, chat: String, target: String) -> wasmtime::Result<Result<(), String>> {
+        self.act(Outbound::Delete { chat, target }).await
+    }
+
+    async fn mark_read(
+        &mut self,
+        chat: String,
+        sender: String,
+        ids: Vec<String>,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.act(Outbound::MarkRead { chat, sender, ids }).await
+    }
+
+    async fn set_chat_state(&mut self, chat: String, state: ChatState) -> wasmtime::Result<Result<(), String>> {
+        let state = match state {
+            ChatState::Composing => channel::ChatState::Composing,
+            ChatState::Recording => channel::ChatState::Recording,
+            ChatState::Paused => channel::ChatState::Paused,
+        };
+        self.act(Outbound::SetChatState { chat, state }).await
+    }
+
+    async fn download_media(&mut self, handle: String) -> wasmtime::Result<Result<Vec<u8>, String>> {
+        Ok(self
+            .channel
+            .download_media(&handle)
+            .await
+            .map_err(|e| format!("download-media: {e}")))
+    }
+}
+
+pub fn add_to_linker(linker: &mut Linker<PluginState>) -> anyhow::Result<()> {
+    wit::add_to_linker::<PluginState, HasSelf<Messaging>>(linker, |state| &mut state.messaging)?;
+    Ok(())
+}

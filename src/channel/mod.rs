@@ -1,0 +1,80 @@
+//! Channels: the network side of a session.
+//!
+//! A channel turns one chat account on one network into a stream of
+//! [`ChannelEvent`]s (delivered into the session's [`EventSink`]) and
+//! carries out [`Outbound`] actions. It knows nothing of plugins or WIT:
+//! the dispatcher converts. Channels are to purr what Spin's triggers are
+//! to Spin; adding one means a module here and a line in [`open`].
+//!
+//! - [`sim`]: the in-process simulated network (tests, demos, `purr chat`).
+//! - `whatsapp`: WhatsApp through whatsapp-rust (not built in yet).
+
+mod model;
+pub mod sim;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use model::*;
+
+use crate::config::ChannelKind;
+use crate::session::EventSink;
+use crate::store::Store;
+
+/// Why an outbound action failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The channel cannot do this at all.
+    #[error("unsupported by channel {channel}: {action}")]
+    Unsupported {
+        channel: &'static str,
+        action: &'static str,
+    },
+    /// The session is not online.
+    #[error("session is not connected")]
+    NotConnected,
+    /// The network refused or failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One chat account's connection to its network.
+///
+/// Lifecycle: [`connect`](Channel::connect) starts linking or reconnecting
+/// and returns at once (events follow through the sink);
+/// [`disconnect`](Channel::disconnect) closes it keeping the account's
+/// auth; [`logout`](Channel::logout) unlinks the account for real and
+/// deletes its auth.
+#[async_trait]
+pub trait Channel: Send + Sync {
+    /// Which network this is.
+    fn kind(&self) -> ChannelKind;
+    /// Connects: a stored account reconnects, a new one emits `qr`.
+    async fn connect(&self) -> anyhow::Result<()>;
+    /// Closes the connection; auth data is kept.
+    async fn disconnect(&self) -> anyhow::Result<()>;
+    /// Unlinks the account on the network and deletes its auth data.
+    async fn logout(&self) -> anyhow::Result<()>;
+    /// Performs an outbound action; returns the new message's id for sends.
+    async fn send(&self, action: Outbound) -> Result<Option<String>, SendError>;
+    /// Fetches the bytes behind a media handle.
+    async fn download_media(&self, handle: &str) -> Result<Vec<u8>, SendError>;
+}
+
+/// What channels need from the host.
+#[derive(Clone)]
+pub struct ChannelDeps {
+    pub store: Store,
+    pub sim: sim::SimNetwork,
+}
+
+/// Creates the channel of `kind` for the session fed by `sink`.
+pub fn open(kind: ChannelKind, sink: EventSink, deps: &ChannelDeps) -> anyhow::Result<Arc<dyn Channel>> {
+    match kind {
+        ChannelKind::Sim => Ok(Arc::new(deps.sim.channel(sink))),
+        ChannelKind::Whatsapp => {
+            anyhow::bail!("the whatsapp channel is not built into this version of purr yet; use channel = \"sim\"")
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! `purr chat`: one session on the sim network, driven from a terminal or a pipe.
+//!
+//! Contract (tests and users rely on it):
+//! - each stdin line is one inbound text message from `--from` (default
+//!   `user`, i.e. `user@sim`) in the direct chat with that user;
+//! - every outbound text the session sends (send-text, reply) is printed
+//!   to stdout as exactly one line containing only that text (a newline
+//!   inside a text is printed as the two characters `\n`);
+//! - logs go to stderr;
+//! - at the end of stdin it waits until the queue has drained, then exits 0.
+//!
+//! The session runs on the sim channel whatever its config says; its kv
+//! data and sim pairing persist in `data_dir` between runs.
+
+use std::process::ExitCode;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+
+use super::ConfigArg;
+use crate::channel::sim::SimOutbound;
+use crate::config::ChannelKind;
+use crate::session::State;
+use crate::supervisor::Supervisor;
+
+/// Arguments of `purr chat`.
+#[derive(Debug, clap::Args)]
+pub struct ChatArgs {
+    /// The session to talk to, as named in the config.
+    session: String,
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Who the messages come from (a sim user name or address).
+    #[arg(long, default_value = "user")]
+    from: String,
+}
+
+pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
+    let mut config = match args.config.load() {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    // Only the chosen session runs, and on the sim network.
+    let Some(mut session) = config.sessions.remove(&args.session) else {
+        let known: Vec<_> = config.sessions.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "no session {:?} in {} (sessions: {})",
+            args.session,
+            config.source.display(),
+            known.join(", ")
+        );
+    };
+    session.channel = ChannelKind::Sim;
+    config.sessions = [(args.session.clone(), session)].into();
+
+    let supervisor = Supervisor::new(config).await?;
+    let outbound = supervisor.sim().subscribe();
+    let (stop_printer, printer_stopped) = oneshot::channel();
+    let printer = tokio::spawn(print_texts(args.session.clone(), outbound, printer_stopped));
+
+    supervisor.start(&args.session).await?;
+    let status = supervisor
+        .wait_for(&args.session, |s| {
+            matches!(s.state, State::Connected | State::Failed) || s.qr.is_some()
+        })
+        .await?;
+    if let Some(qr) = status.qr {
+        eprintln!("[purr] new sim account: showing QR {} until it links itself", qr.code);
+    }
+    let status = supervisor
+        .wait_for(&args.session, |s| matches!(s.state, State::Connected | State::Failed))
+        .await?;
+    if status.state == State::Failed {
+        anyhow::bail!(
+            "session {} failed: {}",
+            args.session,
+            status.last_error.unwrap_or_default()
+        );
+    }
+
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        supervisor.sim().inject_text(&args.session, &args.from, &line).await?;
+    }
+    supervisor.flush(&args.session).await?;
+    // Every send of the drained events is already in the printer's queue.
+    let _ = stop_printer.send(());
+    printer.await??;
+    supervisor.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the session's outbound texts, one line each, until told to stop
+/// (then prints what is still queued).
+async fn print_texts(
+    session: String,
+    mut outbound: mpsc::UnboundedReceiver<SimOutbound>,
+    mut stop: oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let mut stdout = tokio::io::stdout();
+    loop {
+        let sent = tokio::select! {
+            sent = outbound.recv() => sent,
+            _ = &mut stop => {
+                while let Ok(sent) = outbound.try_recv() {
+                    print_text(&mut stdout, &session, &sent).await?;
+                }
+                return stdout.flush().await;
+            }
+        };
+        match sent {
+            Some(sent) => print_text(&mut stdout, &session, &sent).await?,
+            None => return stdout.flush().await,
+        }
+    }
+}
+
+async fn print_text(stdout: &mut tokio::io::Stdout, session: &str, sent: &SimOutbound) -> std::io::Result<()> {
+    if sent.session != session {
+        return Ok(());
+    }
+    if let Some(text) = sent.action.text() {
+        let line = text.replace('\r', "\\r").replace('\n', "\\n");
+        stdout.write_all(line.as_bytes()).await?;
+        stdout.write_all(b"\n").await?;
+        stdout.flush().await?;
+    }
+    Ok(())
+}

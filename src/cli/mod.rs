@@ -1,0 +1,96 @@
+//! The `purr` command line.
+//!
+//! One module per command: [`run`] (the host), [`check`] (validate config
+//! and plugins) and [`chat`] (one sim session on stdin/stdout). Logs go to
+//! stderr through `tracing`; `RUST_LOG` filters them.
+
+mod chat;
+mod check;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, ConfigErrors};
+
+/// A bot runtime: chat sessions routed into sandboxed WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "purr", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the host: start every autostart session and serve until SIGINT/SIGTERM.
+    Run(ConfigArg),
+    /// Validate the config and compile and link every plugin; start nothing.
+    Check(ConfigArg),
+    /// Run one session on the sim network: stdin lines in, replies out.
+    Chat(chat::ChatArgs),
+}
+
+/// The `-c/--config` option shared by the commands.
+#[derive(Debug, clap::Args)]
+struct ConfigArg {
+    /// The config file.
+    #[arg(short, long, default_value = "purr.toml", env = "PURR_CONFIG")]
+    config: PathBuf,
+}
+
+impl ConfigArg {
+    /// Loads the config, printing every error to stderr on failure.
+    fn load(&self) -> Result<Config, ExitCode> {
+        Config::load(&self.config).map_err(|errors| report_config_errors(&errors))
+    }
+}
+
+fn report_config_errors(errors: &ConfigErrors) -> ExitCode {
+    eprint!("{errors}");
+    eprintln!("{} problem(s) in the config", errors.0.len());
+    ExitCode::from(2)
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Chat(_) => "warn",
+        _ => "info",
+    };
+    init_logging(default_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("purr: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Check(args) => check::check(args).await,
+            Command::Chat(args) => chat::chat(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("purr: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` overrides `default_level`.
+fn init_logging(default_level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,38 @@
+//! `purr run`: the host process.
+//!
+//! Starts every autostart session and serves until SIGINT or SIGTERM, then
+//! stops cleanly: sessions disconnect (auth kept) after handling what they
+//! already queued.
+
+use std::process::ExitCode;
+
+use super::ConfigArg;
+use crate::supervisor::Supervisor;
+
+pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
+    let config = match args.load() {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let supervisor = Supervisor::new(config).await?;
+    supervisor.start_autostart().await;
+    for session in supervisor.list().await? {
+        tracing::info!(session = %session.name, status = %session.status, channel = %session.channel, "session");
+    }
+    tracing::info!("purr is running; SIGINT or SIGTERM stops it");
+    shutdown_signal().await?;
+    tracing::info!("stopping: draining sessions");
+    supervisor.stop().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

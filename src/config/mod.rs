@@ -1,0 +1,105 @@
+//! The host configuration: what the TOML file says, validated.
+//!
+//! This module owns the shape of `purr.toml` ([`Config`] and its parts) and
+//! its loading ([`Config::load`]). Loading checks everything that can be
+//! checked without starting anything — unknown keys, wrong types, bad
+//! values, sessions naming missing plugins, missing wasm files, duplicates,
+//! unset `${VAR}`s — and reports *every* problem at once, each naming the
+//! file, line, column and key ([`ConfigError`]).
+//!
+//! Relative paths (`data_dir`, plugin `path`) are resolved against the
+//! directory of the config file, so a config works from any working dir.
+
+mod env;
+mod error;
+mod load;
+mod spans;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use error::{ConfigError, ConfigErrors};
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The file this configuration was read from.
+    pub source: PathBuf,
+    pub host: HostConfig,
+    pub sim: SimConfig,
+    /// Plugins by name.
+    pub plugins: BTreeMap<String, PluginConfig>,
+    /// Sessions by name. A `[session]` table (singular) becomes `default`.
+    pub sessions: BTreeMap<String, SessionConfig>,
+}
+
+/// `[host]`: process-wide settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostConfig {
+    /// Where the SQLite database, compile cache and API token live
+    /// (default `.purr` next to the config file).
+    pub data_dir: PathBuf,
+    /// A database URL overriding the SQLite file in `data_dir`.
+    pub database: Option<String>,
+    /// Address of the control API (default `127.0.0.1:7777`).
+    pub api: String,
+    /// Capacity of each session's inbound queue (default 1024).
+    pub queue_capacity: usize,
+}
+
+/// `[sim]`: the simulated network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// How long a never-paired sim session shows its QR before it pairs
+    /// itself, in milliseconds (default 300).
+    pub pair_delay_ms: u64,
+}
+
+/// `[plugins.<name>]`: one WebAssembly component.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginConfig {
+    /// The component file (absolute, resolved against the config's dir).
+    pub path: PathBuf,
+    /// Deadline for one `handle` call, in ms (default 1000).
+    pub timeout_ms: u64,
+    /// Memory cap of one instance, in MiB (default 64).
+    pub memory_mb: u64,
+    /// The plugin's own settings, given to it through the `config` import.
+    pub settings: toml::Table,
+}
+
+/// Which network a session talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    /// The in-process simulated network.
+    Sim,
+    /// WhatsApp, through whatsapp-rust.
+    Whatsapp,
+}
+
+impl ChannelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Sim => "sim",
+            ChannelKind::Whatsapp => "whatsapp",
+        }
+    }
+}
+
+/// `[sessions.<name>]`: one chat account and its plugin chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionConfig {
+    pub channel: ChannelKind,
+    /// Plugin names, in chain order. May be empty (a send-only account).
+    pub plugins: Vec<String>,
+    /// Start when the host starts (default true).
+    pub autostart: bool,
+    /// Phone number to link by pair code instead of QR (WhatsApp only).
+    pub pair_phone: Option<String>,
+    /// Per-plugin settings merged over that plugin's `config` table,
+    /// from `[sessions.<name>.config.<plugin>]`.
+    pub overrides: BTreeMap<String, toml::Table>,
+}
+
+/// The name a `[session]` table (a single-account config) gets.
+pub const DEFAULT_SESSION: &str = "default";

@@ -1,0 +1,30 @@
+//! purr: a bot runtime. Chat sessions (accounts) routed into sandboxed
+//! WebAssembly plugins.
+//!
+//! # Layout
+//!
+//! Data flows top to bottom:
+//!
+//! - [`config`]: the TOML file, validated, with errors naming file:line:col and key.
+//! - [`supervisor`]: every session of the host and its lifecycle
+//!   (connect, start, disconnect, destroy, list, stop).
+//! - [`session`]: one session at run time: bounded ordered queue, task, status.
+//! - [`channel`]: the network side of a session (`sim`; `whatsapp` later).
+//! - [`dispatch`]: the plugin chain of a session (`next` / `stop`).
+//! - [`plugin`]: the wasmtime engine, compiled plugins, instances.
+//! - [`capability`]: what plugins may import: messaging, kv, config, timers, log.
+//! - [`store`]: the database (sqlx, SQLite by default).
+//! - [`cli`]: the `purr` command line.
+//!
+//! The plugin contract is `wit/purr.wit` (package `purr:bot`).
+
+pub mod capability;
+pub mod channel;
+pub mod cli;
+pub mod config;
+pub mod dispatch;
+pub mod plugin;
+pub mod session;
+pub mod store;
+pub mod supervisor;
+mod util;

@@ -1,0 +1,106 @@
+//! Sessions known to the database (`sessions`): config-file sessions are
+//! registered at start-up, run-time sessions are created through the API.
+
+use sqlx::FromRow;
+
+use super::{Store, now_ms};
+
+/// One stored session.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct SessionRow {
+    pub name: String,
+    pub channel: String,
+    /// The linked account's address, if linked.
+    pub jid: Option<String>,
+    /// `config` or `api`.
+    pub origin: String,
+    pub created_at_ms: i64,
+}
+
+impl Store {
+    /// Inserts the session, or updates its channel if it exists (keeping jid, origin, creation time).
+    pub async fn session_register(&self, name: &str, channel: &str, origin: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (name, channel, origin, created_at_ms) VALUES (?, ?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET channel = excluded.channel",
+        )
+        .bind(name)
+        .bind(channel)
+        .bind(origin)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records (or clears) the session's linked account address.
+    pub async fn session_set_jid(&self, name: &str, jid: Option<&str>) -> anyhow::Result<()> {
+        sqlx::query("UPDATE sessions SET jid = ? WHERE name = ?")
+            .bind(jid)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session_get(&self, name: &str) -> anyhow::Result<Option<SessionRow>> {
+        Ok(
+            sqlx::query_as("SELECT name, channel, jid, origin, created_at_ms FROM sessions WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Every stored session, by name.
+    pub async fn sessions_all(&self) -> anyhow::Result<Vec<SessionRow>> {
+        Ok(
+            sqlx::query_as("SELECT name, channel, jid, origin, created_at_ms FROM sessions ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Forgets the session row; returns whether it existed.
+    pub async fn session_delete(&self, name: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE name = ?")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::temp_store;
+
+    #[tokio::test]
+    async fn register_update_list_delete() {
+        let (store, _dir) = temp_store().await;
+        store.session_register("b", "sim", "config").await.unwrap();
+        store.session_register("a", "sim", "api").await.unwrap();
+        store.session_set_jid("a", Some("a@sim")).await.unwrap();
+        store.session_register("a", "whatsapp", "config").await.unwrap();
+
+        let a = store.session_get("a").await.unwrap().unwrap();
+        assert_eq!(
+            (a.channel.as_str(), a.jid.as_deref(), a.origin.as_str()),
+            ("whatsapp", Some("a@sim"), "api")
+        );
+        let names: Vec<_> = store
+            .sessions_all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["a", "b"]);
+
+        store.session_set_jid("a", None).await.unwrap();
+        assert_eq!(store.session_get("a").await.unwrap().unwrap().jid, None);
+        assert!(store.session_delete("a").await.unwrap());
+        assert!(!store.session_delete("a").await.unwrap());
+        assert_eq!(store.session_get("a").await.unwrap(), None);
+    }
+}

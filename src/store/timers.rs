@@ -1,0 +1,130 @@
+//! Persisted plugin timers (`timers`).
+
+use sqlx::FromRow;
+
+use super::Store;
+
+/// One pending timer.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct TimerRow {
+    pub id: String,
+    pub session: String,
+    pub plugin: String,
+    /// When it comes due, in ms since the epoch.
+    pub due_at_ms: i64,
+    pub payload: String,
+}
+
+impl Store {
+    pub async fn timer_insert(&self, row: &TimerRow) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO timers (id, session, plugin, due_at_ms, payload) VALUES (?, ?, ?, ?, ?)")
+            .bind(&row.id)
+            .bind(&row.session)
+            .bind(&row.plugin)
+            .bind(row.due_at_ms)
+            .bind(&row.payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes timer `id` if it belongs to (`session`, `plugin`); returns whether it did.
+    pub async fn timer_delete(&self, session: &str, plugin: &str, id: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query("DELETE FROM timers WHERE id = ? AND session = ? AND plugin = ?")
+            .bind(id)
+            .bind(session)
+            .bind(plugin)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The session's pending timers, soonest first.
+    pub async fn timers_of_session(&self, session: &str) -> anyhow::Result<Vec<TimerRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, session, plugin, due_at_ms, payload FROM timers WHERE session = ? ORDER BY due_at_ms, id",
+        )
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many timers `plugin` has pending in `session`.
+    pub async fn timers_count(&self, session: &str, plugin: &str) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM timers WHERE session = ? AND plugin = ?")
+                .bind(session)
+                .bind(plugin)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Deletes every timer of the session; returns how many.
+    pub async fn timers_delete_session(&self, session: &str) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM timers WHERE session = ?")
+            .bind(session)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::temp_store;
+    use super::*;
+
+    fn timer(id: &str, session: &str, plugin: &str, due_at_ms: i64) -> TimerRow {
+        TimerRow {
+            id: id.into(),
+            session: session.into(),
+            plugin: plugin.into(),
+            due_at_ms,
+            payload: format!("payload {id}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn timers_list_soonest_first_per_session() {
+        let (store, _dir) = temp_store().await;
+        for row in [
+            timer("b", "s", "p", 20),
+            timer("a", "s", "q", 30),
+            timer("c", "s", "p", 10),
+            timer("d", "t", "p", 5),
+        ] {
+            store.timer_insert(&row).await.unwrap();
+        }
+        let ids: Vec<_> = store
+            .timers_of_session("s")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(ids, ["c", "b", "a"]);
+        assert_eq!(store.timers_count("s", "p").await.unwrap(), 2);
+        assert_eq!(store.timers_of_session("s").await.unwrap()[0], timer("c", "s", "p", 10));
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_deletes_a_timer() {
+        let (store, _dir) = temp_store().await;
+        store.timer_insert(&timer("x", "s", "p", 1)).await.unwrap();
+        assert!(!store.timer_delete("s", "other", "x").await.unwrap());
+        assert!(!store.timer_delete("t", "p", "x").await.unwrap());
+        assert!(store.timer_delete("s", "p", "x").await.unwrap());
+        assert_eq!(store.timers_count("s", "p").await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn deleting_a_session_s_timers_spares_others() {
+        let (store, _dir) = temp_store().await;
+        store.timer_insert(&timer("x", "s", "p", 1)).await.unwrap();
+        store.timer_insert(&timer("y", "s", "q", 1)).await.unwrap();
+        store.timer_insert(&timer("z", "t", "p", 1)).await.unwrap();
+        assert_eq!(store.timers_delete_session("s").await.unwrap(), 2);
+        assert_eq!(store.timers_count("t", "p").await.unwrap(), 1);
+    }
+}

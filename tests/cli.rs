@@ -1,0 +1,154 @@
+//! The `purr` binary: `chat` and `check` as a user runs them.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::TestConfig;
+
+const QUICKSTART_LIKE: &str = r#"
+[plugins.guard]
+path = "{guard}"
+config = { banned = ["spam"] }
+
+[plugins.echo]
+path = "{echo}"
+config = { greeting = "hi there" }
+
+[sessions.demo]
+channel = "sim"
+plugins = ["guard", "echo"]
+"#;
+
+fn purr(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_purr"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn purr");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().expect("purr output")
+}
+
+fn stdout_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn chat_prints_one_line_per_reply_and_keeps_state_between_runs() {
+    let config = TestConfig::new(QUICKSTART_LIKE);
+    let path = config.path.to_str().unwrap();
+    let input = "!ping\n!echo hello world\nnothing to see\n!hello\nthis is spam\n!count\n";
+    let output = purr(&["chat", "demo", "-c", path], input);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // `nothing to see` gets no reply; the spam is blocked before echo counts it.
+    assert_eq!(
+        stdout_lines(&output),
+        ["pong", "hello world", "hi there", "blocked", "5"]
+    );
+
+    let output = purr(&["chat", "demo", "-c", path, "--from", "alice"], "!count\n");
+    assert_eq!(stdout_lines(&output), ["1"], "another user is another chat");
+    let output = purr(&["chat", "demo", "-c", path], "!count\n");
+    assert_eq!(stdout_lines(&output), ["6"], "kv persisted in data_dir");
+}
+
+#[test]
+fn chat_prints_a_multi_line_text_on_one_line() {
+    let config = TestConfig::new(QUICKSTART_LIKE);
+    let output = purr(&["chat", "demo", "-c", config.path.to_str().unwrap()], "!echo a\\nb\n");
+    assert_eq!(stdout_lines(&output), ["a\\nb"]);
+}
+
+#[test]
+fn chat_names_an_unknown_session() {
+    let config = TestConfig::new(QUICKSTART_LIKE);
+    let output = purr(&["chat", "nope", "-c", config.path.to_str().unwrap()], "");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no session \"nope\"") && stderr.contains("demo"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_accepts_a_good_config_and_the_examples() {
+    let config = TestConfig::new(QUICKSTART_LIKE);
+    let output = purr(&["check", "-c", config.path.to_str().unwrap()], "");
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for example in ["examples/quickstart.toml", "examples/multi.toml"] {
+        let path = format!("{}/{example}", env!("CARGO_MANIFEST_DIR"));
+        let output = purr(&["check", "-c", &path], "");
+        assert!(
+            output.status.success(),
+            "{example}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn check_reports_every_config_problem_and_starts_nothing() {
+    let config = TestConfig::new(
+        r#"
+[plugins.echo]
+path = "{echo}"
+colour = "red"
+
+[sessions.demo]
+channel = "sim"
+plugins = ["echo", "ech"]
+"#,
+    );
+    let output = purr(&["check", "-c", config.path.to_str().unwrap()], "");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let path = config.path.display().to_string();
+    // Lines 1-6 are the harness's [host]/[sim] preset; the body starts at line 7.
+    assert!(
+        stderr.contains(&format!("{path}:10:1: plugins.echo.colour")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{path}:14:20: sessions.demo.plugins[1]")),
+        "{stderr}"
+    );
+    assert!(
+        !config.dir.path().join("data").exists(),
+        "check must not create the database"
+    );
+}
+
+#[test]
+fn check_rejects_a_file_that_is_not_a_plugin() {
+    let config = TestConfig::new(
+        r#"
+[plugins.junk]
+path = "junk.wasm"
+"#,
+    );
+    std::fs::write(config.dir.path().join("junk.wasm"), b"not wasm at all").unwrap();
+    let output = purr(&["check", "-c", config.path.to_str().unwrap()], "");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("plugin junk") && stderr.contains("junk.wasm"),
+        "{stderr}"
+    );
+}

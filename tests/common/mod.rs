@@ -1,0 +1,124 @@
+//! Shared test harness: a purr host on the sim network with the real plugins.
+//!
+//! Plugins come from `plugins/dist` and `tests/plugins/dist`, built by
+//! `scripts/build-plugins` (the README's test command runs it first).
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use purr::config::Config;
+use purr::session::State;
+use purr::supervisor::Supervisor;
+use tempfile::TempDir;
+
+/// How long a test waits for something that should happen at once.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The built component of a plugin (`echo`, `guard`, `probe`, ...).
+pub fn plugin_path(name: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let candidates = [
+        root.join("plugins/dist").join(format!("{name}.wasm")),
+        root.join("tests/plugins/dist").join(format!("{name}.wasm")),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("plugin {name} is not built: run scripts/build-plugins first"))
+}
+
+/// A config file in a temp dir: `[host]`/`[sim]` preset, `body` appended.
+/// `{echo}`, `{guard}`, `{probe}` in `body` become those plugins' paths.
+pub struct TestConfig {
+    pub dir: TempDir,
+    pub path: PathBuf,
+}
+
+impl TestConfig {
+    pub fn new(body: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("purr.toml");
+        let this = TestConfig { dir, path };
+        this.write(body);
+        this
+    }
+
+    /// Replaces the config's body (same data dir).
+    pub fn write(&self, body: &str) {
+        let mut body = body.to_string();
+        for name in ["echo", "guard", "probe"] {
+            body = body.replace(&format!("{{{name}}}"), &plugin_path(name).display().to_string());
+        }
+        let text = format!("[host]\ndata_dir = \"data\"\n\n[sim]\npair_delay_ms = 20\n\n{body}");
+        std::fs::write(&self.path, text).expect("write config");
+    }
+
+    pub fn load(&self) -> Config {
+        Config::load(&self.path).unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
+    }
+
+    /// A host on this config, nothing started.
+    pub async fn host(&self) -> Host {
+        Host {
+            supervisor: Supervisor::new(self.load()).await.expect("supervisor"),
+        }
+    }
+
+    /// A host with every autostart session started and connected.
+    pub async fn started(&self) -> Host {
+        let host = self.host().await;
+        host.supervisor.start_autostart().await;
+        for name in self.load().sessions.keys() {
+            host.wait_state(name, State::Connected).await;
+        }
+        host
+    }
+}
+
+/// A running host under test.
+pub struct Host {
+    pub supervisor: Supervisor,
+}
+
+impl Host {
+    /// Waits (bounded) until `session` reaches `state`.
+    pub async fn wait_state(&self, session: &str, state: State) {
+        let wait = self.supervisor.wait_for(session, |s| s.state == state);
+        match tokio::time::timeout(PATIENCE, wait).await {
+            Ok(result) => {
+                result.expect("status");
+            }
+            Err(_) => panic!(
+                "session {session} never reached {state}; status: {:?}",
+                self.supervisor.status(session)
+            ),
+        }
+    }
+
+    /// Sends `text` from `from` into `session`, waits until it was handled,
+    /// and returns the texts the session sent meanwhile.
+    pub async fn say_as(&self, session: &str, from: &str, text: &str) -> Vec<String> {
+        let before = self.supervisor.sim().outbound(session).len();
+        self.supervisor
+            .sim()
+            .inject_text(session, from, text)
+            .await
+            .expect("inject");
+        self.supervisor.flush(session).await.expect("flush");
+        self.supervisor.sim().outbound(session)[before..]
+            .iter()
+            .filter_map(|o| o.action.text().map(str::to_string))
+            .collect()
+    }
+
+    /// [`say_as`](Self::say_as) from the default test user `user`.
+    pub async fn say(&self, session: &str, text: &str) -> Vec<String> {
+        self.say_as(session, "user", text).await
+    }
+
+    pub async fn stop(self) {
+        self.supervisor.stop().await;
+    }
+}
