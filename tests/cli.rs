@@ -22,9 +22,14 @@ plugins = ["guard", "echo"]
 "#;
 
 fn purr(args: &[&str], stdin: &str) -> Output {
+    purr_with_env(args, stdin, &[])
+}
+
+fn purr_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_purr"))
         .args(args)
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -69,6 +74,36 @@ fn chat_prints_a_multi_line_text_on_one_line() {
     let config = TestConfig::new(QUICKSTART_LIKE);
     let output = purr(&["chat", "demo", "-c", config.path.to_str().unwrap()], "!echo a\\nb\n");
     assert_eq!(stdout_lines(&output), ["a\\nb"]);
+}
+
+#[test]
+fn config_strings_take_secrets_from_the_environment() {
+    let config = TestConfig::new(
+        r#"
+[plugins.echo]
+path = "{echo}"
+config = { greeting = "${PURR_TEST_GREETING} costs $${PRICE}" }
+
+[sessions.demo]
+channel = "sim"
+plugins = ["echo"]
+"#,
+    );
+    let path = config.path.to_str().unwrap();
+    let output = purr_with_env(
+        &["chat", "demo", "-c", path],
+        "!hello\n",
+        &[("PURR_TEST_GREETING", "psst")],
+    );
+    assert_eq!(stdout_lines(&output), ["psst costs ${PRICE}"]);
+
+    let output = purr(&["check", "-c", path], "");
+    assert_eq!(output.status.code(), Some(2), "unset variable");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("plugins.echo.config.greeting: environment variable PURR_TEST_GREETING is not set"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -254,10 +254,11 @@ impl Checker<'_> {
             }
         }
         let overrides = self.overrides(table, path, &chain);
+        let autostart = self.boolean(table, path, "autostart").unwrap_or(true);
         Some(SessionConfig {
             channel: channel?,
             plugins: chain,
-            autostart: self.boolean(table, path, "autostart").unwrap_or(true),
+            autostart,
             pair_phone,
             overrides,
         })

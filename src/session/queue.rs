@@ -20,7 +20,7 @@ pub enum SessionInput {
     /// The session was started: plugins get a `started` event.
     Started,
     /// An event from the network.
-    Event(ChannelEvent),
+    Event(Box<ChannelEvent>),
     /// Answered once everything queued before it has been handled.
     Flush(oneshot::Sender<()>),
     /// Ends the session task after everything queued before it.
@@ -74,7 +74,7 @@ impl EventSink {
         }
         self.apply_status(&event);
         self.queue
-            .send(SessionInput::Event(event))
+            .send(SessionInput::Event(Box::new(event)))
             .await
             .map_err(|_| SessionClosed)
     }

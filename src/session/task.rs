@@ -1,7 +1,9 @@
 //! The session task: drains one session's queue, one event at a time.
 //!
 //! Events are handled strictly in arrival order; due timers are handled
-//! between events. Nothing here can fail the task: plugin failures are the
+//! between events, and only while the session is online (a timer that comes
+//! due while the account is offline fires once it reconnects, so the plugin
+//! can still send its reply). Nothing here can fail the task: plugin failures are the
 //! dispatcher's to log, storage failures are logged and the session goes on.
 
 use std::sync::Arc;
@@ -22,6 +24,8 @@ pub(super) struct SessionTask {
     status: StatusCell,
     timers: SessionTimers,
     chain: Chain,
+    /// Whether the last connection event was `connected`.
+    online: bool,
     /// Event ids are `<task start in ms, hex>.<sequence>`: unique per host run.
     id_prefix: String,
     next_seq: u64,
@@ -35,6 +39,7 @@ impl SessionTask {
             status,
             timers,
             chain,
+            online: false,
             id_prefix: format!("{:x}", now_ms()),
             next_seq: 1,
         }
@@ -49,13 +54,13 @@ impl SessionTask {
                         let id = self.next_event_id();
                         self.chain.dispatch_started(&id, self.self_jid()).await;
                     }
-                    Some(SessionInput::Event(event)) => self.handle_event(event).await,
+                    Some(SessionInput::Event(event)) => self.handle_event(*event).await,
                     Some(SessionInput::Flush(done)) => {
                         let _ = done.send(());
                     }
                     Some(SessionInput::Close) | None => break,
                 },
-                timer = self.timers.next_due() => self.handle_timer(timer).await,
+                timer = self.timers.next_due(), if self.online => self.handle_timer(timer).await,
             }
         }
         tracing::debug!(session = &*self.name, "session task ended");
@@ -64,6 +69,7 @@ impl SessionTask {
     async fn handle_event(&mut self, event: ChannelEvent) {
         let id = self.next_event_id();
         tracing::debug!(session = &*self.name, event = %id, kind = event.kind(), "event");
+        self.track_connection(&event);
         self.persist_account(&event).await;
         self.chain.dispatch(&id, &event, self.self_jid()).await;
     }
@@ -74,6 +80,14 @@ impl SessionTask {
         self.chain.dispatch_timer(&id, &timer, self.self_jid()).await;
         if let Err(error) = self.timers.complete(&timer).await {
             tracing::error!(session = &*self.name, timer = %timer.id, error = %format!("{error:#}"), "could not delete a fired timer; it will fire again after restart");
+        }
+    }
+
+    fn track_connection(&mut self, event: &ChannelEvent) {
+        match event {
+            ChannelEvent::Connected { .. } => self.online = true,
+            ChannelEvent::Disconnected { .. } | ChannelEvent::LoggedOut { .. } => self.online = false,
+            _ => {}
         }
     }
 

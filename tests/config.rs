@@ -1,0 +1,279 @@
+//! Config validation as a user meets it: every problem reported at once,
+//! each naming the file, line, column and key.
+
+use std::path::PathBuf;
+
+use purr::config::{ChannelKind, Config, ConfigError};
+use tempfile::TempDir;
+
+/// A config directory holding two (dummy) plugin files, `a.wasm` and `b.wasm`.
+struct Dir {
+    dir: TempDir,
+}
+
+impl Dir {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for name in ["a.wasm", "b.wasm"] {
+            std::fs::write(dir.path().join(name), b"\0asm").expect("plugin file");
+        }
+        Dir { dir }
+    }
+
+    fn source(&self) -> PathBuf {
+        self.dir.path().join("purr.toml")
+    }
+
+    fn parse(&self, text: &str) -> Result<Config, Vec<ConfigError>> {
+        Config::parse(text, &self.source()).map_err(|errors| errors.0)
+    }
+
+    /// The problems in `text` as (line, column, key), in file order.
+    fn problems(&self, text: &str) -> Vec<(usize, usize, String)> {
+        let errors = self.parse(text).expect_err("config should be rejected");
+        for error in &errors {
+            assert_eq!(error.file, self.source(), "every error names the file");
+        }
+        errors.into_iter().map(|e| (e.line, e.column, e.key)).collect()
+    }
+
+    /// The single problem in `text`.
+    fn problem(&self, text: &str) -> ConfigError {
+        let mut errors = self.parse(text).expect_err("config should be rejected");
+        assert_eq!(errors.len(), 1, "expected one problem, got: {errors:#?}");
+        errors.remove(0)
+    }
+}
+
+const GOOD: &str = r#"
+[host]
+data_dir = "state"
+
+[plugins.a]
+path = "a.wasm"
+timeout_ms = 250
+config = { greeting = "hey" }
+
+[plugins.b]
+path = "b.wasm"
+
+[sessions.support]
+channel = "sim"
+plugins = ["a", "b"]
+config.a = { greeting = "welcome" }
+
+[sessions.ops]
+channel = "whatsapp"
+plugins = ["b"]
+autostart = false
+"#;
+
+#[test]
+fn a_good_config_resolves_paths_against_its_own_directory() {
+    let dir = Dir::new();
+    let config = dir.parse(GOOD).expect("valid config");
+    assert_eq!(config.host.data_dir, dir.dir.path().join("state"));
+    assert_eq!(config.plugins["a"].path, dir.dir.path().join("a.wasm"));
+    assert_eq!(config.plugins["a"].timeout_ms, 250);
+    assert_eq!(config.plugins["b"].timeout_ms, 1000, "default deadline");
+    let support = &config.sessions["support"];
+    assert_eq!(support.channel, ChannelKind::Sim);
+    assert_eq!(support.plugins, ["a", "b"]);
+    assert!(support.autostart);
+    assert_eq!(support.overrides["a"]["greeting"].as_str(), Some("welcome"));
+    assert!(!config.sessions["ops"].autostart);
+}
+
+#[test]
+fn a_single_session_table_is_the_default_session() {
+    let dir = Dir::new();
+    let config = dir
+        .parse("[plugins.a]\npath = \"a.wasm\"\n\n[session]\nchannel = \"sim\"\nplugins = [\"a\"]\n")
+        .expect("valid config");
+    assert_eq!(config.sessions.keys().collect::<Vec<_>>(), ["default"]);
+    assert_eq!(config.sessions["default"].plugins, ["a"]);
+}
+
+#[test]
+fn unknown_keys_are_named_where_they_are() {
+    let dir = Dir::new();
+    let text = "\
+[host]
+datadir = \"x\"
+
+[plugins.a]
+path = \"a.wasm\"
+timeout = 5
+
+[sessions.s]
+channel = \"sim\"
+plugin = [\"a\"]
+
+[extra]
+";
+    assert_eq!(
+        dir.problems(text),
+        [
+            (2, 1, "host.datadir".to_string()),
+            (6, 1, "plugins.a.timeout".to_string()),
+            (10, 1, "sessions.s.plugin".to_string()),
+            (12, 2, "extra".to_string()),
+        ]
+    );
+    let error = dir.problem("[host]\n  datadir = \"x\"\n");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:2:3: host.datadir: unknown key `datadir` (expected one of: data_dir, database, api, queue_capacity)",
+            dir.source().display()
+        )
+    );
+}
+
+#[test]
+fn a_chain_naming_an_undefined_plugin_points_at_the_name() {
+    let dir = Dir::new();
+    let error =
+        dir.problem("[plugins.a]\npath = \"a.wasm\"\n\n[sessions.s]\nchannel = \"sim\"\nplugins = [\"a\", \"nope\"]\n");
+    assert_eq!((error.line, error.column), (6, 17));
+    assert_eq!(error.key, "sessions.s.plugins[1]");
+    assert!(
+        error.message.contains("unknown plugin \"nope\" (defined: a)"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_wasm_file_is_reported_at_its_path() {
+    let dir = Dir::new();
+    let error = dir.problem("[plugins.gone]\npath = \"gone.wasm\"\n");
+    assert_eq!(
+        (error.line, error.column, error.key.as_str()),
+        (2, 8, "plugins.gone.path")
+    );
+    assert!(error.message.contains("gone.wasm does not exist"), "{error}");
+
+    let error = dir.problem("[plugins.nameless]\ntimeout_ms = 5\n");
+    assert_eq!((error.line, error.key.as_str()), (1, "plugins.nameless"));
+    assert!(error.message.contains("missing `path`"), "{error}");
+}
+
+#[test]
+fn duplicates_are_rejected() {
+    let dir = Dir::new();
+    // A plugin twice in one chain.
+    let error =
+        dir.problem("[plugins.a]\npath = \"a.wasm\"\n[sessions.s]\nchannel = \"sim\"\nplugins = [\"a\", \"a\"]\n");
+    assert_eq!(
+        (error.line, error.column, error.key.as_str()),
+        (5, 17, "sessions.s.plugins[1]")
+    );
+    assert!(error.message.contains("already in this chain"), "{error}");
+
+    // The default session twice: [session] and [sessions.default].
+    let error = dir.problem("[sessions.default]\nchannel = \"sim\"\n\n[session]\nchannel = \"sim\"\n");
+    assert_eq!((error.line, error.column, error.key.as_str()), (4, 2, "session"));
+    assert!(error.message.contains("duplicate session `default`"), "{error}");
+
+    // The same key or table twice is a TOML error, placed at the second one.
+    let error = dir.problem("[plugins.a]\npath = \"a.wasm\"\npath = \"b.wasm\"\n");
+    assert_eq!(error.line, 3);
+    assert!(error.message.contains("duplicate key"), "{error}");
+    let error = dir.problem("[plugins.a]\npath = \"a.wasm\"\n\n[plugins.a]\npath = \"b.wasm\"\n");
+    assert_eq!(error.line, 4);
+    assert!(error.message.contains("duplicate"), "{error}");
+}
+
+#[test]
+fn bad_values_name_the_expected_value() {
+    let dir = Dir::new();
+    let text = "\
+[host]
+api = \"localhost\"
+queue_capacity = 0
+
+[plugins.a]
+path = \"a.wasm\"
+memory_mb = \"lots\"
+
+[sessions.s]
+channel = \"telegram\"
+plugins = \"a\"
+autostart = \"yes\"
+
+[sessions.\"bad name\"]
+channel = \"sim\"
+";
+    let errors = dir.parse(text).expect_err("rejected");
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.line, e.key.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (2, "host.api", "\"localhost\" is not an address like 127.0.0.1:7777"),
+            (3, "host.queue_capacity", "0 is out of range (1..=1000000)"),
+            (7, "plugins.a.memory_mb", "expected an integer, found string"),
+            (
+                10,
+                "sessions.s.channel",
+                "unknown channel \"telegram\" (expected \"sim\" or \"whatsapp\")"
+            ),
+            (
+                11,
+                "sessions.s.plugins",
+                "expected an array of plugin names, found string"
+            ),
+            (12, "sessions.s.autostart", "expected true or false, found string"),
+            (
+                14,
+                "sessions.bad name",
+                "invalid name \"bad name\": use letters, digits, `_` and `-`"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn an_override_for_a_plugin_outside_the_chain_is_an_error() {
+    let dir = Dir::new();
+    let error = dir.problem(
+        "[plugins.a]\npath = \"a.wasm\"\n[plugins.b]\npath = \"b.wasm\"\n\
+         [sessions.s]\nchannel = \"sim\"\nplugins = [\"a\"]\n[sessions.s.config.b]\nx = 1\n",
+    );
+    assert_eq!((error.line, error.key.as_str()), (8, "sessions.s.config.b"));
+    assert!(error.message.contains("not in this session's chain"), "{error}");
+}
+
+#[test]
+fn an_unset_environment_variable_is_an_error_at_its_value() {
+    let dir = Dir::new();
+    let error =
+        dir.problem("[plugins.a]\npath = \"a.wasm\"\nconfig = { token = \"${PURR_TEST_SURELY_UNSET_VARIABLE}\" }\n");
+    assert_eq!((error.line, error.column), (3, 20));
+    assert_eq!(error.key, "plugins.a.config.token");
+    assert!(
+        error
+            .message
+            .contains("environment variable PURR_TEST_SURELY_UNSET_VARIABLE is not set"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_syntax_error_gives_its_position() {
+    let dir = Dir::new();
+    let error = dir.problem("[host]\ndata_dir = \"unterminated\n");
+    assert_eq!(error.line, 2);
+    assert_eq!(error.key, "");
+    assert!(error.to_string().starts_with(&format!("{}:2:", dir.source().display())));
+}
+
+#[test]
+fn a_config_that_cannot_be_read_says_so() {
+    let dir = Dir::new();
+    let errors = Config::load(&dir.dir.path().join("missing.toml")).expect_err("no file");
+    assert_eq!(errors.len(), 1);
+    assert!(errors.0[0].message.contains("cannot read the config"), "{}", errors);
+}
