@@ -14,6 +14,7 @@
 //! - [`plugin`]: the wasmtime engine, compiled plugins, instances.
 //! - [`capability`]: what plugins may import: messaging, kv, config, timers, log.
 //! - [`store`]: the database (sqlx, SQLite by default).
+//! - [`reload`]: watches the config and plugin files and applies changes live.
 //! - [`cli`]: the `purr` command line.
 //!
 //! The plugin contract is `wit/purr.wit` (package `purr:bot`).
@@ -24,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod plugin;
+pub mod reload;
 pub mod session;
 pub mod store;
 pub mod supervisor;

@@ -3,8 +3,14 @@
 //! Every call goes to the session's channel. Failures reach the plugin as
 //! error strings (`session is not connected`, `unsupported by channel ...`),
 //! never as traps.
+//!
+//! Each session has a [`SendBudget`] of `sends_per_minute` messaging calls
+//! shared by all its plugins: a token bucket that refills continuously, so a
+//! plugin flooding sends is refused (with an error it sees) once the bucket
+//! is empty, while the network and other sessions never notice.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker};
 
@@ -13,18 +19,57 @@ use crate::plugin::PluginState;
 use crate::plugin::bindings::purr::bot::messaging::{self as wit, Host, MediaKind};
 use crate::plugin::bindings::purr::bot::types::ChatState;
 
+/// A session's allowance of messaging calls: a token bucket holding up to
+/// `per_minute` tokens, refilled at `per_minute` per minute.
+pub struct SendBudget {
+    per_minute: u32,
+    bucket: Mutex<(f64, Instant)>,
+}
+
+impl SendBudget {
+    pub fn new(per_minute: u32) -> Self {
+        SendBudget {
+            per_minute,
+            bucket: Mutex::new((f64::from(per_minute), Instant::now())),
+        }
+    }
+
+    /// Takes one token; `false` if the bucket is empty.
+    pub fn try_take(&self) -> bool {
+        let mut bucket = self.bucket.lock().expect("send budget lock");
+        let (tokens, refilled_at) = &mut *bucket;
+        let now = Instant::now();
+        let refill = now.duration_since(*refilled_at).as_secs_f64() * f64::from(self.per_minute) / 60.0;
+        *tokens = (*tokens + refill).min(f64::from(self.per_minute));
+        *refilled_at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The messaging capability of one instance: its session's channel.
 pub struct Messaging {
     channel: Arc<dyn Channel>,
+    budget: Arc<SendBudget>,
 }
 
 impl Messaging {
-    pub fn new(channel: Arc<dyn Channel>) -> Self {
-        Messaging { channel }
+    pub fn new(channel: Arc<dyn Channel>, budget: Arc<SendBudget>) -> Self {
+        Messaging { channel, budget }
     }
 
     async fn perform(&self, action: Outbound) -> Result<Option<String>, String> {
         let kind = action.kind();
+        if !self.budget.try_take() {
+            return Err(format!(
+                "{kind}: send quota: this session may make {} messaging calls per minute",
+                self.budget.per_minute
+            ));
+        }
         self.channel.send(action).await.map_err(|e| format!("{kind}: {e}"))
     }
 

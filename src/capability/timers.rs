@@ -61,6 +61,11 @@ impl SessionTimers {
         Ok(id)
     }
 
+    /// How many timers `plugin` has pending.
+    pub fn pending_of(&self, plugin: &str) -> usize {
+        self.lock().values().filter(|row| row.plugin == plugin).count()
+    }
+
     /// Cancels `plugin`'s timer `id`; returns whether it was pending.
     pub async fn cancel(&self, plugin: &str, id: &str) -> anyhow::Result<bool> {
         let deleted = self.store.timer_delete(&self.session, plugin, id).await?;
@@ -121,16 +126,28 @@ impl SessionTimers {
 pub struct Timers {
     timers: SessionTimers,
     plugin: Arc<str>,
+    /// Pending timers the plugin may have in this session (`max_timers`).
+    max_pending: u64,
 }
 
 impl Timers {
-    pub fn new(timers: SessionTimers, plugin: Arc<str>) -> Self {
-        Timers { timers, plugin }
+    pub fn new(timers: SessionTimers, plugin: Arc<str>, max_pending: u64) -> Self {
+        Timers {
+            timers,
+            plugin,
+            max_pending,
+        }
     }
 }
 
 impl Host for Timers {
     async fn schedule(&mut self, after_ms: u64, payload: String) -> wasmtime::Result<Result<String, String>> {
+        if self.timers.pending_of(&self.plugin) as u64 >= self.max_pending {
+            return Ok(Err(format!(
+                "timers quota: {} timers already pending",
+                self.max_pending
+            )));
+        }
         Ok(self
             .timers
             .schedule(&self.plugin, after_ms, payload)

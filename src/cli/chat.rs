@@ -10,7 +10,8 @@
 //! - at the end of stdin it waits until the queue has drained, then exits 0.
 //!
 //! The session runs on the sim channel whatever its config says; its kv
-//! data and sim pairing persist in `data_dir` between runs.
+//! data and sim pairing persist in `data_dir` between runs. Plugin and
+//! config changes are applied live, as in `purr run`.
 
 use std::process::ExitCode;
 
@@ -19,7 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ConfigArg;
 use crate::channel::sim::SimOutbound;
-use crate::config::ChannelKind;
+use crate::config::{ChannelKind, Config};
+use crate::reload;
 use crate::session::State;
 use crate::supervisor::Supervisor;
 
@@ -36,12 +38,11 @@ pub struct ChatArgs {
 }
 
 pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
-    let mut config = match args.config.load() {
+    let config = match args.config.load() {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    // Only the chosen session runs, and on the sim network.
-    let Some(mut session) = config.sessions.remove(&args.session) else {
+    if !config.sessions.contains_key(&args.session) {
         let known: Vec<_> = config.sessions.keys().map(String::as_str).collect();
         anyhow::bail!(
             "no session {:?} in {} (sessions: {})",
@@ -49,11 +50,20 @@ pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
             config.source.display(),
             known.join(", ")
         );
+    }
+    let only_this_session = {
+        let session = args.session.clone();
+        move |mut config: Config| {
+            config.sessions.retain(|name, _| *name == session);
+            for session in config.sessions.values_mut() {
+                session.channel = ChannelKind::Sim;
+            }
+            config
+        }
     };
-    session.channel = ChannelKind::Sim;
-    config.sessions = [(args.session.clone(), session)].into();
-
-    let supervisor = Supervisor::new(config).await?;
+    let config_path = config.source.clone();
+    let supervisor = Supervisor::new(only_this_session(config)).await?;
+    let _watcher = reload::watch(supervisor.clone(), &config_path, Box::new(only_this_session))?;
     let outbound = supervisor.sim().subscribe();
     let (stop_printer, printer_stopped) = oneshot::channel();
     let printer = tokio::spawn(print_texts(args.session.clone(), outbound, printer_stopped));

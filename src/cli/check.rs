@@ -7,14 +7,15 @@
 use std::process::ExitCode;
 
 use super::ConfigArg;
-use crate::plugin::PluginHost;
+use crate::plugin::{EngineSettings, PluginHost};
 
 pub async fn check(args: ConfigArg) -> anyhow::Result<ExitCode> {
     let config = match args.load() {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let host = PluginHost::new()?;
+    // No compile cache: `check` writes nothing into the data dir.
+    let host = PluginHost::new(EngineSettings::for_config(&config, false))?;
     let mut failed = 0;
     for (name, plugin) in &config.plugins {
         match host.load_async(name, plugin).await {

@@ -2,11 +2,13 @@
 //!
 //! Starts every autostart session and serves until SIGINT or SIGTERM, then
 //! stops cleanly: sessions disconnect (auth kept) after handling what they
-//! already queued.
+//! already queued. Meanwhile the config file and plugin files are watched
+//! and changes applied live (see [`crate::reload`]).
 
 use std::process::ExitCode;
 
 use super::ConfigArg;
+use crate::reload;
 use crate::supervisor::Supervisor;
 
 pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
@@ -14,8 +16,10 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
+    let config_path = config.source.clone();
     let supervisor = Supervisor::new(config).await?;
     supervisor.start_autostart().await;
+    let _watcher = reload::watch(supervisor.clone(), &config_path, Box::new(|config| config))?;
     for session in supervisor.list().await? {
         tracing::info!(session = %session.name, status = %session.status, channel = %session.channel, "session");
     }

@@ -14,14 +14,31 @@ use toml::de::DeTable;
 use super::env::{self, Lookup};
 use super::spans::{KeyPath, Spans, Spot, line_column};
 use super::{
-    ChannelKind, Config, ConfigError, ConfigErrors, DEFAULT_SESSION, HostConfig, PluginConfig, SessionConfig, SimConfig,
+    ChannelKind, Config, ConfigError, ConfigErrors, DEFAULT_SESSION, HostConfig, PluginConfig, PluginQuotas,
+    SessionConfig, SimConfig,
 };
 
 const TOP_KEYS: &[&str] = &["host", "sim", "plugins", "sessions", "session"];
-const HOST_KEYS: &[&str] = &["data_dir", "database", "api", "queue_capacity"];
+const HOST_KEYS: &[&str] = &["data_dir", "database", "api", "queue_capacity", "max_instances"];
 const SIM_KEYS: &[&str] = &["pair_delay_ms"];
-const PLUGIN_KEYS: &[&str] = &["path", "timeout_ms", "memory_mb", "config"];
-const SESSION_KEYS: &[&str] = &["channel", "plugins", "autostart", "pair_phone", "config"];
+const PLUGIN_KEYS: &[&str] = &[
+    "path",
+    "timeout_ms",
+    "memory_mb",
+    "max_calls",
+    "max_kv_value_bytes",
+    "max_kv_bytes",
+    "max_timers",
+    "config",
+];
+const SESSION_KEYS: &[&str] = &[
+    "channel",
+    "plugins",
+    "autostart",
+    "pair_phone",
+    "sends_per_minute",
+    "config",
+];
 
 impl Config {
     /// Reads and validates the config at `path`, reporting every problem.
@@ -142,6 +159,9 @@ impl Checker<'_> {
             queue_capacity: self
                 .integer(table, path, "queue_capacity", 1..=1_000_000)
                 .unwrap_or(1024) as usize,
+            max_instances: self
+                .integer(table, path, "max_instances", 1..=100_000)
+                .map(|n| n as u32),
         }
     }
 
@@ -179,11 +199,26 @@ impl Checker<'_> {
                 path: plugin_path,
                 timeout_ms: self.integer(table, &entry, "timeout_ms", 1..=3_600_000).unwrap_or(1000) as u64,
                 memory_mb: self.integer(table, &entry, "memory_mb", 1..=4096).unwrap_or(64) as u64,
+                max_calls: self.integer(table, &entry, "max_calls", 1..=i64::MAX).unwrap_or(10_000) as u64,
+                quotas: self.quotas(table, &entry),
                 settings: self.table(table, &entry, "config").cloned().unwrap_or_default(),
             };
             plugins.insert(name.clone(), plugin);
         }
         plugins
+    }
+
+    fn quotas(&mut self, table: &toml::Table, path: &KeyPath) -> PluginQuotas {
+        let defaults = PluginQuotas::default();
+        let mut quota = |key, default: u64| {
+            self.integer(table, path, key, 0..=i64::MAX)
+                .map_or(default, |n| n as u64)
+        };
+        PluginQuotas {
+            kv_value_bytes: quota("max_kv_value_bytes", defaults.kv_value_bytes),
+            kv_total_bytes: quota("max_kv_bytes", defaults.kv_total_bytes),
+            timers: quota("max_timers", defaults.timers),
+        }
     }
 
     fn sessions(
@@ -255,11 +290,15 @@ impl Checker<'_> {
         }
         let overrides = self.overrides(table, path, &chain);
         let autostart = self.boolean(table, path, "autostart").unwrap_or(true);
+        let sends_per_minute = self
+            .integer(table, path, "sends_per_minute", 1..=1_000_000)
+            .unwrap_or(600) as u32;
         Some(SessionConfig {
             channel: channel?,
             plugins: chain,
             autostart,
             pair_phone,
+            sends_per_minute,
             overrides,
         })
     }

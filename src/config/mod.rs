@@ -33,6 +33,23 @@ pub struct Config {
     pub sessions: BTreeMap<String, SessionConfig>,
 }
 
+impl Config {
+    /// How many plugin instances may be alive at once: `host.max_instances`,
+    /// or by default twice the sum of all chain lengths (room for sessions
+    /// added by a config reload), at least 32.
+    pub fn instance_capacity(&self) -> u32 {
+        self.host.max_instances.unwrap_or_else(|| {
+            let chained: usize = self.sessions.values().map(|s| s.plugins.len()).sum();
+            (2 * chained).max(32) as u32
+        })
+    }
+
+    /// The largest `memory_mb` of any plugin: the size of a pooled memory slot.
+    pub fn max_memory_mb(&self) -> u64 {
+        self.plugins.values().map(|p| p.memory_mb).max().unwrap_or(64).max(64)
+    }
+}
+
 /// `[host]`: process-wide settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostConfig {
@@ -45,6 +62,9 @@ pub struct HostConfig {
     pub api: String,
     /// Capacity of each session's inbound queue (default 1024).
     pub queue_capacity: usize,
+    /// Plugin instances the pooling allocator holds room for; see
+    /// [`Config::instance_capacity`].
+    pub max_instances: Option<u32>,
 }
 
 /// `[sim]`: the simulated network.
@@ -64,8 +84,34 @@ pub struct PluginConfig {
     pub timeout_ms: u64,
     /// Memory cap of one instance, in MiB (default 64).
     pub memory_mb: u64,
+    /// Calls after which an instance is recycled, bounding leaks (default 10000).
+    pub max_calls: u64,
+    /// Quotas on the plugin's host calls, per session.
+    pub quotas: PluginQuotas,
     /// The plugin's own settings, given to it through the `config` import.
     pub settings: toml::Table,
+}
+
+/// Limits on what one plugin may store in one session. Going over one is an
+/// error returned to the plugin, never a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginQuotas {
+    /// Largest kv value, in bytes (default 64 KiB).
+    pub kv_value_bytes: u64,
+    /// Total kv bytes (keys + values) (default 16 MiB).
+    pub kv_total_bytes: u64,
+    /// Pending timers (default 1000).
+    pub timers: u64,
+}
+
+impl Default for PluginQuotas {
+    fn default() -> Self {
+        PluginQuotas {
+            kv_value_bytes: 64 << 10,
+            kv_total_bytes: 16 << 20,
+            timers: 1000,
+        }
+    }
 }
 
 /// Which network a session talks to.
@@ -96,6 +142,9 @@ pub struct SessionConfig {
     pub autostart: bool,
     /// Phone number to link by pair code instead of QR (WhatsApp only).
     pub pair_phone: Option<String>,
+    /// Messaging calls (sends, reactions, edits, ...) the session's plugins
+    /// may make per minute, together (default 600).
+    pub sends_per_minute: u32,
     /// Per-plugin settings merged over that plugin's `config` table,
     /// from `[sessions.<name>.config.<plugin>]`.
     pub overrides: BTreeMap<String, toml::Table>,

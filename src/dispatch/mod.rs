@@ -3,26 +3,97 @@
 //! Plugins run in the order the session lists them until one answers
 //! `stop`. A plugin that returns an error or traps ends the chain for that
 //! event (a failing middleware never lets an event through); the failure
-//! is logged with session, plugin and event id, a trapped instance is
-//! dropped and made afresh on the next event, and the session goes on.
-//! Instances are made lazily, on the first event a plugin receives.
+//! is logged with session, plugin and event id, and the session goes on.
+//!
+//! Instances are made lazily, on the first event a plugin receives, from
+//! the version its [`PluginHandle`] serves at that moment; a reload is
+//! noticed here, between events, so the event in flight finishes on the
+//! code it started with. A trapped or worn-out instance is dropped and made
+//! afresh for the next event. A plugin that keeps trapping backs off
+//! (exponentially, capped): events meanwhile fail at once for it instead
+//! of paying for a crash each.
 
 mod convert;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use crate::capability::config::merge;
 use crate::channel::ChannelEvent;
 use crate::plugin::bindings::purr::bot::types::{Context, Event, Flow, TimerFired};
-use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginInstance, PluginState};
+use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginHandle, PluginInstance, PluginState};
 use crate::session::SessionScope;
 use crate::store::TimerRow;
 
+/// Consecutive traps a plugin gets for free before it backs off.
+const FREE_RESTARTS: u32 = 2;
+/// The first back-off pause; it doubles with every further trap.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest back-off pause.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 /// One plugin's place in a chain.
 struct Slot {
+    handle: Arc<PluginHandle>,
+    /// This session's `[sessions.<name>.config.<plugin>]` table.
+    overrides: Option<toml::Table>,
+    /// The version the instance below is made from, and its generation.
     plugin: Arc<LoadedPlugin>,
+    generation: u64,
     /// The plugin's settings for this session (overrides merged).
     settings: Arc<toml::Table>,
     instance: Option<PluginInstance>,
+    /// Traps in a row, and when the next instance may be made.
+    consecutive_traps: u32,
+    retry_at: Option<Instant>,
+}
+
+impl Slot {
+    fn new(handle: Arc<PluginHandle>, overrides: Option<toml::Table>) -> Self {
+        let plugin = handle.current();
+        Slot {
+            generation: handle.generation(),
+            settings: Arc::new(merge(&plugin.config.settings, overrides.as_ref())),
+            handle,
+            overrides,
+            plugin,
+            instance: None,
+            consecutive_traps: 0,
+            retry_at: None,
+        }
+    }
+
+    /// Moves to the serving version if it changed since the last event.
+    fn follow_reload(&mut self) {
+        let generation = self.handle.generation();
+        if generation != self.generation {
+            self.plugin = self.handle.current();
+            self.generation = generation;
+            self.settings = Arc::new(merge(&self.plugin.config.settings, self.overrides.as_ref()));
+            self.instance = None;
+            self.consecutive_traps = 0;
+            self.retry_at = None;
+        }
+    }
+
+    fn record_trap(&mut self, session: &str, error: &CallError) {
+        self.instance = None;
+        self.consecutive_traps += 1;
+        if self.consecutive_traps > FREE_RESTARTS {
+            let doublings = (self.consecutive_traps - FREE_RESTARTS - 1).min(16);
+            let pause = (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF);
+            self.retry_at = Some(Instant::now() + pause);
+        }
+        self.handle.trapped(session, self.consecutive_traps, error.to_string());
+    }
+
+    fn record_success(&mut self, session: &str) {
+        if self.consecutive_traps > 0 {
+            self.consecutive_traps = 0;
+            self.retry_at = None;
+            self.handle.recovered(session);
+        }
+    }
 }
 
 /// How an event fared in the chain.
@@ -42,15 +113,16 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// A chain of `plugins` (in order, each with its merged settings) for the session of `scope`.
-    pub fn new(scope: SessionScope, plugins: Vec<(Arc<LoadedPlugin>, toml::Table)>, gauge: InstanceGauge) -> Self {
+    /// A chain of `plugins` (in order, each with this session's overrides)
+    /// for the session of `scope`.
+    pub fn new(
+        scope: SessionScope,
+        plugins: Vec<(Arc<PluginHandle>, Option<toml::Table>)>,
+        gauge: InstanceGauge,
+    ) -> Self {
         let slots = plugins
             .into_iter()
-            .map(|(plugin, settings)| Slot {
-                plugin,
-                settings: Arc::new(settings),
-                instance: None,
-            })
+            .map(|(handle, overrides)| Slot::new(handle, overrides))
             .collect();
         Chain { scope, slots, gauge }
     }
@@ -81,23 +153,32 @@ impl Chain {
             event_id: event_id.to_string(),
             self_jid,
         };
+        let session = &*self.scope.session;
         for slot in &mut self.slots {
             if only.is_some_and(|name| name != &*slot.plugin.name) {
                 continue;
             }
-            match call(&self.scope, &self.gauge, slot, &ctx, event).await {
+            slot.follow_reload();
+            let result = call(&self.scope, &self.gauge, slot, &ctx, event).await;
+            match &result {
+                Err(error @ CallError::Trap(_)) => slot.record_trap(session, error),
+                Err(CallError::BackingOff { .. } | CallError::Unavailable(_)) => {}
+                Ok(_) | Err(CallError::Plugin(_)) => slot.record_success(session),
+            }
+            match result {
                 Ok(Flow::Next) => continue,
                 Ok(Flow::Stop) => break,
                 Err(error) => {
                     let plugin = slot.plugin.name.to_string();
-                    if matches!(error, CallError::Trap(_)) {
-                        slot.instance = None;
+                    if let CallError::Trap(trap) = &error {
+                        tracing::debug!(session, plugin, event = event_id, "trap backtrace: {trap:?}");
                     }
                     tracing::warn!(
-                        session = &*self.scope.session,
+                        session,
                         plugin,
                         event = event_id,
                         kind = event_kind(event),
+                        generation = slot.generation,
                         error = %error,
                         "plugin failed; event chain ended"
                     );
@@ -120,16 +201,28 @@ async fn call(
     ctx: &Context,
     event: &Event,
 ) -> Result<Flow, CallError> {
+    if let Some(retry_at) = slot.retry_at {
+        let now = Instant::now();
+        if now < retry_at {
+            return Err(CallError::BackingOff {
+                traps: slot.consecutive_traps,
+                retry_in: retry_at - now,
+            });
+        }
+    }
     let instance = match &mut slot.instance {
         Some(instance) => instance,
         None => {
-            let memory_bytes = (slot.plugin.config.memory_mb as usize) << 20;
-            let state = PluginState::new(scope, &slot.plugin.name, slot.settings.clone(), memory_bytes);
+            let state = PluginState::new(scope, &slot.plugin, slot.settings.clone());
             slot.instance
                 .insert(PluginInstance::start(&slot.plugin, state, gauge).await?)
         }
     };
-    instance.handle(ctx, event).await
+    let flow = instance.handle(ctx, event).await;
+    if instance.worn_out() {
+        slot.instance = None;
+    }
+    flow
 }
 
 fn event_kind(event: &Event) -> &'static str {

@@ -10,6 +10,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::LoadedPlugin;
 use super::stdio::LogStream;
 use crate::capability::{config::Settings, kv::Kv, log::Log, messaging::Messaging, timers::Timers};
 use crate::session::SessionScope;
@@ -19,6 +20,8 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(super) limits: StoreLimits,
+    /// Epoch ticks the current call may still run (see `instance`).
+    pub(super) ticks_left: u64,
     pub(crate) messaging: Messaging,
     pub(crate) kv: Kv,
     pub(crate) config: Settings,
@@ -27,13 +30,15 @@ pub struct PluginState {
 }
 
 impl PluginState {
-    /// State for `plugin` serving the session of `scope`, capped at `memory_bytes`.
-    pub fn new(scope: &SessionScope, plugin: &Arc<str>, settings: Arc<toml::Table>, memory_bytes: usize) -> Self {
+    /// State for `plugin` serving the session of `scope`, with its limits and quotas.
+    pub fn new(scope: &SessionScope, plugin: &LoadedPlugin, settings: Arc<toml::Table>) -> Self {
+        let name = &plugin.name;
+        let memory_bytes = (plugin.config.memory_mb as usize) << 20;
         // Nothing ambient: no preopened dirs, no env, no args, no sockets;
         // stdout and stderr become log records.
         let wasi = WasiCtx::builder()
-            .stdout(LogStream::new(&scope.session, plugin, "stdout"))
-            .stderr(LogStream::new(&scope.session, plugin, "stderr"))
+            .stdout(LogStream::new(&scope.session, name, "stdout"))
+            .stderr(LogStream::new(&scope.session, name, "stderr"))
             .build();
         PluginState {
             wasi,
@@ -42,11 +47,17 @@ impl PluginState {
                 .memory_size(memory_bytes)
                 .trap_on_grow_failure(true)
                 .build(),
-            messaging: Messaging::new(scope.channel.clone()),
-            kv: Kv::new(scope.store.clone(), plugin.clone(), scope.session.clone()),
+            ticks_left: 0,
+            messaging: Messaging::new(scope.channel.clone(), scope.send_budget.clone()),
+            kv: Kv::new(
+                scope.store.clone(),
+                name.clone(),
+                scope.session.clone(),
+                plugin.config.quotas,
+            ),
             config: Settings::new(settings),
-            timers: Timers::new(scope.timers.clone(), plugin.clone()),
-            log: Log::new(scope.session.clone(), plugin.clone()),
+            timers: Timers::new(scope.timers.clone(), name.clone(), plugin.config.quotas.timers),
+            log: Log::new(scope.session.clone(), name.clone()),
         }
     }
 }

@@ -19,11 +19,12 @@ use tokio::task::JoinHandle;
 pub use queue::{EventSink, SessionClosed, SessionInput};
 pub use status::{QrCode, SessionStatus, State, StatusCell};
 
+use crate::capability::messaging::SendBudget;
 use crate::capability::timers::SessionTimers;
 use crate::channel::{self, Channel, ChannelDeps};
 use crate::config::ChannelKind;
 use crate::dispatch::Chain;
-use crate::plugin::{InstanceGauge, LoadedPlugin};
+use crate::plugin::{InstanceGauge, PluginHandle};
 use crate::store::Store;
 
 /// What every plugin instance of a session shares: who it is and what it may reach.
@@ -33,15 +34,18 @@ pub struct SessionScope {
     pub store: Store,
     pub channel: Arc<dyn Channel>,
     pub timers: SessionTimers,
+    /// The messaging calls the session's plugins may still make.
+    pub send_budget: Arc<SendBudget>,
 }
 
 /// How to bring one session up.
 pub struct SessionSpec {
     pub name: Arc<str>,
     pub channel: ChannelKind,
-    /// The chain, in order, each plugin with its settings for this session.
-    pub plugins: Vec<(Arc<LoadedPlugin>, toml::Table)>,
+    /// The chain, in order, each plugin with this session's overrides.
+    pub plugins: Vec<(Arc<PluginHandle>, Option<toml::Table>)>,
     pub queue_capacity: usize,
+    pub sends_per_minute: u32,
 }
 
 /// A prepared or running session.
@@ -74,6 +78,7 @@ impl LiveSession {
             store: deps.store.clone(),
             channel: channel.clone(),
             timers: timers.clone(),
+            send_budget: Arc::new(SendBudget::new(spec.sends_per_minute)),
         };
         let chain = Chain::new(scope, spec.plugins, gauge);
         let task = task::SessionTask::new(spec.name, deps.store.clone(), status.clone(), timers.clone(), chain);

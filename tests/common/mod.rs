@@ -30,7 +30,7 @@ pub fn plugin_path(name: &str) -> PathBuf {
 }
 
 /// A config file in a temp dir: `[host]`/`[sim]` preset, `body` appended.
-/// `{echo}`, `{guard}`, `{probe}` in `body` become those plugins' paths.
+/// `{echo}`, `{probe}`, ... in `body` become those plugins' paths.
 pub struct TestConfig {
     pub dir: TempDir,
     pub path: PathBuf,
@@ -48,7 +48,7 @@ impl TestConfig {
     /// Replaces the config's body (same data dir).
     pub fn write(&self, body: &str) {
         let mut body = body.to_string();
-        for name in ["echo", "guard", "probe"] {
+        for name in ["echo", "guard", "probe", "hostile", "tagged-v1", "tagged-v2"] {
             body = body.replace(&format!("{{{name}}}"), &plugin_path(name).display().to_string());
         }
         let text = format!("[host]\ndata_dir = \"data\"\n\n[sim]\npair_delay_ms = 20\n\n{body}");
@@ -116,6 +116,20 @@ impl Host {
     /// [`say_as`](Self::say_as) from the default test user `user`.
     pub async fn say(&self, session: &str, text: &str) -> Vec<String> {
         self.say_as(session, "user", text).await
+    }
+
+    /// Starts watching the config and plugin files, as `purr run` does.
+    pub fn watch(&self, config: &TestConfig) -> purr::reload::Watcher {
+        purr::reload::watch(self.supervisor.clone(), &config.path, Box::new(|config| config)).expect("watcher")
+    }
+
+    /// The status of plugin `name`.
+    pub fn plugin(&self, name: &str) -> purr::plugin::PluginStatus {
+        self.supervisor
+            .plugins()
+            .into_iter()
+            .find(|p| p.name == name)
+            .unwrap_or_else(|| panic!("no plugin {name}"))
     }
 
     pub async fn stop(self) {

@@ -16,6 +16,13 @@
 //!
 //! Lifecycle calls on one session are serialized; different sessions
 //! proceed independently.
+//!
+//! Plugins are held as [`PluginHandle`]s shared by the sessions that use
+//! them; [`reload_plugin`](Supervisor::reload_plugin) and
+//! [`reconfigure`](Supervisor::reconfigure) (in `reconfigure.rs`) change
+//! them and the sessions on a live host.
+
+mod reconfigure;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -24,11 +31,10 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use crate::capability::config::merge;
 use crate::channel::ChannelDeps;
 use crate::channel::sim::SimNetwork;
 use crate::config::{Config, SessionConfig};
-use crate::plugin::{InstanceGauge, LoadedPlugin, PluginHost};
+use crate::plugin::{EngineSettings, InstanceGauge, PluginHandle, PluginHost, PluginStatus};
 use crate::session::{LiveSession, SessionSpec, SessionStatus, State, StatusCell};
 use crate::store::Store;
 
@@ -67,54 +73,89 @@ pub struct Supervisor {
 }
 
 struct Inner {
-    config: Config,
+    host: PluginHost,
     store: Store,
-    plugins: BTreeMap<String, Arc<LoadedPlugin>>,
     deps: ChannelDeps,
+    /// The configuration in force (replaced by `reconfigure`).
+    config: RwLock<Config>,
+    plugins: RwLock<BTreeMap<String, Arc<PluginHandle>>>,
     sessions: RwLock<BTreeMap<String, Arc<SessionSlot>>>,
+    /// Serializes reloads and reconfigurations.
+    reconfiguring: Mutex<()>,
 }
 
 impl Supervisor {
-    /// Opens the database, compiles every plugin and registers the
-    /// config's sessions. Starts nothing.
+    /// Opens the database, compiles every plugin (or loads it from the
+    /// compile cache) and registers the config's sessions. Starts nothing.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let store = match &config.host.database {
             Some(url) => Store::open_url(url).await,
             None => Store::open(&config.host.data_dir).await,
         }
         .context("opening the database")?;
-        let host = PluginHost::new()?;
-        let plugins = load_plugins(&host, &config).await?;
-        let mut sessions = BTreeMap::new();
-        for (name, session) in &config.sessions {
-            store
-                .session_register(name, session.channel.as_str(), "config")
-                .await
-                .with_context(|| format!("registering session {name}"))?;
-            let jid = store.session_get(name).await?.and_then(|row| row.jid);
-            sessions.insert(
-                name.clone(),
-                Arc::new(SessionSlot {
-                    config: session.clone(),
-                    status: StatusCell::new(jid),
-                    gauge: InstanceGauge::default(),
-                    live: Mutex::new(None),
-                }),
+        let host = PluginHost::new(EngineSettings::for_config(&config, true))?;
+        let mut plugins = BTreeMap::new();
+        let mut failures = Vec::new();
+        for (name, plugin) in &config.plugins {
+            match host.load_async(name, plugin).await {
+                Ok(loaded) => {
+                    plugins.insert(name.clone(), Arc::new(PluginHandle::new(loaded)));
+                }
+                Err(error) => failures.push(format!("{error:#}")),
+            }
+        }
+        if !failures.is_empty() {
+            anyhow::bail!(
+                "{} plugin(s) failed to load:\n  {}",
+                failures.len(),
+                failures.join("\n  ")
             );
         }
         let deps = ChannelDeps {
             store: store.clone(),
             sim: SimNetwork::new(store.clone(), &config.sim),
         };
-        Ok(Supervisor {
+        let supervisor = Supervisor {
             inner: Arc::new(Inner {
-                config,
+                host,
                 store,
-                plugins,
                 deps,
-                sessions: RwLock::new(sessions),
+                config: RwLock::new(config.clone()),
+                plugins: RwLock::new(plugins),
+                sessions: RwLock::new(BTreeMap::new()),
+                reconfiguring: Mutex::new(()),
             }),
-        })
+        };
+        for (name, session) in &config.sessions {
+            let slot = supervisor.new_slot(name, session.clone(), None).await?;
+            supervisor.write_sessions().insert(name.clone(), slot);
+        }
+        Ok(supervisor)
+    }
+
+    /// A slot for session `name`, registered in the database; `status`
+    /// carries over the status cell of a slot it replaces.
+    async fn new_slot(
+        &self,
+        name: &str,
+        config: SessionConfig,
+        status: Option<StatusCell>,
+    ) -> anyhow::Result<Arc<SessionSlot>> {
+        let store = &self.inner.store;
+        store
+            .session_register(name, config.channel.as_str(), "config")
+            .await
+            .with_context(|| format!("registering session {name}"))?;
+        let status = match status {
+            Some(status) => status,
+            None => StatusCell::new(store.session_get(name).await?.and_then(|row| row.jid)),
+        };
+        Ok(Arc::new(SessionSlot {
+            config,
+            status,
+            gauge: InstanceGauge::default(),
+            live: Mutex::new(None),
+        }))
     }
 
     /// Starts every session whose config says `autostart`; failures are
@@ -266,6 +307,11 @@ impl Supervisor {
         Ok(self.slot(name)?.gauge.get())
     }
 
+    /// Every plugin's serving version and health.
+    pub fn plugins(&self) -> Vec<PluginStatus> {
+        self.read_plugins().values().map(|handle| handle.status()).collect()
+    }
+
     /// The simulated network of this host.
     pub fn sim(&self) -> &SimNetwork {
         &self.inner.deps.sim
@@ -281,23 +327,23 @@ impl Supervisor {
             name: Arc::from(name),
             channel: slot.config.channel,
             plugins: self.chain_of(&slot.config),
-            queue_capacity: self.inner.config.host.queue_capacity,
+            queue_capacity: self.inner.config.read().expect("config lock").host.queue_capacity,
+            sends_per_minute: slot.config.sends_per_minute,
         };
         LiveSession::prepare(spec, &self.inner.deps, slot.status.clone(), slot.gauge.clone())
             .await
             .inspect_err(|error| slot.status.fail(format!("{error:#}")))
     }
 
-    /// The session's plugins in order, each with its merged settings.
-    fn chain_of(&self, session: &SessionConfig) -> Vec<(Arc<LoadedPlugin>, toml::Table)> {
+    /// The session's plugins in order, each with the session's overrides.
+    fn chain_of(&self, session: &SessionConfig) -> Vec<(Arc<PluginHandle>, Option<toml::Table>)> {
+        let plugins = self.read_plugins();
         session
             .plugins
             .iter()
             .map(|name| {
-                // Config validation guarantees every chain entry names a loaded plugin.
-                let plugin = self.inner.plugins[name].clone();
-                let settings = merge(&plugin.config.settings, session.overrides.get(name));
-                (plugin, settings)
+                // Config validation (and `reconfigure`) guarantee every chain entry names a loaded plugin.
+                (plugins[name].clone(), session.overrides.get(name).cloned())
             })
             .collect()
     }
@@ -315,6 +361,14 @@ impl Supervisor {
         }
     }
 
+    fn read_plugins(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<PluginHandle>>> {
+        self.inner.plugins.read().expect("plugins lock")
+    }
+
+    fn write_sessions(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<SessionSlot>>> {
+        self.inner.sessions.write().expect("sessions lock")
+    }
+
     fn slot(&self, name: &str) -> Result<Arc<SessionSlot>, UnknownSession> {
         let sessions = self.inner.sessions.read().expect("sessions lock");
         sessions
@@ -326,26 +380,4 @@ impl Supervisor {
     fn slots(&self) -> BTreeMap<String, Arc<SessionSlot>> {
         self.inner.sessions.read().expect("sessions lock").clone()
     }
-}
-
-/// Compiles every plugin of the config, reporting all failures together.
-async fn load_plugins(host: &PluginHost, config: &Config) -> anyhow::Result<BTreeMap<String, Arc<LoadedPlugin>>> {
-    let mut loaded = BTreeMap::new();
-    let mut failures = Vec::new();
-    for (name, plugin) in &config.plugins {
-        match host.load_async(name, plugin).await {
-            Ok(plugin) => {
-                loaded.insert(name.clone(), plugin);
-            }
-            Err(error) => failures.push(format!("{error:#}")),
-        }
-    }
-    if !failures.is_empty() {
-        anyhow::bail!(
-            "{} plugin(s) failed to load:\n  {}",
-            failures.len(),
-            failures.join("\n  ")
-        );
-    }
-    Ok(loaded)
 }

@@ -1,0 +1,138 @@
+//! The serving version of one plugin, and its health.
+//!
+//! A [`PluginHandle`] is shared by every session whose chain names the
+//! plugin. Hot reload [`swap`](PluginHandle::swap)s in a new
+//! [`LoadedPlugin`] and bumps the generation; each session notices the
+//! new generation at its next event boundary and makes its instance from
+//! the new version, so the event in flight always finishes on the code it
+//! started with. A reload that fails leaves the serving version alone and
+//! is recorded here, as are crash loops reported by the sessions.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Serialize;
+
+use super::LoadedPlugin;
+
+/// Whether a plugin is serving normally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PluginHealth {
+    Ready,
+    /// Crash-looping in at least one session (backing off there).
+    Failed,
+}
+
+/// What `list`/the API show about a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginStatus {
+    pub name: String,
+    pub path: PathBuf,
+    /// 1 for the version loaded at start, +1 per successful reload.
+    pub generation: u64,
+    pub health: PluginHealth,
+    /// The most recent trap, with its session.
+    pub last_error: Option<String>,
+    /// Why the newest file could not be loaded (the previous version serves).
+    pub reload_error: Option<String>,
+    /// Traps since the host started, all sessions together.
+    pub traps: u64,
+}
+
+/// Consecutive traps in one session after which a plugin counts as crash-looping.
+pub const CRASH_LOOP_TRAPS: u32 = 3;
+
+#[derive(Default)]
+struct Health {
+    /// Sessions where the plugin is crash-looping.
+    crash_looping: BTreeSet<String>,
+    last_trap: Option<String>,
+    reload_error: Option<String>,
+}
+
+/// The currently serving version of a plugin.
+pub struct PluginHandle {
+    current: RwLock<Arc<LoadedPlugin>>,
+    generation: AtomicU64,
+    traps: AtomicU64,
+    health: Mutex<Health>,
+}
+
+impl PluginHandle {
+    pub fn new(plugin: Arc<LoadedPlugin>) -> Self {
+        PluginHandle {
+            current: RwLock::new(plugin),
+            generation: AtomicU64::new(1),
+            traps: AtomicU64::new(0),
+            health: Mutex::new(Health::default()),
+        }
+    }
+
+    /// The version that serves now.
+    pub fn current(&self) -> Arc<LoadedPlugin> {
+        self.current.read().expect("plugin lock").clone()
+    }
+
+    /// Changes every time a new version is swapped in.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Makes `plugin` the serving version from every session's next event on.
+    pub fn swap(&self, plugin: Arc<LoadedPlugin>) {
+        *self.current.write().expect("plugin lock") = plugin;
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut health = self.lock_health();
+        health.reload_error = None;
+        health.crash_looping.clear();
+        health.last_trap = None;
+    }
+
+    /// A new file could not be loaded; the current version keeps serving.
+    pub fn reload_failed(&self, error: String) {
+        self.lock_health().reload_error = Some(error);
+    }
+
+    /// The plugin trapped in `session`, `consecutive` times in a row.
+    pub fn trapped(&self, session: &str, consecutive: u32, error: String) {
+        self.traps.fetch_add(1, Ordering::Relaxed);
+        let mut health = self.lock_health();
+        health.last_trap = Some(format!("in session {session}: {error}"));
+        if consecutive >= CRASH_LOOP_TRAPS {
+            health.crash_looping.insert(session.to_string());
+        }
+    }
+
+    /// The plugin handled an event in `session` without trapping.
+    pub fn recovered(&self, session: &str) {
+        let mut health = self.lock_health();
+        if !health.crash_looping.is_empty() {
+            health.crash_looping.remove(session);
+        }
+    }
+
+    pub fn status(&self) -> PluginStatus {
+        let current = self.current();
+        let health = self.lock_health();
+        PluginStatus {
+            name: current.name.to_string(),
+            path: current.config.path.clone(),
+            generation: self.generation(),
+            health: if health.crash_looping.is_empty() {
+                PluginHealth::Ready
+            } else {
+                PluginHealth::Failed
+            },
+            last_error: health.last_trap.clone(),
+            reload_error: health.reload_error.clone(),
+            traps: self.traps.load(Ordering::Relaxed),
+        }
+    }
+
+    fn lock_health(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.health.lock().expect("plugin health lock")
+    }
+}

@@ -1,0 +1,168 @@
+//! Hot reload: watches the config file and every plugin file.
+//!
+//! A [`notify`] watcher on the directories that hold them feeds a tokio
+//! task, which waits until the files have been quiet for [`DEBOUNCE`]
+//! (editors and build tools write in several steps) and then:
+//! - for the config file: loads and validates it, and hands it to
+//!   [`Supervisor::reconfigure`]; an invalid config is logged, error by
+//!   error, and the running one stays;
+//! - for a plugin file: [`Supervisor::reload_plugin`], which keeps the old
+//!   version serving if the new file does not compile or link.
+//!
+//! Directories are watched rather than files, so editors that save by
+//! writing a temporary file and renaming it over the original, or by
+//! truncating and rewriting it, are both seen.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::supervisor::Supervisor;
+
+/// How long files must be quiet before a change is acted on.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Turns a freshly loaded config into the one to apply (`purr chat` keeps
+/// only its session, on the sim channel).
+pub type Adapt = Box<dyn Fn(Config) -> Config + Send + Sync>;
+
+/// A running watcher; dropping it stops watching.
+pub struct Watcher {
+    task: JoinHandle<()>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts watching `supervisor`'s config file (`config_path`) and plugins.
+pub fn watch(supervisor: Supervisor, config_path: &Path, adapt: Adapt) -> anyhow::Result<Watcher> {
+    let (changes, mut changed) = mpsc::unbounded_channel();
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
+        Ok(event) if !matches!(event.kind, EventKind::Access(_)) => {
+            for path in event.paths {
+                let _ = changes.send(path);
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "file watcher error"),
+    })
+    .context("starting the file watcher")?;
+    let mut state = WatchState {
+        supervisor,
+        config_path: normalize(config_path),
+        adapt,
+        watcher,
+        watched: BTreeSet::new(),
+    };
+    state.watch_all();
+    let task = tokio::spawn(async move {
+        while let Some(first) = changed.recv().await {
+            let mut paths = BTreeSet::from([first]);
+            loop {
+                match tokio::time::timeout(DEBOUNCE, changed.recv()).await {
+                    Ok(Some(path)) => {
+                        paths.insert(path);
+                    }
+                    Ok(None) => return,
+                    Err(_quiet) => break,
+                }
+            }
+            state.apply(&paths).await;
+        }
+    });
+    Ok(Watcher { task })
+}
+
+struct WatchState {
+    supervisor: Supervisor,
+    config_path: PathBuf,
+    adapt: Adapt,
+    watcher: notify::RecommendedWatcher,
+    watched: BTreeSet<PathBuf>,
+}
+
+impl WatchState {
+    /// Watches the directories of the config file and of every plugin.
+    fn watch_all(&mut self) {
+        let mut dirs: BTreeSet<PathBuf> = self.plugin_files().into_keys().filter_map(parent).collect();
+        dirs.extend(parent(self.config_path.clone()));
+        for dir in dirs {
+            if self.watched.contains(&dir) {
+                continue;
+            }
+            match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    tracing::debug!(dir = %dir.display(), "watching");
+                    self.watched.insert(dir);
+                }
+                Err(error) => {
+                    tracing::warn!(dir = %dir.display(), %error, "cannot watch; changes there need a restart")
+                }
+            }
+        }
+    }
+
+    /// Plugin files (normalized) and the plugins loaded from each.
+    fn plugin_files(&self) -> BTreeMap<PathBuf, Vec<String>> {
+        let mut files: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+        for (name, plugin) in self.supervisor.config().plugins {
+            files.entry(normalize(&plugin.path)).or_default().push(name);
+        }
+        files
+    }
+
+    async fn apply(&mut self, paths: &BTreeSet<PathBuf>) {
+        let paths: BTreeSet<PathBuf> = paths.iter().map(|p| normalize(p)).collect();
+        if paths.contains(&self.config_path) {
+            self.apply_config().await;
+        }
+        for (file, plugins) in self.plugin_files() {
+            if !paths.contains(&file) {
+                continue;
+            }
+            for plugin in plugins {
+                // Failures are logged and recorded in the plugin's status.
+                let _ = self.supervisor.reload_plugin(&plugin).await;
+            }
+        }
+    }
+
+    async fn apply_config(&mut self) {
+        let config = match Config::load(&self.config_path) {
+            Ok(config) => (self.adapt)(config),
+            Err(errors) => {
+                for error in errors.iter() {
+                    tracing::error!(%error, "config not applied");
+                }
+                return;
+            }
+        };
+        match self.supervisor.reconfigure(config).await {
+            Ok(_) => self.watch_all(),
+            Err(error) => tracing::error!(error = %format!("{error:#}"), "config not applied"),
+        }
+    }
+}
+
+fn parent(path: PathBuf) -> Option<PathBuf> {
+    path.parent().map(Path::to_path_buf)
+}
+
+/// `path` with its directory made canonical, so paths from the config and
+/// from the watcher compare equal (the file itself may not exist).
+fn normalize(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(file)) => dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).join(file),
+        _ => absolute,
+    }
+}

@@ -1,0 +1,152 @@
+//! Changing a live host: reloading one plugin, applying a new config.
+//!
+//! Both compile off the event path and swap at event boundaries (see
+//! [`PluginHandle`]). Nothing that fails to load replaces what serves:
+//! a plugin file that does not compile or link leaves its previous
+//! version serving, with the error in its status; a config whose new
+//! plugins do not load is not applied at all. Only what changed is
+//! touched: a session whose entry is unchanged keeps running, its queue
+//! and instances intact.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::Supervisor;
+use crate::config::Config;
+use crate::plugin::{PluginHandle, file_digest};
+
+/// What [`Supervisor::reconfigure`] changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reconfigured {
+    pub sessions_added: Vec<String>,
+    pub sessions_removed: Vec<String>,
+    pub sessions_restarted: Vec<String>,
+    pub plugins_reloaded: Vec<String>,
+}
+
+impl Supervisor {
+    /// The configuration in force.
+    pub fn config(&self) -> Config {
+        self.inner.config.read().expect("config lock").clone()
+    }
+
+    /// Loads plugin `name` again from its file and swaps it in if the file
+    /// changed. Returns whether a new version now serves. On failure the
+    /// old version keeps serving and the error shows in its status.
+    pub async fn reload_plugin(&self, name: &str) -> anyhow::Result<bool> {
+        let _reconfiguring = self.inner.reconfiguring.lock().await;
+        let Some(handle) = self.read_plugins().get(name).cloned() else {
+            anyhow::bail!("unknown plugin {name:?}");
+        };
+        let current = handle.current();
+        if file_digest(&current.config.path).is_ok_and(|digest| digest == current.digest) {
+            return Ok(false);
+        }
+        match self.inner.host.load_async(name, &current.config).await {
+            Ok(loaded) => {
+                handle.swap(loaded);
+                tracing::info!(plugin = name, generation = handle.generation(), "plugin reloaded");
+                Ok(true)
+            }
+            Err(error) => {
+                let message = format!("{error:#}");
+                tracing::error!(plugin = name, error = %message, "reload failed; the previous version keeps serving");
+                handle.reload_failed(message);
+                Err(error)
+            }
+        }
+    }
+
+    /// Applies `new` to the running host: changed plugins are reloaded,
+    /// added sessions registered (and started if `autostart`), removed ones
+    /// disconnected, changed ones restarted; the rest is left alone.
+    /// `[host]` and `[sim]` changes need a restart and are only logged.
+    pub async fn reconfigure(&self, new: Config) -> anyhow::Result<Reconfigured> {
+        let _reconfiguring = self.inner.reconfiguring.lock().await;
+        let old = self.config();
+        if old.host != new.host || old.sim != new.sim {
+            tracing::warn!("[host] and [sim] changes take effect when purr restarts");
+        }
+        let mut report = Reconfigured::default();
+
+        // Load added and changed plugins first: if an added one fails, apply nothing.
+        let mut added_plugins = Vec::new();
+        let mut changed_plugins = Vec::new();
+        for (name, plugin) in &new.plugins {
+            if old.plugins.get(name) == Some(plugin) {
+                continue;
+            }
+            let loaded = self.inner.host.load_async(name, plugin).await;
+            match (old.plugins.contains_key(name), loaded) {
+                (false, Ok(loaded)) => added_plugins.push((name.clone(), loaded)),
+                (false, Err(error)) => return Err(error.context("the new config was not applied")),
+                (true, Ok(loaded)) => changed_plugins.push((name.clone(), loaded)),
+                (true, Err(error)) => {
+                    let message = format!("{error:#}");
+                    tracing::error!(plugin = %name, error = %message, "reload failed; the previous version keeps serving");
+                    if let Some(handle) = self.read_plugins().get(name) {
+                        handle.reload_failed(message);
+                    }
+                }
+            }
+        }
+        {
+            let mut plugins = self.inner.plugins.write().expect("plugins lock");
+            for (name, loaded) in added_plugins {
+                plugins.insert(name, Arc::new(PluginHandle::new(loaded)));
+            }
+            for (name, loaded) in changed_plugins {
+                plugins[&name].swap(loaded);
+                report.plugins_reloaded.push(name);
+            }
+        }
+        *self.inner.config.write().expect("config lock") = Config {
+            plugins: new.plugins.clone(),
+            ..old.clone()
+        };
+
+        // Sessions: removed, changed, added.
+        let names: BTreeSet<&String> = old.sessions.keys().chain(new.sessions.keys()).collect();
+        for name in names {
+            let (before, after) = (old.sessions.get(name), new.sessions.get(name));
+            if before == after {
+                continue;
+            }
+            let status = match before {
+                Some(_) => {
+                    self.disconnect(name).await?;
+                    let slot = self.write_sessions().remove(name.as_str());
+                    slot.map(|slot| slot.status.clone())
+                }
+                None => None,
+            };
+            let Some(session) = after else {
+                tracing::info!(session = %name, "session removed from the config");
+                report.sessions_removed.push(name.clone());
+                continue;
+            };
+            let slot = self.new_slot(name, session.clone(), status).await?;
+            self.write_sessions().insert(name.clone(), slot);
+            if before.is_some() {
+                report.sessions_restarted.push(name.clone());
+            } else {
+                report.sessions_added.push(name.clone());
+            }
+            if session.autostart
+                && let Err(error) = self.start(name).await
+            {
+                tracing::error!(session = %name, error = %format!("{error:#}"), "session did not start");
+            }
+        }
+
+        // Forget plugins no session can use any more.
+        self.inner
+            .plugins
+            .write()
+            .expect("plugins lock")
+            .retain(|name, _| new.plugins.contains_key(name));
+        *self.inner.config.write().expect("config lock") = new;
+        tracing::info!(?report, "config applied");
+        Ok(report)
+    }
+}
