@@ -41,7 +41,8 @@ impl Guest for Hostile {
             "recurse" => {
                 recurse(0);
             }
-            "unreachable" => core::arch::wasm32::unreachable(),
+            // On wasm, abort is the `unreachable` instruction.
+            "unreachable" => std::process::abort(),
             "oob" => {
                 // Far beyond any memory a plugin may have: an out-of-bounds trap.
                 let far = 0xffff_fff0usize as *const u8;
