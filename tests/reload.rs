@@ -84,8 +84,8 @@ async fn swaps_under_traffic_lose_and_reorder_nothing() {
 
     // Swap v1 -> v2 -> v1 ... by rename and by rewrite; a garbage write
     // and a half-written file in the middle change nothing.
-    let mut generation = 1;
     for round in 0..8 {
+        let generation = round + 1; // serving now
         if round == 4 {
             replace(&hot, b"this is not a component", false);
             eventually("garbage refused", || host.plugin("hot").reload_error.is_some()).await;
@@ -101,8 +101,7 @@ async fn swaps_under_traffic_lose_and_reorder_nothing() {
         }
         let next = if round % 2 == 0 { &v2 } else { &v1 };
         replace(&hot, next, round % 2 == 0);
-        generation += 1;
-        eventually("swap", || host.plugin("hot").generation == generation).await;
+        eventually("swap", || host.plugin("hot").generation == generation + 1).await;
         assert_eq!(host.plugin("hot").reload_error, None, "a good write clears the error");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
