@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::{Host, PATIENCE, TestConfig, plugin_path};
+use purr::plugin::Source;
 use purr::session::State;
 
 const SESSIONS: [&str; 3] = ["a", "b", "c"];
@@ -139,18 +140,19 @@ async fn swaps_under_traffic_lose_and_reorder_nothing() {
     Arc::into_inner(host).expect("senders done").stop().await;
 }
 
-#[tokio::test]
-async fn a_reload_starts_instances_fresh_but_keeps_kv() {
-    let config = TestConfig::new(
-        r#"
+/// `hot` (a copy of `probe` in the config's dir) alone in session `s`.
+const HOT_ALONE: &str = r#"
 [plugins.hot]
 path = "hot.wasm"
 
 [sessions.s]
 channel = "sim"
 plugins = ["hot"]
-"#,
-    );
+"#;
+
+#[tokio::test]
+async fn a_reload_starts_instances_fresh_but_keeps_kv() {
+    let config = TestConfig::new(HOT_ALONE);
     let hot = config.dir.path().join("hot.wasm");
     std::fs::copy(plugin_path("probe"), &hot).unwrap();
     let host = config.started().await;
@@ -240,4 +242,31 @@ async fn a_config_edit_adds_and_removes_sessions_and_spares_the_rest() {
 /// Waits until the host's config in force satisfies `done`.
 async fn applied(host: &Host, done: impl Fn(&purr::config::Config) -> bool) {
     eventually("config applied", || done(&host.supervisor.config())).await;
+}
+
+#[tokio::test]
+async fn a_restart_with_unchanged_plugins_compiles_nothing() {
+    let config = TestConfig::new(HOT_ALONE);
+    std::fs::copy(plugin_path("probe"), config.dir.path().join("hot.wasm")).unwrap();
+    let host = config.started().await;
+    assert_eq!(host.plugin("hot").source, Source::Compiled);
+    host.stop().await;
+
+    let host = config.started().await;
+    assert_eq!(host.plugin("hot").source, Source::Cache);
+    assert_eq!(host.say("s", "session").await, ["s"]);
+    host.stop().await;
+
+    // A corrupt cache entry is never trusted: it is rebuilt.
+    for entry in std::fs::read_dir(config.dir.path().join("data/cache")).unwrap() {
+        let entry = entry.unwrap().path();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        std::fs::write(&entry, bytes).unwrap();
+    }
+    let host = config.started().await;
+    assert_eq!(host.plugin("hot").source, Source::Compiled);
+    assert_eq!(host.say("s", "session").await, ["s"]);
+    host.stop().await;
 }

@@ -185,3 +185,33 @@ plugins = ["probe"]
     assert_eq!(host.say("s", "events").await, ["(none)"], "a fresh instance");
     host.stop().await;
 }
+
+#[tokio::test]
+async fn a_full_instance_pool_fails_the_event_with_a_clear_message_until_a_slot_frees() {
+    let config = TestConfig::with_host(
+        "max_instances = 1",
+        r#"
+[plugins.echo]
+path = "{echo}"
+
+[sessions.first]
+channel = "sim"
+plugins = ["echo"]
+
+[sessions.second]
+channel = "sim"
+plugins = ["echo"]
+autostart = false
+"#,
+    );
+    let host = config.started().await;
+    assert_eq!(host.say("first", "!ping").await, ["pong"], "first holds the only slot");
+    host.supervisor.start("second").await.unwrap();
+    host.wait_state("second", purr::session::State::Connected).await;
+    assert!(host.say("second", "!ping").await.is_empty(), "no slot for second");
+    assert_eq!(host.plugin("echo").traps, 0, "not the plugin's fault");
+
+    host.supervisor.disconnect("first").await.unwrap();
+    assert_eq!(host.say("second", "!ping").await, ["pong"], "the freed slot serves");
+    host.stop().await;
+}

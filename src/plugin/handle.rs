@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 
-use super::LoadedPlugin;
+use super::{LoadedPlugin, Source};
 
 /// Whether a plugin is serving normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,6 +33,8 @@ pub struct PluginStatus {
     pub path: PathBuf,
     /// 1 for the version loaded at start, +1 per successful reload.
     pub generation: u64,
+    /// Whether the serving version was compiled or came from the cache.
+    pub source: Source,
     pub health: PluginHealth,
     /// The most recent trap, with its session.
     pub last_error: Option<String>,
@@ -121,6 +123,7 @@ impl PluginHandle {
             name: current.name.to_string(),
             path: current.config.path.clone(),
             generation: self.generation(),
+            source: current.source,
             health: if health.crash_looping.is_empty() {
                 PluginHealth::Ready
             } else {

@@ -34,13 +34,24 @@ pub fn plugin_path(name: &str) -> PathBuf {
 pub struct TestConfig {
     pub dir: TempDir,
     pub path: PathBuf,
+    /// Extra lines of the `[host]` table.
+    host: String,
 }
 
 impl TestConfig {
     pub fn new(body: &str) -> Self {
+        Self::with_host("", body)
+    }
+
+    /// A config whose `[host]` table also has the lines `host`.
+    pub fn with_host(host: &str, body: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("purr.toml");
-        let this = TestConfig { dir, path };
+        let this = TestConfig {
+            dir,
+            path,
+            host: host.to_string(),
+        };
         this.write(body);
         this
     }
@@ -51,7 +62,10 @@ impl TestConfig {
         for name in ["echo", "guard", "probe", "hostile", "tagged-v1", "tagged-v2"] {
             body = body.replace(&format!("{{{name}}}"), &plugin_path(name).display().to_string());
         }
-        let text = format!("[host]\ndata_dir = \"data\"\n\n[sim]\npair_delay_ms = 20\n\n{body}");
+        let text = format!(
+            "[host]\ndata_dir = \"data\"\n{}\n[sim]\npair_delay_ms = 20\n\n{body}",
+            self.host
+        );
         std::fs::write(&self.path, text).expect("write config");
     }
 
@@ -70,8 +84,10 @@ impl TestConfig {
     pub async fn started(&self) -> Host {
         let host = self.host().await;
         host.supervisor.start_autostart().await;
-        for name in self.load().sessions.keys() {
-            host.wait_state(name, State::Connected).await;
+        for (name, session) in self.load().sessions {
+            if session.autostart {
+                host.wait_state(&name, State::Connected).await;
+            }
         }
         host
     }
