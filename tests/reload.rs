@@ -88,16 +88,17 @@ async fn swaps_under_traffic_lose_and_reorder_nothing() {
     for round in 0..8 {
         let generation = round + 1; // serving now
         if round == 4 {
+            // Each refused file leaves its own error; none ever serves.
+            let refused = |expected: &'static str| {
+                let host = host.clone();
+                move || host.plugin("hot").reload_error.is_some_and(|e| e.contains(expected))
+            };
+            replace(&hot, b"\0asm\x0d\0\x01\0", true); // a component of another world
+            eventually("other world refused", refused("does not fit the purr:bot/plugin world")).await;
             replace(&hot, b"this is not a component", false);
-            eventually("garbage refused", || host.plugin("hot").reload_error.is_some()).await;
-            replace(&hot, &v1[..v1.len() / 2], true);
-            eventually("half a file refused", || {
-                host.plugin("hot")
-                    .reload_error
-                    .as_deref()
-                    .is_some_and(|e| !e.contains("not a component"))
-            })
-            .await;
+            eventually("garbage refused", refused("at offset 0x0")).await;
+            replace(&hot, &v1[..v1.len() / 2], false); // half-written
+            eventually("half a file refused", refused("out of bounds")).await;
             assert_eq!(host.plugin("hot").generation, generation, "bad files never serve");
         }
         let next = if round % 2 == 0 { &v2 } else { &v1 };

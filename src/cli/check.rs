@@ -22,7 +22,7 @@ pub async fn check(args: ConfigArg) -> anyhow::Result<ExitCode> {
             Ok(_) => println!("plugin {name}: ok ({})", plugin.path.display()),
             Err(error) => {
                 failed += 1;
-                eprintln!("plugin {name}: {error:#}");
+                eprintln!("{error:#}");
             }
         }
     }
