@@ -1,7 +1,13 @@
 //! `purr:bot/messaging`: sending and acting on messages as the session's account.
 //!
-//! Every call goes to the session's channel. Failures reach the plugin as
-//! error strings (`session is not connected`, `unsupported by channel ...`),
+//! A send does not reach the network during the plugin call: it is added to
+//! the [`EventSends`] of the event being handled, under an idempotency key
+//! (the event id plus the send's index), and the plugin gets at once the
+//! message id the network will give it. When the event is done the session
+//! writes its sends to the outbox in the same transaction that marks the
+//! event done, and the outbox sender delivers them (`session::sender`).
+//! So a replayed event does not send twice, and a send survives a crash
+//! or a dropped connection. Failures reach the plugin as error strings,
 //! never as traps.
 //!
 //! Each session has a [`SendBudget`] of `sends_per_minute` messaging calls
@@ -51,15 +57,53 @@ impl SendBudget {
     }
 }
 
-/// The messaging capability of one instance: its session's channel.
+/// The sends the session's plugins make while it handles one event.
+#[derive(Clone, Default)]
+pub struct EventSends(Arc<Mutex<PendingSends>>);
+
+#[derive(Default)]
+struct PendingSends {
+    event_id: String,
+    sends: Vec<(String, Outbound)>,
+}
+
+impl EventSends {
+    /// Starts collecting the sends of event `event_id`.
+    pub fn begin(&self, event_id: &str) {
+        let mut pending = self.lock();
+        pending.event_id.clear();
+        pending.event_id.push_str(event_id);
+        pending.sends.clear();
+    }
+
+    /// The sends collected since [`begin`](Self::begin): (idempotency key, action).
+    pub fn take(&self) -> Vec<(String, Outbound)> {
+        std::mem::take(&mut self.lock().sends)
+    }
+
+    /// Adds a send; returns its idempotency key.
+    fn push(&self, action: Outbound) -> String {
+        let mut pending = self.lock();
+        let key = format!("{}.{}", pending.event_id, pending.sends.len());
+        pending.sends.push((key.clone(), action));
+        key
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PendingSends> {
+        self.0.lock().expect("event sends lock")
+    }
+}
+
+/// The messaging capability of one instance.
 pub struct Messaging {
     channel: Arc<dyn Channel>,
     budget: Arc<SendBudget>,
+    sends: EventSends,
 }
 
 impl Messaging {
-    pub fn new(channel: Arc<dyn Channel>, budget: Arc<SendBudget>) -> Self {
-        Messaging { channel, budget }
+    pub fn new(channel: Arc<dyn Channel>, budget: Arc<SendBudget>, sends: EventSends) -> Self {
+        Messaging { channel, budget, sends }
     }
 
     async fn perform(&self, action: Outbound) -> Result<Option<String>, String> {
@@ -70,7 +114,8 @@ impl Messaging {
                 self.budget.per_minute
             ));
         }
-        self.channel.send(action).await.map_err(|e| format!("{kind}: {e}"))
+        let key = self.sends.push(action);
+        Ok(Some(self.channel.message_id(&key)))
     }
 
     /// Performs a send that must yield a message id.

@@ -3,8 +3,9 @@
 //! A timer is a row in the `timers` table (so it survives restarts) plus an
 //! entry in its session's in-memory [`SessionTimers`] queue, which the
 //! session task waits on. A due timer is delivered to the plugin that
-//! scheduled it, in its session, and its row is deleted once handled, so a
-//! crash in between fires it again after restart (at least once).
+//! scheduled it, in its session, and its row is deleted with the event's
+//! completion (`session::task`), so a crash in between fires it again after
+//! restart (at least once).
 //! Overdue timers (the host was down) fire as soon as the session runs.
 
 use std::collections::BTreeMap;
@@ -102,12 +103,6 @@ impl SessionTimers {
                 None => changed.await,
             }
         }
-    }
-
-    /// Deletes a fired timer's row once its event was handled.
-    pub async fn complete(&self, row: &TimerRow) -> anyhow::Result<()> {
-        self.store.timer_delete(&row.session, &row.plugin, &row.id).await?;
-        Ok(())
     }
 
     /// Forgets every timer of the session, in memory and in the database.

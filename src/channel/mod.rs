@@ -56,8 +56,13 @@ pub trait Channel: Send + Sync {
     async fn disconnect(&self) -> anyhow::Result<()>;
     /// Unlinks the account on the network and deletes its auth data.
     async fn logout(&self) -> anyhow::Result<()>;
-    /// Performs an outbound action; returns the new message's id for sends.
-    async fn send(&self, action: Outbound) -> Result<Option<String>, SendError>;
+    /// The message id a send made under idempotency key `key` gets on this
+    /// network. The same key always gives the same id, so a send retried
+    /// after a crash is the same message to the network, which takes it once.
+    fn message_id(&self, key: &str) -> String;
+    /// Performs an outbound action as message `id` (sends) or with `id` as
+    /// its idempotency token (other actions).
+    async fn send(&self, id: &str, action: Outbound) -> Result<(), SendError>;
     /// Fetches the bytes behind a media handle.
     async fn download_media(&self, handle: &str) -> Result<Vec<u8>, SendError>;
 }

@@ -2,10 +2,13 @@
 //!
 //! These types mirror the WIT contract but belong to the host: channels
 //! speak them, and only the dispatcher converts them into WIT values, so
-//! the plugin ABI never leaks into network code.
+//! the plugin ABI never leaks into network code. They serialize (JSON) for
+//! the journal and the outbox.
+
+use serde::{Deserialize, Serialize};
 
 /// Something that happened on a session's network connection.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ChannelEvent {
     /// A new account must be linked: show this code as a QR image.
     Qr {
@@ -52,7 +55,7 @@ impl ChannelEvent {
 }
 
 /// A chat message as the network delivered it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundMessage {
     pub id: String,
     pub chat: String,
@@ -66,7 +69,7 @@ pub struct InboundMessage {
 }
 
 /// What a message carries.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Content {
     Text(String),
     ExtendedText {
@@ -93,7 +96,7 @@ pub enum Content {
 }
 
 /// The kinds of media a message can carry or a plugin can send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MediaKind {
     Image,
     Video,
@@ -103,7 +106,7 @@ pub enum MediaKind {
 }
 
 /// A media attachment; bytes are fetched on demand through its handle.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Media {
     pub handle: String,
     pub mime: String,
@@ -114,7 +117,7 @@ pub struct Media {
 }
 
 /// How far a sent message got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReceiptKind {
     Delivered,
     Read,
@@ -122,7 +125,7 @@ pub enum ReceiptKind {
     Retry,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Receipt {
     pub chat: String,
     pub sender: String,
@@ -131,7 +134,7 @@ pub struct Receipt {
     pub timestamp_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Presence {
     pub sender: String,
     pub available: bool,
@@ -139,14 +142,14 @@ pub struct Presence {
 }
 
 /// Typing indicators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChatState {
     Composing,
     Recording,
     Paused,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatStateUpdate {
     pub chat: String,
     pub sender: String,
@@ -154,7 +157,7 @@ pub struct ChatStateUpdate {
 }
 
 /// What changed in a group.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum GroupChange {
     Added(Vec<String>),
     Removed(Vec<String>),
@@ -167,7 +170,7 @@ pub enum GroupChange {
     Other(String),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupUpdate {
     pub group: String,
     pub author: Option<String>,
@@ -176,7 +179,7 @@ pub struct GroupUpdate {
 }
 
 /// Something a session sends or does on the network.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Outbound {
     Text {
         chat: String,

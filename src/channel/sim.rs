@@ -9,11 +9,20 @@
 //! recorded ([`SimNetwork::outbound`]) and streamed to subscribers
 //! ([`SimNetwork::subscribe`]).
 //!
+//! Like WhatsApp's servers, the sim takes a message id once: an action
+//! repeated with an id it already has (a send retried after a crash) is
+//! not recorded again. And like them it can hold messages for an account
+//! until the account has stored them: [`SimNetwork::queue_text`] (used by
+//! `purr sim send`, possibly from another process) puts a message in the
+//! database's `sim_inbox`; an online session polls it, and a message is
+//! removed only once the session's journal has it, so a host killed in
+//! between gets it again. With `[sim] keep_sent` the sent log is kept in
+//! the database too (`purr sim log`).
+//!
 //! Addresses on the sim network are `<name>@sim`; a linked session's own
 //! address is `<session>@sim`.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,8 +32,8 @@ use tokio::task::JoinHandle;
 
 use super::{Channel, ChannelEvent, Content, InboundMessage, Outbound, SendError};
 use crate::config::{ChannelKind, SimConfig};
-use crate::session::{EventSink, SessionClosed};
-use crate::store::Store;
+use crate::session::{Commit, EmitError, EventSink, SessionClosed};
+use crate::store::{SimSent, Store};
 use crate::util::now_ms;
 
 /// How many outbound actions the sim keeps per session (oldest dropped first).
@@ -33,11 +42,14 @@ const OUTBOUND_LOG_CAPACITY: usize = 10_000;
 /// How long a sim QR code is announced to stay valid.
 const QR_VALIDITY_MS: u64 = 60_000;
 
+/// How often an online session looks for messages in the database's sim inbox.
+const INBOX_POLL: Duration = Duration::from_millis(50);
+
 /// One outbound action a session performed on the sim network.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimOutbound {
     pub session: String,
-    /// The id the network gave it (sends) or a sequence id (other actions).
+    /// The message id (sends) or idempotency id (other actions).
     pub id: String,
     pub action: Outbound,
 }
@@ -49,6 +61,8 @@ pub enum SimError {
     NotConnected(String),
     #[error("session {0} stopped before the message was queued")]
     Closed(String),
+    #[error("session {0} could not take the message: {1}")]
+    Refused(String, String),
 }
 
 /// The simulated network shared by every sim session of a host.
@@ -60,11 +74,18 @@ pub struct SimNetwork {
 struct Inner {
     store: Store,
     pair_delay: Duration,
+    keep_sent: bool,
     /// Sessions online right now, with where their events go.
     online: Mutex<HashMap<String, EventSink>>,
-    log: Mutex<HashMap<String, VecDeque<SimOutbound>>>,
+    log: Mutex<HashMap<String, SessionLog>>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<SimOutbound>>>,
-    next_id: AtomicU64,
+}
+
+/// One session's recent outbound actions, and their ids (to take each once).
+#[derive(Default)]
+struct SessionLog {
+    entries: VecDeque<SimOutbound>,
+    ids: HashSet<String>,
 }
 
 impl SimNetwork {
@@ -73,10 +94,10 @@ impl SimNetwork {
             inner: Arc::new(Inner {
                 store,
                 pair_delay: Duration::from_millis(config.pair_delay_ms),
+                keep_sent: config.keep_sent,
                 online: Mutex::default(),
                 log: Mutex::default(),
                 subscribers: Mutex::default(),
-                next_id: AtomicU64::new(1),
             }),
         }
     }
@@ -102,20 +123,30 @@ impl SimNetwork {
     /// Delivers a direct text message from user `from` to `session`, waiting
     /// for room in the session's queue. Returns the message id.
     pub async fn inject_text(&self, session: &str, from: &str, text: &str) -> Result<String, SimError> {
-        let sender = Self::address(from);
-        let id = format!("sim-in-{}", self.next_id());
-        let message = InboundMessage {
-            id: id.clone(),
-            chat: sender.clone(),
-            sender,
-            from_me: false,
-            timestamp_ms: now_ms(),
-            push_name: Some(from.to_string()),
-            is_group: false,
-            quoted_id: None,
-            content: Content::Text(text.to_string()),
-        };
-        self.inject(session, ChannelEvent::Message(message)).await?;
+        let id = format!("sim-in-{:016x}", rand::random::<u64>());
+        self.inject(session, text_message(&id, from, text)).await?;
+        Ok(id)
+    }
+
+    /// Like [`inject_text`](Self::inject_text), without waiting for the
+    /// session's journal: returns when the message is queued, with the
+    /// receipt that says when it is durable.
+    pub async fn inject_text_pipelined(&self, session: &str, from: &str, text: &str) -> Result<Commit, SimError> {
+        let sink = self
+            .online_sink(session)
+            .ok_or_else(|| SimError::NotConnected(session.to_string()))?;
+        let id = format!("sim-in-{:016x}", rand::random::<u64>());
+        sink.emit_pipelined(text_message(&id, from, text))
+            .await
+            .map_err(|SessionClosed| SimError::Closed(session.to_string()))
+    }
+
+    /// Queues a text from `from` for `session` in the database (the sim
+    /// server's inbox): the session gets it when it is online, even in
+    /// another process, and again after a crash until it was journaled.
+    pub async fn queue_text(store: &Store, session: &str, from: &str, text: &str) -> anyhow::Result<String> {
+        let id = format!("sim-in-{:016x}", rand::random::<u64>());
+        store.sim_inbox_push(&id, session, &Self::address(from), text).await?;
         Ok(id)
     }
 
@@ -124,16 +155,17 @@ impl SimNetwork {
         let sink = self
             .online_sink(session)
             .ok_or_else(|| SimError::NotConnected(session.to_string()))?;
-        sink.emit(event)
-            .await
-            .map_err(|SessionClosed| SimError::Closed(session.to_string()))
+        sink.emit(event).await.map_err(|error| match error {
+            EmitError::Closed(_) => SimError::Closed(session.to_string()),
+            EmitError::Journal(reason) => SimError::Refused(session.to_string(), reason),
+        })
     }
 
     /// Every outbound action `session` performed (the newest 10,000).
     pub fn outbound(&self, session: &str) -> Vec<SimOutbound> {
         let log = self.inner.log.lock().expect("sim log lock");
         log.get(session)
-            .map(|l| l.iter().cloned().collect())
+            .map(|l| l.entries.iter().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -153,38 +185,114 @@ impl SimNetwork {
         self.inner.online.lock().expect("sim online lock").get(session).cloned()
     }
 
-    fn next_id(&self) -> u64 {
-        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
+    /// Marks the session online and starts delivering its database inbox
+    /// (the poller stops by itself once the session is offline).
     fn go_online(&self, sink: &EventSink) {
         let mut online = self.inner.online.lock().expect("sim online lock");
         online.insert(sink.session().to_string(), sink.clone());
+        drop(online);
+        self.poll_inbox(sink.clone());
     }
 
     fn go_offline(&self, session: &str) {
         self.inner.online.lock().expect("sim online lock").remove(session);
     }
 
-    fn record(&self, session: &str, action: Outbound) -> String {
-        let id = format!("sim-out-{}", self.next_id());
+    /// Records an action under `id`, unless an action with that id was
+    /// already taken (a retried send). Returns whether it was new.
+    async fn record(&self, session: &str, id: &str, action: Outbound) -> Result<bool, SendError> {
+        if self.inner.keep_sent {
+            let sent = SimSent {
+                session: session.to_string(),
+                id: id.to_string(),
+                action: serde_json::to_string(&action).map_err(|e| SendError::Failed(e.to_string()))?,
+            };
+            let new = self
+                .inner
+                .store
+                .writer()
+                .sim_sent(sent)
+                .await
+                .map_err(SendError::Failed)?;
+            if !new {
+                return Ok(false);
+            }
+        }
         let entry = SimOutbound {
             session: session.to_string(),
-            id: id.clone(),
+            id: id.to_string(),
             action,
         };
         {
             let mut log = self.inner.log.lock().expect("sim log lock");
             let session_log = log.entry(session.to_string()).or_default();
-            if session_log.len() == OUTBOUND_LOG_CAPACITY {
-                session_log.pop_front();
+            if !session_log.ids.insert(id.to_string()) {
+                return Ok(false);
             }
-            session_log.push_back(entry.clone());
+            if session_log.entries.len() == OUTBOUND_LOG_CAPACITY
+                && let Some(oldest) = session_log.entries.pop_front()
+            {
+                session_log.ids.remove(&oldest.id);
+            }
+            session_log.entries.push_back(entry.clone());
         }
         let mut subscribers = self.inner.subscribers.lock().expect("sim subscribers lock");
         subscribers.retain(|s| s.send(entry.clone()).is_ok());
-        id
+        Ok(true)
     }
+
+    /// Delivers the database inbox of `sink`'s session while it is online.
+    fn poll_inbox(&self, sink: EventSink) {
+        let network = self.clone();
+        let _poller = tokio::spawn(async move {
+            let session = sink.session().to_string();
+            // Ids handed to the session and not yet acknowledged.
+            let in_flight = Arc::new(Mutex::new(HashSet::<String>::new()));
+            while network.is_online(&session) {
+                let rows = match network.inner.store.sim_inbox(&session).await {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        tracing::warn!(%session, error = %format!("{error:#}"), "sim inbox unreadable");
+                        Vec::new()
+                    }
+                };
+                for row in rows {
+                    if !in_flight.lock().expect("sim inbox lock").insert(row.id.clone()) {
+                        continue;
+                    }
+                    let from = row.sender.split('@').next().unwrap_or(&row.sender).to_string();
+                    let Ok(commit) = sink.emit_pipelined(text_message(&row.id, &from, &row.text)).await else {
+                        return;
+                    };
+                    let (writer, in_flight) = (network.inner.store.writer().clone(), in_flight.clone());
+                    tokio::spawn(async move {
+                        // Taken or a duplicate: either way the session has it.
+                        if let Ok(Ok(_)) = commit.await {
+                            writer.sim_ack(row.id.clone()).await;
+                        }
+                        in_flight.lock().expect("sim inbox lock").remove(&row.id);
+                    });
+                }
+                tokio::time::sleep(INBOX_POLL).await;
+            }
+        });
+    }
+}
+
+/// A direct text message from sim user `from`.
+fn text_message(id: &str, from: &str, text: &str) -> ChannelEvent {
+    let sender = SimNetwork::address(from);
+    ChannelEvent::Message(InboundMessage {
+        id: id.to_string(),
+        chat: sender.clone(),
+        sender,
+        from_me: false,
+        timestamp_ms: now_ms(),
+        push_name: Some(from.to_string()),
+        is_group: false,
+        quoted_id: None,
+        content: Content::Text(text.to_string()),
+    })
 }
 
 /// One session's connection to the sim network.
@@ -270,11 +378,16 @@ impl Channel for SimChannel {
         Ok(())
     }
 
-    async fn send(&self, action: Outbound) -> Result<Option<String>, SendError> {
+    fn message_id(&self, key: &str) -> String {
+        format!("sim-out-{key}")
+    }
+
+    async fn send(&self, id: &str, action: Outbound) -> Result<(), SendError> {
         if !self.network.is_online(self.session()) {
             return Err(SendError::NotConnected);
         }
-        Ok(Some(self.network.record(self.session(), action)))
+        self.network.record(self.session(), id, action).await?;
+        Ok(())
     }
 
     async fn download_media(&self, _handle: &str) -> Result<Vec<u8>, SendError> {

@@ -19,8 +19,15 @@ use super::{
 };
 
 const TOP_KEYS: &[&str] = &["host", "sim", "plugins", "sessions", "session"];
-const HOST_KEYS: &[&str] = &["data_dir", "database", "api", "queue_capacity", "max_instances"];
-const SIM_KEYS: &[&str] = &["pair_delay_ms"];
+const HOST_KEYS: &[&str] = &[
+    "data_dir",
+    "database",
+    "api",
+    "queue_capacity",
+    "event_attempts",
+    "max_instances",
+];
+const SIM_KEYS: &[&str] = &["pair_delay_ms", "keep_sent"];
 const PLUGIN_KEYS: &[&str] = &[
     "path",
     "timeout_ms",
@@ -159,6 +166,7 @@ impl Checker<'_> {
             queue_capacity: self
                 .integer(table, path, "queue_capacity", 1..=1_000_000)
                 .unwrap_or(1024) as usize,
+            event_attempts: self.integer(table, path, "event_attempts", 1..=100).unwrap_or(1) as u32,
             max_instances: self
                 .integer(table, path, "max_instances", 1..=100_000)
                 .map(|n| n as u32),
@@ -169,6 +177,7 @@ impl Checker<'_> {
         self.check_keys(table, path, SIM_KEYS);
         SimConfig {
             pair_delay_ms: self.integer(table, path, "pair_delay_ms", 0..=3_600_000).unwrap_or(300) as u64,
+            keep_sent: self.boolean(table, path, "keep_sent").unwrap_or(false),
         }
     }
 

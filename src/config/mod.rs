@@ -62,6 +62,9 @@ pub struct HostConfig {
     pub api: String,
     /// Capacity of each session's inbound queue (default 1024).
     pub queue_capacity: usize,
+    /// Tries of an event whose plugin chain fails before it is moved to the
+    /// dead letters (default 1: no retry).
+    pub event_attempts: u32,
     /// Plugin instances the pooling allocator holds room for; see
     /// [`Config::instance_capacity`].
     pub max_instances: Option<u32>,
@@ -73,6 +76,9 @@ pub struct SimConfig {
     /// How long a never-paired sim session shows its QR before it pairs
     /// itself, in milliseconds (default 300).
     pub pair_delay_ms: u64,
+    /// Keep what sim sessions send in the database (`sim_sent`), where
+    /// `purr sim log` reads it; default false (kept in memory only).
+    pub keep_sent: bool,
 }
 
 /// `[plugins.<name>]`: one WebAssembly component.

@@ -48,7 +48,7 @@ impl PluginState {
                 .trap_on_grow_failure(true)
                 .build(),
             ticks_left: 0,
-            messaging: Messaging::new(scope.channel.clone(), scope.send_budget.clone()),
+            messaging: Messaging::new(scope.channel.clone(), scope.send_budget.clone(), scope.sends.clone()),
             kv: Kv::new(
                 scope.store.clone(),
                 name.clone(),

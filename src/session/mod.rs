@@ -6,7 +6,9 @@
 //! [`LiveSession::start`] can be missed. [`LiveSession::close`] ends the
 //! task after the events already queued, dropping its instances.
 
+mod intake;
 mod queue;
+mod sender;
 mod status;
 mod task;
 
@@ -16,16 +18,18 @@ use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use queue::{EventSink, SessionClosed, SessionInput};
+pub use queue::{Commit, EmitError, EventSink, SessionClosed, SessionInput};
 pub use status::{QrCode, SessionStatus, State, StatusCell};
 
-use crate::capability::messaging::SendBudget;
+use crate::capability::messaging::{EventSends, SendBudget};
 use crate::capability::timers::SessionTimers;
 use crate::channel::{self, Channel, ChannelDeps};
 use crate::config::ChannelKind;
 use crate::dispatch::Chain;
 use crate::plugin::{InstanceGauge, PluginHandle};
 use crate::store::Store;
+use queue::Intake;
+use sender::Sender;
 
 /// What every plugin instance of a session shares: who it is and what it may reach.
 #[derive(Clone)]
@@ -36,6 +40,8 @@ pub struct SessionScope {
     pub timers: SessionTimers,
     /// The messaging calls the session's plugins may still make.
     pub send_budget: Arc<SendBudget>,
+    /// The sends made while handling the current event.
+    pub sends: EventSends,
 }
 
 /// How to bring one session up.
@@ -46,17 +52,24 @@ pub struct SessionSpec {
     pub plugins: Vec<(Arc<PluginHandle>, Option<toml::Table>)>,
     pub queue_capacity: usize,
     pub sends_per_minute: u32,
+    /// Tries of a failing event before it becomes a dead letter.
+    pub event_attempts: u32,
 }
 
 /// A prepared or running session.
 pub struct LiveSession {
-    queue: mpsc::Sender<SessionInput>,
+    intake: mpsc::Sender<Intake>,
     sink: EventSink,
     channel: Arc<dyn Channel>,
     timers: SessionTimers,
     status: StatusCell,
     task: JoinHandle<()>,
+    sender: JoinHandle<()>,
 }
+
+/// How long closing waits for the outbox to drain before leaving the rest
+/// for the next start.
+const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl LiveSession {
     /// `connect`: prepares the queue, channel, chain and task. Nothing goes
@@ -67,29 +80,60 @@ impl LiveSession {
         status: StatusCell,
         gauge: InstanceGauge,
     ) -> anyhow::Result<Self> {
+        let name = spec.name.clone();
+        let store = &deps.store;
+        let (intake, intake_queue) = mpsc::channel(spec.queue_capacity);
         let (queue, inbox) = mpsc::channel(spec.queue_capacity);
-        let sink = EventSink::new(spec.name.clone(), queue.clone(), status.clone());
+        let sink = EventSink::new(name.clone(), intake.clone(), status.clone());
         let channel = channel::open(spec.channel, sink.clone(), deps)?;
-        let timers = SessionTimers::load(deps.store.clone(), spec.name.clone())
+        let timers = SessionTimers::load(store.clone(), name.clone())
             .await
             .context("loading the session's timers")?;
+        let replay = load_replay(store, &name).await?;
+        let (sender, sender_task) = Sender::spawn(
+            name.clone(),
+            channel.clone(),
+            store.writer().clone(),
+            store.outbox_pending(&name).await?,
+            store.outbox_last_seq(&name).await?,
+        );
+        let journal = intake::JournalStage {
+            session: name.clone(),
+            writer: store.writer().clone(),
+            last_seq: store.journal_last_seq(&name).await?,
+        };
+        tokio::spawn(journal.run(intake_queue, queue));
+        let sends = EventSends::default();
         let scope = SessionScope {
-            session: spec.name.clone(),
-            store: deps.store.clone(),
+            session: name.clone(),
+            store: store.clone(),
             channel: channel.clone(),
             timers: timers.clone(),
             send_budget: Arc::new(SendBudget::new(spec.sends_per_minute)),
+            sends: sends.clone(),
         };
-        let chain = Chain::new(scope, spec.plugins, gauge);
-        let task = task::SessionTask::new(spec.name, deps.store.clone(), status.clone(), timers.clone(), chain);
-        let task = tokio::spawn(task.run(inbox));
+        let task = task::SessionTask {
+            name,
+            store: store.clone(),
+            status: status.clone(),
+            timers: timers.clone(),
+            chain: Chain::new(scope, spec.plugins, gauge),
+            sends,
+            sender,
+            event_attempts: spec.event_attempts,
+            online: false,
+            id_prefix: format!("{:x}", crate::util::now_ms()),
+            next_seq: 1,
+        };
+        let task = tokio::spawn(task.run(inbox, replay));
         Ok(LiveSession {
-            queue,
+            intake,
             sink,
             channel,
             timers,
             status,
             task,
+            sender: sender_task,
         })
     }
 
@@ -99,8 +143,8 @@ impl LiveSession {
             s.state = State::Starting;
             s.last_error = None;
         });
-        self.queue
-            .send(SessionInput::Started)
+        self.intake
+            .send(Intake::Control(SessionInput::Started))
             .await
             .map_err(|_| SessionClosed)?;
         if let Err(error) = self.channel.connect().await {
@@ -110,11 +154,12 @@ impl LiveSession {
         Ok(())
     }
 
-    /// Waits until every event queued so far has been handled.
+    /// Waits until every event queued so far has been handled and its
+    /// sends tried on the network.
     pub async fn flush(&self) -> Result<(), SessionClosed> {
         let (done, handled) = oneshot::channel();
-        self.queue
-            .send(SessionInput::Flush(done))
+        self.intake
+            .send(Intake::Control(SessionInput::Flush(done)))
             .await
             .map_err(|_| SessionClosed)?;
         handled.await.map_err(|_| SessionClosed)
@@ -131,17 +176,44 @@ impl LiveSession {
     }
 
     /// Stops taking events, handles what is already queued (replies still
-    /// go out), ends the task — dropping its instances — and then closes
-    /// the connection, keeping auth.
+    /// go out), ends the task — dropping its instances — gives the outbox
+    /// a few seconds to drain, and then closes the connection, keeping auth.
+    /// Sends still pending stay in the outbox for the next start.
     pub async fn close(self) {
         self.sink.stop_accepting();
         // The task may already be gone if it panicked; then there is nothing to drain.
-        let _ = self.queue.send(SessionInput::Close).await;
+        let _ = self.intake.send(Intake::Control(SessionInput::Close)).await;
         if let Err(error) = self.task.await {
             tracing::error!(session = self.sink.session(), %error, "session task ended abnormally");
+        }
+        let sender = self.sender.abort_handle();
+        if tokio::time::timeout(CLOSE_GRACE, self.sender).await.is_err() {
+            sender.abort();
+            tracing::warn!(
+                session = self.sink.session(),
+                "closing with sends still in the outbox; they go out at the next start"
+            );
         }
         if let Err(error) = self.channel.disconnect().await {
             tracing::warn!(session = self.sink.session(), error = %format!("{error:#}"), "channel disconnect failed");
         }
     }
+}
+
+/// The session's journaled events a previous run did not finish, in order.
+async fn load_replay(store: &Store, session: &str) -> anyhow::Result<Vec<(i64, crate::channel::ChannelEvent)>> {
+    let pending = store.journal_pending(session).await.context("reading the journal")?;
+    if !pending.is_empty() {
+        tracing::info!(session, events = pending.len(), "replaying unfinished events");
+    }
+    Ok(pending
+        .into_iter()
+        .filter_map(|row| match serde_json::from_str(&row.event) {
+            Ok(event) => Some((row.seq, event)),
+            Err(error) => {
+                tracing::error!(session, seq = row.seq, %error, "unreadable journal row skipped");
+                None
+            }
+        })
+        .collect())
 }

@@ -1,10 +1,13 @@
 //! A session's inbound queue and the handle channels deliver into.
 //!
-//! The queue is a bounded `mpsc`: when a session falls behind, whoever
-//! feeds it (the network, `purr chat`, tests) waits, and only that session
-//! slows down. Control markers travel through the same queue, so they are
-//! ordered with the events: a [`SessionInput::Flush`] answers once every
-//! event queued before it has been handled.
+//! Everything for a session enters through its [`EventSink`] into the
+//! bounded intake queue, where the journal stage (`intake.rs`) writes the
+//! events to the database before they reach the session task. Both queues
+//! are bounded: when a session falls behind, whoever feeds it (the network,
+//! `purr chat`, tests) waits, and only that session slows down. Control
+//! markers travel the same way, so they are ordered with the events: a
+//! [`SessionInput::Flush`] answers once every event queued before it has
+//! been handled and its sends handed to the network.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +22,9 @@ use crate::channel::ChannelEvent;
 pub enum SessionInput {
     /// The session was started: plugins get a `started` event.
     Started,
-    /// An event from the network.
-    Event(Box<ChannelEvent>),
+    /// An event from the network, with its journal sequence number if it
+    /// was journaled (connection events are not).
+    Event { seq: Option<i64>, event: Box<ChannelEvent> },
     /// Answered once everything queued before it has been handled.
     Flush(oneshot::Sender<()>),
     /// Ends the session task after everything queued before it.
@@ -32,6 +36,28 @@ pub enum SessionInput {
 #[error("session is not running")]
 pub struct SessionClosed;
 
+/// Why an event was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmitError {
+    #[error(transparent)]
+    Closed(#[from] SessionClosed),
+    /// The journal could not be written: the event was not taken.
+    #[error("the event could not be journaled: {0}")]
+    Journal(String),
+}
+
+/// What the journal stage says about one event once it is committed:
+/// `Ok(true)` taken, `Ok(false)` a duplicate (dropped).
+pub type Commit = oneshot::Receiver<Result<bool, String>>;
+
+/// An item of the intake queue: an event (with whom to tell when it is
+/// committed) or a control marker.
+#[derive(Debug)]
+pub(super) enum Intake {
+    Event(Box<ChannelEvent>, oneshot::Sender<Result<bool, String>>),
+    Control(SessionInput),
+}
+
 /// Where a channel delivers a session's events.
 ///
 /// Status events update the session's status at once (so `list` is
@@ -42,13 +68,13 @@ pub struct SessionClosed;
 #[derive(Debug, Clone)]
 pub struct EventSink {
     session: Arc<str>,
-    queue: mpsc::Sender<SessionInput>,
+    queue: mpsc::Sender<Intake>,
     status: StatusCell,
     accepting: Arc<AtomicBool>,
 }
 
 impl EventSink {
-    pub(super) fn new(session: Arc<str>, queue: mpsc::Sender<SessionInput>, status: StatusCell) -> Self {
+    pub(super) fn new(session: Arc<str>, queue: mpsc::Sender<Intake>, status: StatusCell) -> Self {
         EventSink {
             session,
             queue,
@@ -67,16 +93,31 @@ impl EventSink {
         &self.session
     }
 
-    /// Queues `event`, waiting while the queue is full.
-    pub async fn emit(&self, event: ChannelEvent) -> Result<(), SessionClosed> {
+    /// Delivers `event` and waits until it is journaled (or found to be a
+    /// duplicate). Waits while the session's queue is full.
+    pub async fn emit(&self, event: ChannelEvent) -> Result<(), EmitError> {
+        let commit = self.emit_pipelined(event).await?;
+        match commit.await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(EmitError::Journal(error)),
+            Err(_) => Err(SessionClosed.into()),
+        }
+    }
+
+    /// Queues `event` without waiting for the journal: the returned
+    /// [`Commit`] says when it is durable. Lets one producer keep many
+    /// events in flight (a network connection acknowledging in batches).
+    pub async fn emit_pipelined(&self, event: ChannelEvent) -> Result<Commit, SessionClosed> {
         if !self.accepting.load(Ordering::SeqCst) {
             return Err(SessionClosed);
         }
         self.apply_status(&event);
+        let (committed, commit) = oneshot::channel();
         self.queue
-            .send(SessionInput::Event(Box::new(event)))
+            .send(Intake::Event(Box::new(event), committed))
             .await
-            .map_err(|_| SessionClosed)
+            .map_err(|_| SessionClosed)?;
+        Ok(commit)
     }
 
     fn apply_status(&self, event: &ChannelEvent) {

@@ -1,9 +1,17 @@
 //! The session task: drains one session's queue, one event at a time.
 //!
-//! Events are handled strictly in arrival order; due timers are handled
-//! between events, and only while the session is online (a timer that comes
-//! due while the account is offline fires once it reconnects, so the plugin
-//! can still send its reply). Nothing here can fail the task: plugin failures are the
+//! Events are handled strictly in arrival order, after the events a
+//! previous run journaled but did not finish (replayed first). Due timers
+//! are handled between events, and only while the session is online (a
+//! timer that comes due while the account is offline fires once it
+//! reconnects, so the plugin can still send its reply).
+//!
+//! Finishing an event is one write: the journal row marked done (or, once
+//! its chain has failed `event_attempts` times, a dead letter), the fired
+//! timer deleted, and the sends the plugins made put in the outbox. The
+//! task does not wait for that commit — the next event starts at once and
+//! the writer commits many together — but the sends go out only after it
+//! (`sender.rs`). Nothing here can fail the task: plugin failures are the
 //! dispatcher's to log, storage failures are logged and the session goes on.
 
 use std::sync::Arc;
@@ -11,51 +19,50 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::queue::SessionInput;
+use super::sender::Sender;
 use super::status::StatusCell;
+use crate::capability::messaging::EventSends;
 use crate::capability::timers::SessionTimers;
 use crate::channel::ChannelEvent;
-use crate::dispatch::Chain;
-use crate::store::{Store, TimerRow};
+use crate::dispatch::{Chain, Outcome};
+use crate::store::{Completion, DeadLetter, OutboxRow, Store, TimerRow};
 use crate::util::now_ms;
 
 pub(super) struct SessionTask {
-    name: Arc<str>,
-    store: Store,
-    status: StatusCell,
-    timers: SessionTimers,
-    chain: Chain,
+    pub name: Arc<str>,
+    pub store: Store,
+    pub status: StatusCell,
+    pub timers: SessionTimers,
+    pub chain: Chain,
+    pub sends: EventSends,
+    pub sender: Sender,
+    /// Tries of an event whose chain fails, before it becomes a dead letter.
+    pub event_attempts: u32,
     /// Whether the last connection event was `connected`.
-    online: bool,
-    /// Event ids are `<task start in ms, hex>.<sequence>`: unique per host run.
-    id_prefix: String,
-    next_seq: u64,
+    pub online: bool,
+    /// Ids of events that are not journaled are `<task start in ms, hex>.<n>`: unique per host run.
+    pub id_prefix: String,
+    pub next_seq: u64,
 }
 
 impl SessionTask {
-    pub(super) fn new(name: Arc<str>, store: Store, status: StatusCell, timers: SessionTimers, chain: Chain) -> Self {
-        SessionTask {
-            name,
-            store,
-            status,
-            timers,
-            chain,
-            online: false,
-            id_prefix: format!("{:x}", now_ms()),
-            next_seq: 1,
+    pub(super) async fn run(mut self, mut inbox: mpsc::Receiver<SessionInput>, replay: Vec<(i64, ChannelEvent)>) {
+        tracing::debug!(session = &*self.name, replay = replay.len(), "session task running");
+        for (seq, event) in replay {
+            self.handle_event(Some(seq), event).await;
         }
-    }
-
-    pub(super) async fn run(mut self, mut inbox: mpsc::Receiver<SessionInput>) {
-        tracing::debug!(session = &*self.name, "session task running");
         loop {
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(SessionInput::Started) => {
                         let id = self.next_event_id();
+                        self.sends.begin(&id);
                         self.chain.dispatch_started(&id, self.self_jid()).await;
+                        self.complete(Completion::default()).await;
                     }
-                    Some(SessionInput::Event(event)) => self.handle_event(*event).await,
+                    Some(SessionInput::Event { seq, event }) => self.handle_event(seq, *event).await,
                     Some(SessionInput::Flush(done)) => {
+                        self.sender.tried_all().await;
                         let _ = done.send(());
                     }
                     Some(SessionInput::Close) | None => break,
@@ -63,23 +70,86 @@ impl SessionTask {
                 timer = self.timers.next_due(), if self.online => self.handle_timer(timer).await,
             }
         }
+        self.sender.tried_all().await;
         tracing::debug!(session = &*self.name, "session task ended");
     }
 
-    async fn handle_event(&mut self, event: ChannelEvent) {
-        let id = self.next_event_id();
+    async fn handle_event(&mut self, seq: Option<i64>, event: ChannelEvent) {
+        let id = match seq {
+            Some(seq) => format!("j{seq}"),
+            None => self.next_event_id(),
+        };
         tracing::debug!(session = &*self.name, event = %id, kind = event.kind(), "event");
         self.track_connection(&event);
         self.persist_account(&event).await;
-        self.chain.dispatch(&id, &event, self.self_jid()).await;
+        let mut attempt = 1;
+        let outcome = loop {
+            self.sends.begin(&id);
+            match self.chain.dispatch(&id, &event, self.self_jid()).await {
+                Outcome::Failed { .. } if attempt < self.event_attempts => attempt += 1,
+                outcome => break outcome,
+            }
+        };
+        let dead_letter = match (outcome, seq) {
+            (Outcome::Failed { plugin, error }, Some(seq)) => {
+                tracing::warn!(session = &*self.name, event = %id, %plugin, attempts = attempt, "event moved to the dead letters");
+                Some(DeadLetter {
+                    session: self.name.to_string(),
+                    seq,
+                    event: serde_json::to_string(&event).unwrap_or_default(),
+                    plugin,
+                    error,
+                    failed_at_ms: now_ms() as i64,
+                })
+            }
+            _ => None,
+        };
+        self.complete(Completion {
+            journal_seq: seq,
+            dead_letter,
+            ..Completion::default()
+        })
+        .await;
     }
 
     async fn handle_timer(&mut self, timer: TimerRow) {
-        let id = self.next_event_id();
-        tracing::debug!(session = &*self.name, event = %id, plugin = %timer.plugin, timer = %timer.id, "timer due");
+        let id = format!("t{}", timer.id);
+        tracing::debug!(session = &*self.name, event = %id, plugin = %timer.plugin, "timer due");
+        self.sends.begin(&id);
         self.chain.dispatch_timer(&id, &timer, self.self_jid()).await;
-        if let Err(error) = self.timers.complete(&timer).await {
-            tracing::error!(session = &*self.name, timer = %timer.id, error = %format!("{error:#}"), "could not delete a fired timer; it will fire again after restart");
+        self.complete(Completion {
+            timer_id: Some(timer.id),
+            ..Completion::default()
+        })
+        .await;
+    }
+
+    /// Writes the event's completion with the sends it made, and hands the
+    /// sends to the sender (which waits for the commit).
+    async fn complete(&mut self, mut completion: Completion) {
+        completion.session = self.name.to_string();
+        for (key, action) in self.sends.take() {
+            let action = match serde_json::to_string(&action) {
+                Ok(action) => action,
+                Err(error) => {
+                    tracing::error!(session = &*self.name, %key, %error, "send dropped: cannot serialize it");
+                    continue;
+                }
+            };
+            completion.outbox.push(OutboxRow {
+                session: self.name.to_string(),
+                key,
+                seq: self.sender.next_seq(),
+                action,
+            });
+        }
+        if completion.journal_seq.is_none() && completion.timer_id.is_none() && completion.outbox.is_empty() {
+            return;
+        }
+        let rows = completion.outbox.clone();
+        let committed = self.store.writer().complete(completion).await;
+        if !rows.is_empty() {
+            self.sender.send_after(committed, rows);
         }
     }
 

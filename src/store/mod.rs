@@ -1,16 +1,20 @@
 //! The database: one SQLite file (sqlx, WAL) holding every session's data.
 //!
-//! [`Store`] owns the connection pool and the schema (`migrations/`, embedded
-//! at build time). Each table's queries live in their own file: [`kv`]
-//! (plugin data), [`timers`], [`sessions`] and [`sim`] (sim pairing).
+//! [`Store`] owns the connection pool, the schema (`migrations/`, embedded
+//! at build time) and the [`Writer`] that batches the durable event path.
+//! Each table's queries live in their own file: `kv` (plugin data),
+//! `timers`, `sessions`, `journal` (journal, outbox, dead letters) and
+//! `sim` (the sim network's pairing, inbox and sent log).
 //!
 //! The database holds account keys, so `data_dir` is created `0700` and the
 //! database file `0600`.
 
+mod journal;
 mod kv;
 mod sessions;
 mod sim;
 mod timers;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -20,8 +24,11 @@ use anyhow::Context as _;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent};
 pub use sessions::SessionRow;
+pub use sim::SimInboxRow;
 pub use timers::TimerRow;
+pub use writer::{Completion, SimSent, Writer};
 
 /// The database file's name inside `data_dir`.
 const DB_FILE: &str = "purr.db";
@@ -30,6 +37,7 @@ const DB_FILE: &str = "purr.db";
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    writer: Writer,
 }
 
 impl Store {
@@ -69,7 +77,15 @@ impl Store {
             .run(&pool)
             .await
             .context("migrating the schema")?;
-        Ok(Store { pool })
+        Ok(Store {
+            writer: Writer::spawn(pool.clone()),
+            pool,
+        })
+    }
+
+    /// The batching writer of the durable event path.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
     }
 
     /// The connection pool, for queries that span tables.

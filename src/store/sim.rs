@@ -1,7 +1,21 @@
-//! The sim network's pairing state (`sim_pairings`): what a WhatsApp device
-//! store is to WhatsApp. A row means the sim account is linked.
+//! The sim network's server-side state: pairing (`sim_pairings`, what a
+//! WhatsApp device store is to WhatsApp: a row means the account is
+//! linked), the inbox of messages waiting for a session (`sim_inbox`,
+//! filled by `purr sim send`, possibly from another process) and the log of
+//! what sessions sent (`sim_sent`, with `[sim] keep_sent`).
+
+use sqlx::FromRow;
 
 use super::{Store, now_ms};
+
+/// A message the sim network holds for a session until it is journaled.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct SimInboxRow {
+    pub id: String,
+    pub session: String,
+    pub sender: String,
+    pub text: String,
+}
 
 impl Store {
     /// The linked address of a sim session, if it is linked.
@@ -33,6 +47,40 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Queues a text for `session` on the sim network's server side.
+    pub async fn sim_inbox_push(&self, id: &str, session: &str, sender: &str, text: &str) -> anyhow::Result<()> {
+        sqlx::query("INSERT INTO sim_inbox (id, session, sender, text, queued_at_ms) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(session)
+            .bind(sender)
+            .bind(text)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The messages waiting for `session`, oldest first.
+    pub async fn sim_inbox(&self, session: &str) -> anyhow::Result<Vec<SimInboxRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, session, sender, text FROM sim_inbox WHERE session = ? ORDER BY queued_at_ms, rowid",
+        )
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// What `session` sent on the sim network (`[sim] keep_sent`), in order:
+    /// (message id, `Outbound` JSON).
+    pub async fn sim_sent_log(&self, session: &str) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT id, action FROM sim_sent WHERE session = ? ORDER BY rowid")
+                .bind(session)
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }
 

@@ -328,6 +328,7 @@ impl Supervisor {
             channel: slot.config.channel,
             plugins: self.chain_of(&slot.config),
             queue_capacity: self.inner.config.read().expect("config lock").host.queue_capacity,
+            event_attempts: self.inner.config.read().expect("config lock").host.event_attempts,
             sends_per_minute: slot.config.sends_per_minute,
         };
         LiveSession::prepare(spec, &self.inner.deps, slot.status.clone(), slot.gauge.clone())

@@ -1,0 +1,151 @@
+//! The outbox sender: delivers a session's committed sends, in order.
+//!
+//! Plugins' sends are written to the outbox in the transaction that
+//! completes the event that made them (see `task.rs`); this task waits for
+//! that commit, then performs each send on the channel under its
+//! idempotency key — so a send retried after a crash carries the same
+//! message id and the network takes it once. A send that fails because the
+//! session is offline or the network hiccups is retried with backoff
+//! (50 ms doubling to 5 s) until it goes through; one the channel can never
+//! perform is logged and dropped. Delivered rows are deleted (batched by
+//! the writer). On start, the rows a previous run left are delivered first.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::channel::{Channel, Outbound, SendError};
+use crate::store::{OutboxRow, Writer};
+
+const FIRST_RETRY: Duration = Duration::from_millis(50);
+const MAX_RETRY: Duration = Duration::from_secs(5);
+
+/// Sends of one completed event, with the commit to wait for.
+struct Batch {
+    committed: Option<oneshot::Receiver<Result<(), String>>>,
+    rows: Vec<OutboxRow>,
+}
+
+/// The handle the session task uses.
+pub(super) struct Sender {
+    batches: mpsc::UnboundedSender<Batch>,
+    /// The outbox seq up to which every send was tried at least once, and
+    /// whether the sender is waiting to retry (offline, network trouble).
+    tried: watch::Receiver<(i64, bool)>,
+    /// The last seq handed over.
+    last_seq: i64,
+}
+
+impl Sender {
+    /// Starts the sender of `session`; `pending` are rows a previous run left.
+    pub(super) fn spawn(
+        session: Arc<str>,
+        channel: Arc<dyn Channel>,
+        writer: Writer,
+        pending: Vec<OutboxRow>,
+        last_seq: i64,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (batches, queue) = mpsc::unbounded_channel();
+        let tried_from = pending.first().map_or(last_seq, |row| row.seq - 1);
+        let (tried_tx, tried) = watch::channel((tried_from, false));
+        if !pending.is_empty() {
+            let _ = batches.send(Batch {
+                committed: None,
+                rows: pending,
+            });
+        }
+        let task = tokio::spawn(deliver(session, channel, writer, queue, tried_tx));
+        (
+            Sender {
+                batches,
+                tried,
+                last_seq,
+            },
+            task,
+        )
+    }
+
+    /// The next outbox sequence number.
+    pub(super) fn next_seq(&mut self) -> i64 {
+        self.last_seq += 1;
+        self.last_seq
+    }
+
+    /// Hands over an event's rows, to be sent once `committed` says they are in the outbox.
+    pub(super) fn send_after(&self, committed: oneshot::Receiver<Result<(), String>>, rows: Vec<OutboxRow>) {
+        let _ = self.batches.send(Batch {
+            committed: Some(committed),
+            rows,
+        });
+    }
+
+    /// Waits until every send handed over so far was tried at least once,
+    /// or the sender is held up retrying (then the rest waits in the outbox).
+    pub(super) async fn tried_all(&mut self) {
+        let target = self.last_seq;
+        let _ = self
+            .tried
+            .wait_for(|(tried, retrying)| *tried >= target || *retrying)
+            .await;
+    }
+}
+
+async fn deliver(
+    session: Arc<str>,
+    channel: Arc<dyn Channel>,
+    writer: Writer,
+    mut queue: mpsc::UnboundedReceiver<Batch>,
+    tried: watch::Sender<(i64, bool)>,
+) {
+    while let Some(batch) = queue.recv().await {
+        let last = batch.rows.last().map(|row| row.seq);
+        if let Some(committed) = batch.committed {
+            match committed.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    // Not in the outbox, so not sent: the event is replayed after a restart.
+                    tracing::error!(session = &*session, %error, sends = batch.rows.len(), "sends not written to the outbox; not sent");
+                    if let Some(last) = last {
+                        tried.send_replace((last, false));
+                    }
+                    continue;
+                }
+                Err(_) => return, // the writer is gone: the host is stopping
+            }
+        }
+        for row in batch.rows {
+            send_one(&session, &*channel, &row, &tried).await;
+            writer.delivered(&session, &row.key).await;
+            tried.send_replace((row.seq, false));
+        }
+    }
+}
+
+/// Performs one outbox row, retrying until the network takes it (or never can).
+async fn send_one(session: &str, channel: &dyn Channel, row: &OutboxRow, tried: &watch::Sender<(i64, bool)>) {
+    let action: Outbound = match serde_json::from_str(&row.action) {
+        Ok(action) => action,
+        Err(error) => {
+            tracing::error!(session, key = %row.key, %error, "unreadable outbox row dropped");
+            return;
+        }
+    };
+    let id = channel.message_id(&row.key);
+    let mut retry = FIRST_RETRY;
+    loop {
+        match channel.send(&id, action.clone()).await {
+            Ok(()) => return,
+            Err(error @ SendError::Unsupported { .. }) => {
+                tracing::error!(session, key = %row.key, %error, "send dropped");
+                return;
+            }
+            Err(error) => {
+                tried.send_replace((row.seq, true));
+                tracing::debug!(session, key = %row.key, %error, retry_in = ?retry, "send will be retried");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(MAX_RETRY);
+            }
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Group commit: the one task that writes the durable event path.
+//!
+//! Journal appends, event completions (journal done + outbox rows + timer
+//! deletion, in one transaction), delivered sends and sim acknowledgements
+//! from every session queue up here. The writer takes everything waiting,
+//! writes it in one transaction with multi-row statements, commits, and
+//! answers each request. Under load a commit carries hundreds of events;
+//! one statement per event would cap purr at a few thousand events/s (see
+//! `../shared/TOOLCHAINS.md`).
+//!
+//! If a transaction fails (disk full, read-only file), every request in it
+//! gets the error: nothing is reported written that was not.
+
+use std::collections::HashSet;
+
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use super::journal::{DeadLetter, JournalEntry, OutboxRow};
+
+/// Requests waiting for the writer, at most.
+const QUEUE: usize = 8192;
+/// Requests written in one transaction, at most.
+const BATCH: usize = 2048;
+/// Rows per multi-row statement (SQLite limits bound parameters).
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// What finishing one event writes, atomically.
+#[derive(Debug, Default, Clone)]
+pub struct Completion {
+    pub session: String,
+    /// The journal row to mark done (timer events have none).
+    pub journal_seq: Option<i64>,
+    /// Set when the event's chain failed for the last time.
+    pub dead_letter: Option<DeadLetter>,
+    /// The fired timer to delete.
+    pub timer_id: Option<String>,
+    /// The sends the plugins made while handling it.
+    pub outbox: Vec<OutboxRow>,
+}
+
+/// A message a sim session sent, for `[sim] keep_sent`.
+#[derive(Debug, Clone)]
+pub struct SimSent {
+    pub session: String,
+    pub id: String,
+    pub action: String,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, String>>;
+
+enum Job {
+    Append(Vec<JournalEntry>, Reply<Vec<bool>>),
+    Complete(Box<Completion>, Reply<()>),
+    Delivered { session: String, key: String },
+    SimAck(String),
+    SimSent(SimSent, Reply<bool>),
+}
+
+/// The handle sessions write through; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// The writer task is gone (the store was closed).
+const CLOSED: &str = "the database writer has stopped";
+
+impl Writer {
+    pub(super) fn spawn(pool: SqlitePool) -> Self {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        tokio::spawn(run(pool, queue));
+        Writer { jobs }
+    }
+
+    /// Journals `entries`; answers, for each, whether it was new (a
+    /// duplicate `dedupe_key` is not written).
+    pub async fn append(&self, entries: Vec<JournalEntry>) -> Result<Vec<bool>, String> {
+        self.request(|reply| Job::Append(entries, reply)).await
+    }
+
+    /// Queues an event's completion (one transaction); the returned
+    /// receiver answers once it is committed. Completions of one caller
+    /// commit in the order they were queued.
+    pub async fn complete(&self, completion: Completion) -> oneshot::Receiver<Result<(), String>> {
+        let (reply, answer) = oneshot::channel();
+        // If the writer is gone, `answer` reports it (its sender is dropped).
+        let _ = self.jobs.send(Job::Complete(Box::new(completion), reply)).await;
+        answer
+    }
+
+    /// The network accepted an outbox row: delete it (not waited for).
+    pub async fn delivered(&self, session: &str, key: &str) {
+        let job = Job::Delivered {
+            session: session.to_string(),
+            key: key.to_string(),
+        };
+        let _ = self.jobs.send(job).await;
+    }
+
+    /// A sim inbox message was journaled: delete it (not waited for).
+    pub async fn sim_ack(&self, id: String) {
+        let _ = self.jobs.send(Job::SimAck(id)).await;
+    }
+
+    /// Records a sim send; answers whether the id was new.
+    pub async fn sim_sent(&self, sent: SimSent) -> Result<bool, String> {
+        self.request(|reply| Job::SimSent(sent, reply)).await
+    }
+
+    async fn request<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(job(reply)).await.map_err(|_| CLOSED.to_string())?;
+        answer.await.map_err(|_| CLOSED.to_string())?
+    }
+}
+
+async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut jobs, BATCH).await > 0 {
+        match write(&pool, &jobs).await {
+            Ok(written) => answer(jobs.drain(..), Ok(written)),
+            Err(error) => {
+                let message = format!("database write failed: {error:#}");
+                tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written");
+                answer(jobs.drain(..), Err(message));
+            }
+        }
+    }
+}
+
+/// What one transaction wrote that requests need to know.
+struct Written {
+    journaled: HashSet<(String, i64)>,
+    sim_sent: HashSet<(String, String)>,
+}
+
+fn answer(jobs: impl Iterator<Item = Job>, result: Result<Written, String>) {
+    for job in jobs {
+        match (job, &result) {
+            (Job::Append(entries, reply), Ok(written)) => {
+                let new = entries
+                    .iter()
+                    .map(|e| written.journaled.contains(&(e.session.clone(), e.seq)))
+                    .collect();
+                let _ = reply.send(Ok(new));
+            }
+            (Job::Complete(_, reply), Ok(_)) => {
+                let _ = reply.send(Ok(()));
+            }
+            (Job::SimSent(sent, reply), Ok(written)) => {
+                let _ = reply.send(Ok(written.sim_sent.contains(&(sent.session, sent.id))));
+            }
+            (Job::Append(_, reply), Err(e)) => {
+                let _ = reply.send(Err(e.clone()));
+            }
+            (Job::Complete(_, reply), Err(e)) => {
+                let _ = reply.send(Err(e.clone()));
+            }
+            (Job::SimSent(_, reply), Err(e)) => {
+                let _ = reply.send(Err(e.clone()));
+            }
+            (Job::Delivered { .. } | Job::SimAck(_), _) => {}
+        }
+    }
+}
+
+async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> {
+    let mut appends = Vec::new();
+    let mut completions = Vec::new();
+    let mut delivered = Vec::new();
+    let mut acks = Vec::new();
+    let mut sim_sent = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Append(entries, _) => appends.extend(entries),
+            Job::Complete(completion, _) => completions.push(&**completion),
+            Job::Delivered { session, key } => delivered.push((session, key)),
+            Job::SimAck(id) => acks.push(id),
+            Job::SimSent(sent, _) => sim_sent.push(sent),
+        }
+    }
+    let mut tx = pool.begin().await?;
+    let journaled = insert_journal(&mut tx, &appends).await?;
+    complete(&mut tx, &completions).await?;
+    for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE (session, key) IN (VALUES ");
+        let mut rows = query.separated(", ");
+        for (session, key) in chunk {
+            rows.push("(").push_bind_unseparated(session).push_unseparated(", ");
+            rows.push_bind_unseparated(key).push_unseparated(")");
+        }
+        query.push(")").build().execute(&mut *tx).await?;
+    }
+    for chunk in acks.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM sim_inbox WHERE id IN (");
+        let mut ids = query.separated(", ");
+        for id in chunk {
+            ids.push_bind(id);
+        }
+        query.push(")").build().execute(&mut *tx).await?;
+    }
+    let sim_sent = insert_sim_sent(&mut tx, &sim_sent).await?;
+    tx.commit().await?;
+    Ok(Written { journaled, sim_sent })
+}
+
+async fn insert_journal(
+    tx: &mut Transaction<'_, Sqlite>,
+    entries: &[&JournalEntry],
+) -> Result<HashSet<(String, i64)>, sqlx::Error> {
+    let mut inserted = HashSet::new();
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) ",
+        );
+        query.push_values(chunk, |mut row, entry| {
+            row.push_bind(&entry.session)
+                .push_bind(entry.seq)
+                .push_bind(&entry.dedupe_key)
+                .push_bind(&entry.event)
+                .push_bind(entry.received_at_ms);
+        });
+        query.push(" RETURNING session, seq");
+        let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        inserted.extend(rows);
+    }
+    Ok(inserted)
+}
+
+async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion]) -> Result<(), sqlx::Error> {
+    let done: Vec<(&str, i64)> = completions
+        .iter()
+        .filter_map(|c| c.journal_seq.map(|seq| (c.session.as_str(), seq)))
+        .collect();
+    for chunk in done.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new("UPDATE journal SET done = 1 WHERE (session, seq) IN (VALUES ");
+        let mut rows = query.separated(", ");
+        for (session, seq) in chunk {
+            rows.push("(").push_bind_unseparated(*session).push_unseparated(", ");
+            rows.push_bind_unseparated(*seq).push_unseparated(")");
+        }
+        query.push(")").build().execute(&mut **tx).await?;
+    }
+    let dead: Vec<&DeadLetter> = completions.iter().filter_map(|c| c.dead_letter.as_ref()).collect();
+    for chunk in dead.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) ",
+        );
+        query.push_values(chunk, |mut row, dead| {
+            row.push_bind(&dead.session)
+                .push_bind(dead.seq)
+                .push_bind(&dead.event)
+                .push_bind(&dead.plugin)
+                .push_bind(&dead.error)
+                .push_bind(dead.failed_at_ms);
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    let timers: Vec<&String> = completions.iter().filter_map(|c| c.timer_id.as_ref()).collect();
+    for chunk in timers.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM timers WHERE id IN (");
+        let mut ids = query.separated(", ");
+        for id in chunk {
+            ids.push_bind(*id);
+        }
+        query.push(")").build().execute(&mut **tx).await?;
+    }
+    let outbox: Vec<&OutboxRow> = completions.iter().flat_map(|c| &c.outbox).collect();
+    let now = crate::util::now_ms() as i64;
+    for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
+        let mut query =
+            QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO outbox (session, key, seq, action, created_at_ms) ");
+        query.push_values(chunk, |mut row, send| {
+            row.push_bind(&send.session)
+                .push_bind(&send.key)
+                .push_bind(send.seq)
+                .push_bind(&send.action)
+                .push_bind(now);
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn insert_sim_sent(
+    tx: &mut Transaction<'_, Sqlite>,
+    sent: &[&SimSent],
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    let mut inserted = HashSet::new();
+    for chunk in sent.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO sim_sent (session, id, action) ");
+        query.push_values(chunk, |mut row, sent| {
+            row.push_bind(&sent.session).push_bind(&sent.id).push_bind(&sent.action);
+        });
+        query.push(" RETURNING session, id");
+        let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        inserted.extend(rows);
+    }
+    Ok(inserted)
+}
