@@ -1,12 +1,15 @@
 //! The `purr` command line.
 //!
 //! One module per command: [`run`] (the host), [`check`] (validate config
-//! and plugins) and [`chat`] (one sim session on stdin/stdout). Logs go to
-//! stderr through `tracing`; `RUST_LOG` filters them.
+//! and plugins), [`chat`] (one sim session on stdin/stdout), [`sim`] (the
+//! sim network's other side, across processes) and [`dead_letters`]. Logs
+//! go to stderr through `tracing`; `RUST_LOG` filters them.
 
 mod chat;
 mod check;
+mod dead_letters;
 mod run;
+mod sim;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +35,11 @@ enum Command {
     Check(ConfigArg),
     /// Run one session on the sim network: stdin lines in, replies out.
     Chat(chat::ChatArgs),
+    /// Send to sim sessions and read what they sent, through the database.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
+    /// List the events whose plugin chain kept failing.
+    DeadLetters(dead_letters::DeadLetterArgs),
 }
 
 /// The `-c/--config` option shared by the commands.
@@ -59,7 +67,7 @@ fn report_config_errors(errors: &ConfigErrors) -> ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Chat(_) => "warn",
+        Command::Chat(_) | Command::Sim(_) | Command::DeadLetters(_) => "warn",
         _ => "info",
     };
     init_logging(default_level);
@@ -75,6 +83,8 @@ pub fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Check(args) => check::check(args).await,
             Command::Chat(args) => chat::chat(args).await,
+            Command::Sim(command) => sim::sim(command).await,
+            Command::DeadLetters(args) => dead_letters::dead_letters(args).await,
         }
     });
     match result {

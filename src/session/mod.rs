@@ -93,6 +93,7 @@ impl LiveSession {
         let (sender, sender_task) = Sender::spawn(
             name.clone(),
             channel.clone(),
+            status.clone(),
             store.writer().clone(),
             store.outbox_pending(&name).await?,
             store.outbox_last_seq(&name).await?,

@@ -25,7 +25,8 @@ pub enum SessionInput {
     /// An event from the network, with its journal sequence number if it
     /// was journaled (connection events are not).
     Event { seq: Option<i64>, event: Box<ChannelEvent> },
-    /// Answered once everything queued before it has been handled.
+    /// Answered once everything queued before it has been handled, its
+    /// completion committed and its sends tried.
     Flush(oneshot::Sender<()>),
     /// Ends the session task after everything queued before it.
     Close,

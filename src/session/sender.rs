@@ -4,10 +4,10 @@
 //! completes the event that made them (see `task.rs`); this task waits for
 //! that commit, then performs each send on the channel under its
 //! idempotency key — so a send retried after a crash carries the same
-//! message id and the network takes it once. A send that fails because the
-//! session is offline or the network hiccups is retried with backoff
-//! (50 ms doubling to 5 s) until it goes through; one the channel can never
-//! perform is logged and dropped. Delivered rows are deleted (batched by
+//! message id and the network takes it once. A send made while the session
+//! is offline waits until it is connected; one that fails otherwise is
+//! retried with backoff (50 ms doubling to 5 s) until it goes through; one
+//! the channel can never perform is logged and dropped. Delivered rows are deleted (batched by
 //! the writer). On start, the rows a previous run left are delivered first.
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::status::{State, StatusCell};
 use crate::channel::{Channel, Outbound, SendError};
 use crate::store::{OutboxRow, Writer};
 
@@ -35,6 +36,7 @@ pub(super) struct Sender {
     tried: watch::Receiver<(i64, bool)>,
     /// The last seq handed over.
     last_seq: i64,
+    status: StatusCell,
 }
 
 impl Sender {
@@ -42,6 +44,7 @@ impl Sender {
     pub(super) fn spawn(
         session: Arc<str>,
         channel: Arc<dyn Channel>,
+        status: StatusCell,
         writer: Writer,
         pending: Vec<OutboxRow>,
         last_seq: i64,
@@ -55,12 +58,19 @@ impl Sender {
                 rows: pending,
             });
         }
-        let task = tokio::spawn(deliver(session, channel, writer, queue, tried_tx));
+        let link = Link {
+            session,
+            channel,
+            status: status.clone(),
+            writer,
+        };
+        let task = tokio::spawn(deliver(link, queue, tried_tx));
         (
             Sender {
                 batches,
                 tried,
                 last_seq,
+                status,
             },
             task,
         )
@@ -81,23 +91,28 @@ impl Sender {
     }
 
     /// Waits until every send handed over so far was tried at least once,
-    /// or the sender is held up retrying (then the rest waits in the outbox).
+    /// or the sender is held up retrying while the session is offline (then
+    /// the rest waits in the outbox for the connection).
     pub(super) async fn tried_all(&mut self) {
         let target = self.last_seq;
+        let status = self.status.clone();
         let _ = self
             .tried
-            .wait_for(|(tried, retrying)| *tried >= target || *retrying)
+            .wait_for(|(tried, retrying)| *tried >= target || (*retrying && status.state() != State::Connected))
             .await;
     }
 }
 
-async fn deliver(
+/// What the delivering task works with.
+struct Link {
     session: Arc<str>,
     channel: Arc<dyn Channel>,
+    status: StatusCell,
     writer: Writer,
-    mut queue: mpsc::UnboundedReceiver<Batch>,
-    tried: watch::Sender<(i64, bool)>,
-) {
+}
+
+async fn deliver(link: Link, mut queue: mpsc::UnboundedReceiver<Batch>, tried: watch::Sender<(i64, bool)>) {
+    let session = &*link.session;
     while let Some(batch) = queue.recv().await {
         let last = batch.rows.last().map(|row| row.seq);
         if let Some(committed) = batch.committed {
@@ -105,7 +120,7 @@ async fn deliver(
                 Ok(Ok(())) => {}
                 Ok(Err(error)) => {
                     // Not in the outbox, so not sent: the event is replayed after a restart.
-                    tracing::error!(session = &*session, %error, sends = batch.rows.len(), "sends not written to the outbox; not sent");
+                    tracing::error!(session, %error, sends = batch.rows.len(), "sends not written to the outbox; not sent");
                     if let Some(last) = last {
                         tried.send_replace((last, false));
                     }
@@ -115,15 +130,16 @@ async fn deliver(
             }
         }
         for row in batch.rows {
-            send_one(&session, &*channel, &row, &tried).await;
-            writer.delivered(&session, &row.key).await;
+            send_one(&link, &row, &tried).await;
+            link.writer.delivered(session, &row.key).await;
             tried.send_replace((row.seq, false));
         }
     }
 }
 
 /// Performs one outbox row, retrying until the network takes it (or never can).
-async fn send_one(session: &str, channel: &dyn Channel, row: &OutboxRow, tried: &watch::Sender<(i64, bool)>) {
+async fn send_one(link: &Link, row: &OutboxRow, tried: &watch::Sender<(i64, bool)>) {
+    let session = &*link.session;
     let action: Outbound = match serde_json::from_str(&row.action) {
         Ok(action) => action,
         Err(error) => {
@@ -131,14 +147,19 @@ async fn send_one(session: &str, channel: &dyn Channel, row: &OutboxRow, tried: 
             return;
         }
     };
-    let id = channel.message_id(&row.key);
+    let id = link.channel.message_id(&row.key);
     let mut retry = FIRST_RETRY;
     loop {
-        match channel.send(&id, action.clone()).await {
+        match link.channel.send(&id, action.clone()).await {
             Ok(()) => return,
             Err(error @ SendError::Unsupported { .. }) => {
                 tracing::error!(session, key = %row.key, %error, "send dropped");
                 return;
+            }
+            Err(SendError::NotConnected) if link.status.state() != State::Connected => {
+                tried.send_replace((row.seq, true));
+                // Wakes when the session is connected again (or its status is gone).
+                let _ = link.status.subscribe().wait_for(|s| s.state == State::Connected).await;
             }
             Err(error) => {
                 tried.send_replace((row.seq, true));

@@ -62,6 +62,9 @@ impl SessionTask {
                     }
                     Some(SessionInput::Event { seq, event }) => self.handle_event(seq, *event).await,
                     Some(SessionInput::Flush(done)) => {
+                        if let Err(error) = self.store.writer().barrier().await {
+                            tracing::error!(session = &*self.name, %error, "flush: completions not written");
+                        }
                         self.sender.tried_all().await;
                         let _ = done.send(());
                     }

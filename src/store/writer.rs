@@ -55,6 +55,7 @@ enum Job {
     Delivered { session: String, key: String },
     SimAck(String),
     SimSent(SimSent, Reply<bool>),
+    Barrier(Reply<()>),
 }
 
 /// The handle sessions write through; cheap to clone.
@@ -103,6 +104,12 @@ impl Writer {
         let _ = self.jobs.send(Job::SimAck(id)).await;
     }
 
+    /// Waits until everything queued before it is committed (requests are
+    /// written in the order they are queued).
+    pub async fn barrier(&self) -> Result<(), String> {
+        self.request(Job::Barrier).await
+    }
+
     /// Records a sim send; answers whether the id was new.
     pub async fn sim_sent(&self, sent: SimSent) -> Result<bool, String> {
         self.request(|reply| Job::SimSent(sent, reply)).await
@@ -145,7 +152,7 @@ fn answer(jobs: impl Iterator<Item = Job>, result: Result<Written, String>) {
                     .collect();
                 let _ = reply.send(Ok(new));
             }
-            (Job::Complete(_, reply), Ok(_)) => {
+            (Job::Complete(_, reply) | Job::Barrier(reply), Ok(_)) => {
                 let _ = reply.send(Ok(()));
             }
             (Job::SimSent(sent, reply), Ok(written)) => {
@@ -154,7 +161,7 @@ fn answer(jobs: impl Iterator<Item = Job>, result: Result<Written, String>) {
             (Job::Append(_, reply), Err(e)) => {
                 let _ = reply.send(Err(e.clone()));
             }
-            (Job::Complete(_, reply), Err(e)) => {
+            (Job::Complete(_, reply) | Job::Barrier(reply), Err(e)) => {
                 let _ = reply.send(Err(e.clone()));
             }
             (Job::SimSent(_, reply), Err(e)) => {
@@ -178,6 +185,7 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
             Job::Delivered { session, key } => delivered.push((session, key)),
             Job::SimAck(id) => acks.push(id),
             Job::SimSent(sent, _) => sim_sent.push(sent),
+            Job::Barrier(_) => {}
         }
     }
     let mut tx = pool.begin().await?;

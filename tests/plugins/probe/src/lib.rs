@@ -16,6 +16,7 @@
 //! | `events` | — | non-message events this instance saw, joined by `,` |
 //! | `session` | — | the session name |
 //! | `stop <text>` | answers and stops the chain | `<text>` |
+//! | `flaky <n>` | fails until called `n` times (counted in kv `flaky`) | `ok after <n>` |
 
 use std::cell::RefCell;
 
@@ -117,6 +118,15 @@ fn command(ctx: &Context, message: &Message) -> Result<Flow, String> {
         }
         "events" => joined(EVENTS.with(|e| e.borrow().iter().map(|s| s.to_string()).collect())),
         "session" => ctx.session.clone(),
+        "flaky" => {
+            let needed: u32 = rest.parse().map_err(|_| format!("bad count {rest:?}"))?;
+            let calls = kv::get("flaky")?.map_or(0, |v| String::from_utf8_lossy(&v).parse().unwrap_or(0)) + 1;
+            kv::set("flaky", calls.to_string().as_bytes())?;
+            if calls < needed {
+                return Err(format!("flaky: call {calls} of {needed}"));
+            }
+            format!("ok after {calls}")
+        }
         _ => return Ok(Flow::Next),
     };
     messaging::send_text(&message.chat, &answer)?;

@@ -1,0 +1,77 @@
+//! `purr sim`: play the other side of the sim network from a shell.
+//!
+//! Works on the database of the config's `data_dir`, so it reaches a host
+//! running in another process:
+//! - `purr sim send <session> [--from user] [text]`: queues the text (or,
+//!   without one, each stdin line) in the sim network's inbox; the session
+//!   gets it when it is online (within 50 ms), and again after a crash
+//!   until it was journaled.
+//! - `purr sim log <session>`: prints each text the session sent, one per
+//!   line, oldest first (needs `[sim] keep_sent = true`).
+
+use std::process::ExitCode;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::ConfigArg;
+use crate::channel::Outbound;
+use crate::channel::sim::SimNetwork;
+use crate::store::Store;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SimCommand {
+    /// Queue inbound text messages for a session.
+    Send {
+        session: String,
+        /// The text; without it, each stdin line is one message.
+        text: Option<String>,
+        /// Who the messages come from (a sim user name or address).
+        #[arg(long, default_value = "user")]
+        from: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the texts a session sent (`[sim] keep_sent = true`).
+    Log {
+        session: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+pub async fn sim(command: SimCommand) -> anyhow::Result<ExitCode> {
+    let config = match &command {
+        SimCommand::Send { config, .. } | SimCommand::Log { config, .. } => config,
+    };
+    let config = match config.load() {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let store = Store::open(&config.host.data_dir).await?;
+    match command {
+        SimCommand::Send {
+            session, text, from, ..
+        } => match text {
+            Some(text) => {
+                SimNetwork::queue_text(&store, &session, &from, &text).await?;
+            }
+            None => {
+                let mut lines = BufReader::new(tokio::io::stdin()).lines();
+                while let Some(line) = lines.next_line().await? {
+                    SimNetwork::queue_text(&store, &session, &from, &line).await?;
+                }
+            }
+        },
+        SimCommand::Log { session, .. } => {
+            for (_id, action) in store.sim_sent_log(&session).await? {
+                if let Ok(action) = serde_json::from_str::<Outbound>(&action)
+                    && let Some(text) = action.text()
+                {
+                    println!("{}", text.replace('\n', "\\n"));
+                }
+            }
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}

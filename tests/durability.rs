@@ -1,0 +1,188 @@
+//! Durability in one process: duplicates dropped, unfinished events
+//! replayed, the outbox delivered once, failing events dead-lettered, and a
+//! database that cannot be written refusing events with the reason.
+//! (`tests/crash.rs` kills a real `purr run` for the rest.)
+
+mod common;
+
+use common::TestConfig;
+use purr::channel::sim::SimError;
+use purr::channel::{ChannelEvent, Content, InboundMessage, Outbound};
+use purr::session::State;
+use purr::store::{Completion, JournalEntry, OutboxRow};
+
+const ECHO: &str = r#"
+[plugins.echo]
+path = "{echo}"
+
+[sessions.s]
+channel = "sim"
+plugins = ["echo"]
+"#;
+
+fn text_from_user(id: &str, text: &str) -> ChannelEvent {
+    ChannelEvent::Message(InboundMessage {
+        id: id.into(),
+        chat: "user@sim".into(),
+        sender: "user@sim".into(),
+        from_me: false,
+        timestamp_ms: 1,
+        push_name: None,
+        is_group: false,
+        quoted_id: None,
+        content: Content::Text(text.into()),
+    })
+}
+
+fn texts(host: &common::Host, session: &str) -> Vec<String> {
+    host.supervisor
+        .sim()
+        .outbound(session)
+        .iter()
+        .filter_map(|o| o.action.text().map(String::from))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_message_delivered_twice_is_handled_once() {
+    let config = TestConfig::new(ECHO);
+    let host = config.started().await;
+    let sim = host.supervisor.sim();
+    sim.inject("s", text_from_user("m-1", "!echo once")).await.unwrap();
+    sim.inject("s", text_from_user("m-1", "!echo once")).await.unwrap();
+    sim.inject("s", text_from_user("m-2", "!echo twice")).await.unwrap();
+    host.supervisor.flush("s").await.unwrap();
+    assert_eq!(texts(&host, "s"), ["once", "twice"]);
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn unfinished_events_are_replayed_in_order_before_new_ones() {
+    let config = TestConfig::new(&ECHO.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let host = config.host().await;
+    let journal: Vec<JournalEntry> = ["a", "b", "c"]
+        .iter()
+        .enumerate()
+        .map(|(i, text)| JournalEntry {
+            session: "s".into(),
+            seq: i as i64 + 1,
+            dedupe_key: Some(format!("old-{i}")),
+            event: serde_json::to_string(&text_from_user(&format!("old-{i}"), &format!("!echo {text}"))).unwrap(),
+            received_at_ms: 1,
+        })
+        .collect();
+    let taken = host.supervisor.store().writer().append(journal).await.unwrap();
+    assert_eq!(taken, [true, true, true]);
+
+    host.supervisor.start("s").await.unwrap();
+    host.wait_state("s", State::Connected).await;
+    assert_eq!(host.say("s", "!echo d").await, ["d"]);
+    assert_eq!(texts(&host, "s"), ["a", "b", "c", "d"], "replayed first, in order");
+    // A redelivery of an old message is recognized.
+    host.supervisor
+        .sim()
+        .inject("s", text_from_user("old-1", "!echo b"))
+        .await
+        .unwrap();
+    host.supervisor.flush("s").await.unwrap();
+    assert_eq!(texts(&host, "s").len(), 4);
+    host.stop().await;
+
+    let host = config.host().await;
+    assert!(host.supervisor.store().journal_pending("s").await.unwrap().is_empty());
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
+    let config = TestConfig::new(&ECHO.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let host = config.host().await;
+    let action = Outbound::Text {
+        chat: "user@sim".into(),
+        text: "left over".into(),
+    };
+    let committed = host
+        .supervisor
+        .store()
+        .writer()
+        .complete(Completion {
+            session: "s".into(),
+            outbox: vec![OutboxRow {
+                session: "s".into(),
+                key: "earlier-run.0".into(),
+                seq: 1,
+                action: serde_json::to_string(&action).unwrap(),
+            }],
+            ..Completion::default()
+        })
+        .await;
+    committed.await.unwrap().unwrap();
+    host.supervisor.start("s").await.unwrap();
+    host.wait_state("s", State::Connected).await;
+    host.supervisor.flush("s").await.unwrap();
+    assert_eq!(texts(&host, "s"), ["left over"]);
+    assert_eq!(host.supervisor.sim().outbound("s")[0].id, "sim-out-earlier-run.0");
+    host.stop().await;
+
+    let host = config.host().await;
+    host.supervisor.start("s").await.unwrap();
+    host.wait_state("s", State::Connected).await;
+    host.supervisor.flush("s").await.unwrap();
+    assert!(texts(&host, "s").is_empty(), "delivered rows are gone");
+    assert!(host.supervisor.store().outbox_pending("s").await.unwrap().is_empty());
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_event_is_retried_then_dead_lettered_and_the_session_goes_on() {
+    let config = TestConfig::with_host(
+        "event_attempts = 3",
+        r#"
+[plugins.probe]
+path = "{probe}"
+
+[sessions.s]
+channel = "sim"
+plugins = ["probe"]
+"#,
+    );
+    let host = config.started().await;
+    assert_eq!(host.say("s", "flaky 3").await, ["ok after 3"], "third try succeeds");
+    assert!(host.supervisor.store().dead_letters(None).await.unwrap().is_empty());
+
+    assert!(host.say("s", "flaky 10").await.is_empty(), "calls 4, 5, 6 fail");
+    let dead = host.supervisor.store().dead_letters(Some("s")).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].plugin, "probe");
+    assert!(dead[0].error.contains("flaky: call 6 of 10"), "{}", dead[0].error);
+    assert!(dead[0].event.contains("flaky 10"), "{}", dead[0].event);
+
+    assert_eq!(host.say("s", "session").await, ["s"], "the session goes on");
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_written_is_a_clear_error() {
+    let config = TestConfig::new(ECHO);
+    // Create the database, then open it read-only: starting says why it cannot.
+    config.host().await.stop().await;
+    let db = config.dir.path().join("data/purr.db");
+    let read_only = TestConfig::with_host(&format!("database = \"sqlite://{}?mode=ro\"", db.display()), ECHO);
+    let error = match purr::supervisor::Supervisor::new(read_only.load()).await {
+        Ok(_) => panic!("a read-only database was accepted"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("readonly"), "{error}");
+
+    // A database that fails while running refuses events: the sender hears why.
+    let host = config.started().await;
+    host.supervisor.store().pool().close().await;
+    match host.supervisor.sim().inject_text("s", "user", "!ping").await {
+        Err(SimError::Refused(session, reason)) => {
+            assert_eq!(session, "s");
+            assert!(reason.contains("database write failed"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    host.stop().await;
+}
