@@ -24,6 +24,7 @@ const HOST_KEYS: &[&str] = &[
     "database",
     "api",
     "queue_capacity",
+    "journal",
     "event_attempts",
     "max_instances",
 ];
@@ -166,6 +167,7 @@ impl Checker<'_> {
             queue_capacity: self
                 .integer(table, path, "queue_capacity", 1..=1_000_000)
                 .unwrap_or(1024) as usize,
+            journal: self.boolean(table, path, "journal").unwrap_or(true),
             event_attempts: self.integer(table, path, "event_attempts", 1..=100).unwrap_or(1) as u32,
             max_instances: self
                 .integer(table, path, "max_instances", 1..=100_000)

@@ -62,6 +62,10 @@ pub struct HostConfig {
     pub api: String,
     /// Capacity of each session's inbound queue (default 1024).
     pub queue_capacity: usize,
+    /// Journal inbound events before dispatching them (default true). Off,
+    /// an event queued or in flight when the host dies is lost; sends still
+    /// go through the outbox.
+    pub journal: bool,
     /// Tries of an event whose plugin chain fails before it is moved to the
     /// dead letters (default 1: no retry).
     pub event_attempts: u32,

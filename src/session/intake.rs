@@ -28,6 +28,8 @@ pub(super) struct JournalStage {
     pub writer: Writer,
     /// The last journal sequence number used by this session.
     pub last_seq: i64,
+    /// `[host] journal`: off, events pass through unwritten.
+    pub enabled: bool,
 }
 
 impl JournalStage {
@@ -69,7 +71,7 @@ impl JournalStage {
                 outcomes.push(Outcome::NotJournaled);
                 continue;
             };
-            if !journaled(event) {
+            if !self.enabled || !journaled(event) {
                 outcomes.push(Outcome::NotJournaled);
                 continue;
             }

@@ -54,6 +54,8 @@ pub struct SessionSpec {
     pub sends_per_minute: u32,
     /// Tries of a failing event before it becomes a dead letter.
     pub event_attempts: u32,
+    /// Whether inbound events are journaled.
+    pub journal: bool,
 }
 
 /// A prepared or running session.
@@ -102,6 +104,7 @@ impl LiveSession {
             session: name.clone(),
             writer: store.writer().clone(),
             last_seq: store.journal_last_seq(&name).await?,
+            enabled: spec.journal,
         };
         tokio::spawn(journal.run(intake_queue, queue));
         let sends = EventSends::default();

@@ -323,12 +323,14 @@ impl Supervisor {
     }
 
     async fn prepare(&self, name: &str, slot: &SessionSlot) -> anyhow::Result<LiveSession> {
+        let host = self.inner.config.read().expect("config lock").host.clone();
         let spec = SessionSpec {
             name: Arc::from(name),
             channel: slot.config.channel,
             plugins: self.chain_of(&slot.config),
-            queue_capacity: self.inner.config.read().expect("config lock").host.queue_capacity,
-            event_attempts: self.inner.config.read().expect("config lock").host.event_attempts,
+            queue_capacity: host.queue_capacity,
+            event_attempts: host.event_attempts,
+            journal: host.journal,
             sends_per_minute: slot.config.sends_per_minute,
         };
         LiveSession::prepare(spec, &self.inner.deps, slot.status.clone(), slot.gauge.clone())

@@ -1,0 +1,195 @@
+//! Crash test with the real binary: `purr run` on the sim channel gets a
+//! stream of messages for several sessions (through `purr sim send`, the
+//! sim network's persistent inbox), is killed with SIGKILL at arbitrary
+//! points several times and restarted; in the end every message has
+//! exactly one reply, in order, in each session's sent log. The last run
+//! is stopped with SIGTERM and must exit 0.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, TestConfig};
+
+const SESSIONS: [&str; 3] = ["a", "b", "c"];
+const MESSAGES_PER_SESSION: usize = 1200;
+const KILLS: usize = 5;
+
+const CONFIG: &str = r#"
+[plugins.echo]
+path = "{echo}"
+
+[sessions.a]
+channel = "sim"
+plugins = ["echo"]
+
+[sessions.b]
+channel = "sim"
+plugins = ["echo"]
+
+[sessions.c]
+channel = "sim"
+plugins = ["echo"]
+"#;
+
+fn purr(config: &TestConfig, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_purr"));
+    command
+        .args(args)
+        .arg("-c")
+        .arg(&config.path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// Queues `texts` for `session` through `purr sim send` (stdin lines).
+fn queue(config: &TestConfig, session: &str, texts: &[String]) {
+    let mut child = purr(config, &["sim", "send", session])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("purr sim send");
+    let mut stdin = child.stdin.take().unwrap();
+    for text in texts {
+        writeln!(stdin, "{text}").unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "purr sim send failed");
+}
+
+/// What `session` sent, through `purr sim log`.
+fn sent(config: &TestConfig, session: &str) -> Vec<String> {
+    let output = purr(config, &["sim", "log", session])
+        .stdout(Stdio::piped())
+        .output()
+        .expect("purr sim log");
+    assert!(output.status.success());
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// How many replies all sessions sent so far, read straight from the database.
+fn replies_so_far(config: &TestConfig) -> u64 {
+    let db = config.dir.path().join("data/purr.db");
+    let connection = format!("sqlite://{}?mode=ro", db.display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection as _;
+        let Ok(mut connection) = sqlx::SqliteConnection::connect(&connection).await else {
+            return 0;
+        };
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sim_sent")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap_or(0);
+        count as u64
+    })
+}
+
+/// A running `purr run`, killed if the test fails before stopping it.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn run(config: &TestConfig) -> Running {
+    Running(purr(config, &["run"]).spawn().expect("purr run"))
+}
+
+/// A small deterministic generator for kill points (xorshift).
+struct Dice(u64);
+
+impl Dice {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn sigkill_at_random_points_loses_nothing_and_sends_nothing_twice() {
+    let config = TestConfig::new(CONFIG);
+    // The sent log must outlive the process, like a real network's.
+    let text = std::fs::read_to_string(&config.path)
+        .unwrap()
+        .replace("[sim]\n", "[sim]\nkeep_sent = true\n");
+    std::fs::write(&config.path, text).unwrap();
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("crash test seed: {seed}");
+    let mut dice = Dice(seed);
+
+    let expected =
+        |session: &str| -> Vec<String> { (0..MESSAGES_PER_SESSION).map(|i| format!("{session}-{i}")).collect() };
+    // The stream arrives in chunks, one before each run.
+    let chunk = MESSAGES_PER_SESSION / (KILLS + 1);
+    for round in 0..=KILLS {
+        for session in SESSIONS {
+            let texts: Vec<String> = expected(session)[round * chunk..(round + 1) * chunk]
+                .iter()
+                .map(|t| format!("!echo {t}"))
+                .collect();
+            queue(&config, session, &texts);
+        }
+        let mut host = run(&config);
+        if round < KILLS {
+            // Kill once the replies reach a random point of this chunk (the
+            // first run sometimes before any reply, during start-up).
+            let done_before = (round * chunk * SESSIONS.len()) as u64;
+            let target = done_before + dice.below((chunk * SESSIONS.len()) as u64);
+            let deadline = Instant::now() + PATIENCE;
+            while replies_so_far(&config) < target && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            host.0.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+            host.0.wait().unwrap();
+            eprintln!(
+                "run {round}: killed at {} replies (aimed at {target}; {} queued so far)",
+                replies_so_far(&config),
+                (round + 1) * chunk * SESSIONS.len()
+            );
+        } else {
+            // The last run: wait for every reply, then stop it gracefully.
+            let deadline = Instant::now() + PATIENCE * 4;
+            while SESSIONS.iter().any(|s| sent(&config, s).len() < MESSAGES_PER_SESSION) {
+                assert!(Instant::now() < deadline, "replies missing after the last restart");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            let terminated = Command::new("kill")
+                .args(["-TERM", &host.0.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(terminated.success());
+            let status = host.0.wait().unwrap();
+            assert!(status.success(), "purr run did not stop cleanly on SIGTERM: {status}");
+        }
+    }
+    for session in SESSIONS {
+        assert_eq!(
+            sent(&config, session),
+            expected(session),
+            "session {session}: every message answered once, in order (seed {seed})"
+        );
+    }
+}
