@@ -8,12 +8,13 @@
 //! - [`config`]: the TOML file, validated, with errors naming file:line:col and key.
 //! - [`supervisor`]: every session of the host and its lifecycle
 //!   (connect, start, disconnect, destroy, list, stop).
-//! - [`session`]: one session at run time: bounded ordered queue, task, status.
+//! - [`session`]: one session at run time: journal stage, bounded ordered
+//!   queue, task, outbox sender, status.
 //! - [`channel`]: the network side of a session (`sim`; `whatsapp` later).
 //! - [`dispatch`]: the plugin chain of a session (`next` / `stop`).
 //! - [`plugin`]: the wasmtime engine, compiled plugins, instances.
 //! - [`capability`]: what plugins may import: messaging, kv, config, timers, log.
-//! - [`store`]: the database (sqlx, SQLite by default).
+//! - [`store`]: the database (sqlx, SQLite by default) and its group-commit writer.
 //! - [`reload`]: watches the config and plugin files and applies changes live.
 //! - [`cli`]: the `purr` command line.
 //!

@@ -187,3 +187,30 @@ path = "junk.wasm"
         "{stderr}"
     );
 }
+
+#[test]
+fn dead_letters_lists_the_events_whose_plugins_failed() {
+    let config = TestConfig::new(
+        r#"
+[plugins.probe]
+path = "{probe}"
+
+[sessions.s]
+channel = "sim"
+plugins = ["probe"]
+"#,
+    );
+    let path = config.path.to_str().unwrap();
+    let output = purr(&["chat", "s", "-c", path], "fail\nsession\n");
+    assert_eq!(stdout_lines(&output), ["s"], "the session goes on after a failure");
+    let output = purr(&["dead-letters", "-c", path], "");
+    assert!(output.status.success());
+    let lines = stdout_lines(&output);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let fields: Vec<&str> = lines[0].split('\t').collect();
+    assert_eq!(
+        &fields[..4],
+        ["s", "1", "probe", "plugin returned an error: probe asked to fail"]
+    );
+    assert!(fields[4].contains("\"fail\""), "{}", fields[4]);
+}

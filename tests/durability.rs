@@ -162,6 +162,35 @@ plugins = ["probe"]
 }
 
 #[tokio::test]
+async fn a_failed_event_leaves_no_kv_writes_and_no_sends() {
+    let config = TestConfig::new(
+        r#"
+[plugins.probe]
+path = "{probe}"
+
+[sessions.s]
+channel = "sim"
+plugins = ["probe"]
+"#,
+    );
+    let host = config.started().await;
+    assert_eq!(host.say("s", "kv-set k before").await, ["ok"]);
+    assert!(
+        host.say("s", "set-then-fail k after").await.is_empty(),
+        "its send is dropped"
+    );
+    assert_eq!(host.say("s", "kv-get k").await, ["before"], "its kv write is dropped");
+    host.stop().await;
+    let host = config.started().await;
+    assert_eq!(
+        host.say("s", "kv-get k").await,
+        ["before"],
+        "and never reached the database"
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn a_database_that_cannot_be_written_is_a_clear_error() {
     let config = TestConfig::new(ECHO);
     // Create the database, then open it read-only: starting says why it cannot.

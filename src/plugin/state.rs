@@ -51,6 +51,7 @@ impl PluginState {
             messaging: Messaging::new(scope.channel.clone(), scope.send_budget.clone(), scope.sends.clone()),
             kv: Kv::new(
                 scope.store.clone(),
+                scope.kv.clone(),
                 name.clone(),
                 scope.session.clone(),
                 plugin.config.quotas,

@@ -1,8 +1,16 @@
-//! One session (chat account) at run time: its queue, task and channel.
+//! One session (chat account) at run time: its queues, tasks and channel.
+//!
+//! ```text
+//! channel -> EventSink -> intake queue -> journal stage (intake.rs)
+//!         -> session queue -> session task (task.rs) -> completion + outbox
+//!         -> sender (sender.rs) -> channel
+//! ```
 //!
 //! [`LiveSession::prepare`] is the lifecycle's `connect`: it creates the
-//! bounded queue, the channel (not yet connected), the plugin chain and the
-//! task that drains the queue — so nothing the network says after
+//! bounded queues, the channel (not yet connected), the plugin chain, the
+//! journal stage, the task (which first replays what a previous run left
+//! unfinished) and the sender (which first delivers what the previous run
+//! left in the outbox) — so nothing the network says after
 //! [`LiveSession::start`] can be missed. [`LiveSession::close`] ends the
 //! task after the events already queued, dropping its instances.
 
@@ -21,6 +29,7 @@ use tokio::task::JoinHandle;
 pub use queue::{Commit, EmitError, EventSink, SessionClosed, SessionInput};
 pub use status::{QrCode, SessionStatus, State, StatusCell};
 
+use crate::capability::kv::SessionKv;
 use crate::capability::messaging::{EventSends, SendBudget};
 use crate::capability::timers::SessionTimers;
 use crate::channel::{self, Channel, ChannelDeps};
@@ -42,6 +51,8 @@ pub struct SessionScope {
     pub send_budget: Arc<SendBudget>,
     /// The sends made while handling the current event.
     pub sends: EventSends,
+    /// The kv data of the session's plugins, with the current event's writes.
+    pub kv: SessionKv,
 }
 
 /// How to bring one session up.
@@ -108,6 +119,7 @@ impl LiveSession {
         };
         tokio::spawn(journal.run(intake_queue, queue));
         let sends = EventSends::default();
+        let kv = SessionKv::default();
         let scope = SessionScope {
             session: name.clone(),
             store: store.clone(),
@@ -115,6 +127,7 @@ impl LiveSession {
             timers: timers.clone(),
             send_budget: Arc::new(SendBudget::new(spec.sends_per_minute)),
             sends: sends.clone(),
+            kv: kv.clone(),
         };
         let task = task::SessionTask {
             name,
@@ -123,6 +136,7 @@ impl LiveSession {
             timers: timers.clone(),
             chain: Chain::new(scope, spec.plugins, gauge),
             sends,
+            kv,
             sender,
             event_attempts: spec.event_attempts,
             online: false,

@@ -6,9 +6,12 @@
 //! timer that comes due while the account is offline fires once it
 //! reconnects, so the plugin can still send its reply).
 //!
-//! Finishing an event is one write: the journal row marked done (or, once
+//! An event is all or nothing for the data it writes: if its chain fails,
+//! the kv writes and sends its plugins made are dropped (timers they
+//! scheduled stay). Finishing an event is one write: the journal row marked done (or, once
 //! its chain has failed `event_attempts` times, a dead letter), the fired
-//! timer deleted, and the sends the plugins made put in the outbox. The
+//! timer deleted, the plugins' kv writes applied and their sends put in the
+//! outbox. The
 //! task does not wait for that commit — the next event starts at once and
 //! the writer commits many together — but the sends go out only after it
 //! (`sender.rs`). Nothing here can fail the task: plugin failures are the
@@ -21,6 +24,7 @@ use tokio::sync::mpsc;
 use super::queue::SessionInput;
 use super::sender::Sender;
 use super::status::StatusCell;
+use crate::capability::kv::SessionKv;
 use crate::capability::messaging::EventSends;
 use crate::capability::timers::SessionTimers;
 use crate::channel::ChannelEvent;
@@ -35,6 +39,7 @@ pub(super) struct SessionTask {
     pub timers: SessionTimers,
     pub chain: Chain,
     pub sends: EventSends,
+    pub kv: SessionKv,
     pub sender: Sender,
     /// Tries of an event whose chain fails, before it becomes a dead letter.
     pub event_attempts: u32,
@@ -56,7 +61,7 @@ impl SessionTask {
                 input = inbox.recv() => match input {
                     Some(SessionInput::Started) => {
                         let id = self.next_event_id();
-                        self.sends.begin(&id);
+                        self.begin(&id);
                         self.chain.dispatch_started(&id, self.self_jid()).await;
                         self.complete(Completion::default()).await;
                     }
@@ -87,12 +92,16 @@ impl SessionTask {
         self.persist_account(&event).await;
         let mut attempt = 1;
         let outcome = loop {
-            self.sends.begin(&id);
+            self.begin(&id);
             match self.chain.dispatch(&id, &event, self.self_jid()).await {
                 Outcome::Failed { .. } if attempt < self.event_attempts => attempt += 1,
                 outcome => break outcome,
             }
         };
+        if matches!(outcome, Outcome::Failed { .. }) {
+            // A failed event leaves no kv writes and sends behind.
+            self.begin(&id);
+        }
         let dead_letter = match (outcome, seq) {
             (Outcome::Failed { plugin, error }, Some(seq)) => {
                 tracing::warn!(session = &*self.name, event = %id, %plugin, attempts = attempt, "event moved to the dead letters");
@@ -118,7 +127,7 @@ impl SessionTask {
     async fn handle_timer(&mut self, timer: TimerRow) {
         let id = format!("t{}", timer.id);
         tracing::debug!(session = &*self.name, event = %id, plugin = %timer.plugin, "timer due");
-        self.sends.begin(&id);
+        self.begin(&id);
         self.chain.dispatch_timer(&id, &timer, self.self_jid()).await;
         self.complete(Completion {
             timer_id: Some(timer.id),
@@ -127,10 +136,17 @@ impl SessionTask {
         .await;
     }
 
-    /// Writes the event's completion with the sends it made, and hands the
-    /// sends to the sender (which waits for the commit).
+    /// Starts collecting an event's (or attempt's) sends and kv writes.
+    fn begin(&mut self, event_id: &str) {
+        self.sends.begin(event_id);
+        self.kv.begin();
+    }
+
+    /// Writes the event's completion with the kv writes and sends it made,
+    /// and hands the sends to the sender (which waits for the commit).
     async fn complete(&mut self, mut completion: Completion) {
         completion.session = self.name.to_string();
+        completion.kv = self.kv.take();
         for (key, action) in self.sends.take() {
             let action = match serde_json::to_string(&action) {
                 Ok(action) => action,
@@ -146,13 +162,24 @@ impl SessionTask {
                 action,
             });
         }
-        if completion.journal_seq.is_none() && completion.timer_id.is_none() && completion.outbox.is_empty() {
+        if completion.journal_seq.is_none()
+            && completion.timer_id.is_none()
+            && completion.outbox.is_empty()
+            && completion.kv.is_empty()
+        {
             return;
         }
         let rows = completion.outbox.clone();
         let committed = self.store.writer().complete(completion).await;
         if !rows.is_empty() {
             self.sender.send_after(committed, rows);
+        }
+        if self.kv.oversized() {
+            // Everything taken is queued; once committed the database has it all.
+            match self.store.writer().barrier().await {
+                Ok(()) => self.kv.forget(),
+                Err(error) => tracing::error!(session = &*self.name, %error, "kv writes not committed"),
+            }
         }
     }
 

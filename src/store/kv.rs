@@ -54,20 +54,6 @@ impl Store {
         Ok(bytes as u64)
     }
 
-    /// Bytes of one entry (key plus value), if it exists.
-    pub async fn kv_entry_size(&self, plugin: &str, session: &str, key: &str) -> anyhow::Result<Option<u64>> {
-        let bytes: Option<i64> = sqlx::query_scalar(
-            "SELECT length(CAST(key AS BLOB)) + length(value)
-             FROM plugin_kv WHERE plugin = ? AND session = ? AND key = ?",
-        )
-        .bind(plugin)
-        .bind(session)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(bytes.map(|b| b as u64))
-    }
-
     /// The keys starting with `prefix` (a plain prefix: no wildcards), ascending.
     pub async fn kv_list(&self, plugin: &str, session: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
         Ok(sqlx::query_scalar(

@@ -28,7 +28,7 @@ pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent};
 pub use sessions::SessionRow;
 pub use sim::SimInboxRow;
 pub use timers::TimerRow;
-pub use writer::{Completion, SimSent, Writer};
+pub use writer::{Completion, KvWrite, SimSent, Writer};
 
 /// The database file's name inside `data_dir`.
 const DB_FILE: &str = "purr.db";

@@ -11,7 +11,7 @@
 //! If a transaction fails (disk full, read-only file), every request in it
 //! gets the error: nothing is reported written that was not.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
@@ -37,6 +37,16 @@ pub struct Completion {
     pub timer_id: Option<String>,
     /// The sends the plugins made while handling it.
     pub outbox: Vec<OutboxRow>,
+    /// The plugins' kv writes, in order.
+    pub kv: Vec<KvWrite>,
+}
+
+/// One kv write of an event: a value set, or (`None`) a key deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvWrite {
+    pub plugin: String,
+    pub key: String,
+    pub value: Option<Vec<u8>>,
 }
 
 /// A message a sim session sent, for `[sim] keep_sent`.
@@ -182,7 +192,7 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
         match job {
             Job::Append(entries, _) => appends.extend(entries),
             Job::Complete(completion, _) => completions.push(&**completion),
-            Job::Delivered { session, key } => delivered.push((session, key)),
+            Job::Delivered { session, key } => delivered.push((session.as_str(), key)),
             Job::SimAck(id) => acks.push(id),
             Job::SimSent(sent, _) => sim_sent.push(sent),
             Job::Barrier(_) => {}
@@ -191,14 +201,16 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
     let mut tx = pool.begin().await?;
     let journaled = insert_journal(&mut tx, &appends).await?;
     complete(&mut tx, &completions).await?;
-    for chunk in delivered.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE (session, key) IN (VALUES ");
-        let mut rows = query.separated(", ");
-        for (session, key) in chunk {
-            rows.push("(").push_bind_unseparated(session).push_unseparated(", ");
-            rows.push_bind_unseparated(key).push_unseparated(")");
+    for (session, keys) in by_session(delivered) {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE session = ");
+            query.push_bind(session).push(" AND key IN (");
+            let mut list = query.separated(", ");
+            for key in chunk {
+                list.push_bind(*key);
+            }
+            query.push(")").build().execute(&mut *tx).await?;
         }
-        query.push(")").build().execute(&mut *tx).await?;
     }
     for chunk in acks.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM sim_inbox WHERE id IN (");
@@ -211,6 +223,16 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
     let sim_sent = insert_sim_sent(&mut tx, &sim_sent).await?;
     tx.commit().await?;
     Ok(Written { journaled, sim_sent })
+}
+
+/// Groups (session, item) pairs by session, so statements can use the
+/// (session, ...) primary keys.
+fn by_session<'a, T>(pairs: impl IntoIterator<Item = (&'a str, T)>) -> BTreeMap<&'a str, Vec<T>> {
+    let mut groups: BTreeMap<&str, Vec<T>> = BTreeMap::new();
+    for (session, item) in pairs {
+        groups.entry(session).or_default().push(item);
+    }
+    groups
 }
 
 async fn insert_journal(
@@ -237,18 +259,19 @@ async fn insert_journal(
 }
 
 async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion]) -> Result<(), sqlx::Error> {
-    let done: Vec<(&str, i64)> = completions
+    let done = completions
         .iter()
-        .filter_map(|c| c.journal_seq.map(|seq| (c.session.as_str(), seq)))
-        .collect();
-    for chunk in done.chunks(ROWS_PER_STATEMENT) {
-        let mut query = QueryBuilder::<Sqlite>::new("UPDATE journal SET done = 1 WHERE (session, seq) IN (VALUES ");
-        let mut rows = query.separated(", ");
-        for (session, seq) in chunk {
-            rows.push("(").push_bind_unseparated(*session).push_unseparated(", ");
-            rows.push_bind_unseparated(*seq).push_unseparated(")");
+        .filter_map(|c| c.journal_seq.map(|seq| (c.session.as_str(), seq)));
+    for (session, seqs) in by_session(done) {
+        for chunk in seqs.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new("UPDATE journal SET done = 1 WHERE session = ");
+            query.push_bind(session).push(" AND seq IN (");
+            let mut list = query.separated(", ");
+            for seq in chunk {
+                list.push_bind(*seq);
+            }
+            query.push(")").build().execute(&mut **tx).await?;
         }
-        query.push(")").build().execute(&mut **tx).await?;
     }
     let dead: Vec<&DeadLetter> = completions.iter().filter_map(|c| c.dead_letter.as_ref()).collect();
     for chunk in dead.chunks(ROWS_PER_STATEMENT) {
@@ -274,6 +297,7 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
         }
         query.push(")").build().execute(&mut **tx).await?;
     }
+    write_kv(tx, completions).await?;
     let outbox: Vec<&OutboxRow> = completions.iter().flat_map(|c| &c.outbox).collect();
     let now = crate::util::now_ms() as i64;
     for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
@@ -287,6 +311,51 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
                 .push_bind(now);
         });
         query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// The kv writes of the batch, the last per key winning (in queue order).
+async fn write_kv(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion]) -> Result<(), sqlx::Error> {
+    let mut last: BTreeMap<(&str, &str, &str), Option<&Vec<u8>>> = BTreeMap::new();
+    for completion in completions {
+        for write in &completion.kv {
+            last.insert(
+                (completion.session.as_str(), write.plugin.as_str(), write.key.as_str()),
+                write.value.as_ref(),
+            );
+        }
+    }
+    let sets: Vec<_> = last
+        .iter()
+        .filter_map(|(slot, value)| value.map(|v| (*slot, v)))
+        .collect();
+    for chunk in sets.chunks(ROWS_PER_STATEMENT) {
+        let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO plugin_kv (session, plugin, key, value) ");
+        query.push_values(chunk, |mut row, ((session, plugin, key), value)| {
+            row.push_bind(*session)
+                .push_bind(*plugin)
+                .push_bind(*key)
+                .push_bind(value.as_slice());
+        });
+        query.push(" ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value");
+        query.build().execute(&mut **tx).await?;
+    }
+    let deletes = last
+        .iter()
+        .filter(|(_, value)| value.is_none())
+        .map(|((session, plugin, key), _)| (*session, (*plugin, *key)));
+    for (session, keys) in by_session(deletes) {
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM plugin_kv WHERE session = ");
+            query.push_bind(session).push(" AND (plugin, key) IN (VALUES ");
+            let mut list = query.separated(", ");
+            for (plugin, key) in chunk {
+                list.push("(").push_bind_unseparated(*plugin).push_unseparated(", ");
+                list.push_bind_unseparated(*key).push_unseparated(")");
+            }
+            query.push(")").build().execute(&mut **tx).await?;
+        }
     }
     Ok(())
 }

@@ -38,6 +38,10 @@ use crate::plugin::{EngineSettings, InstanceGauge, PluginHandle, PluginHost, Plu
 use crate::session::{LiveSession, SessionSpec, SessionStatus, State, StatusCell};
 use crate::store::Store;
 
+/// How long finished journal rows are kept to recognize a message the
+/// network delivers again (pruned at start).
+const DEDUPE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// A lifecycle call named a session nobody knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown session {0:?}")]
@@ -93,6 +97,9 @@ impl Supervisor {
             None => Store::open(&config.host.data_dir).await,
         }
         .context("opening the database")?;
+        let day_ago = crate::util::now_ms() as i64 - DEDUPE_WINDOW_MS;
+        let pruned = store.journal_prune(day_ago).await.context("pruning the journal")?;
+        tracing::debug!(pruned, "old finished journal rows pruned");
         let host = PluginHost::new(EngineSettings::for_config(&config, true))?;
         let mut plugins = BTreeMap::new();
         let mut failures = Vec::new();

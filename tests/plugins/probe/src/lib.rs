@@ -16,7 +16,8 @@
 //! | `events` | — | non-message events this instance saw, joined by `,` |
 //! | `session` | — | the session name |
 //! | `stop <text>` | answers and stops the chain | `<text>` |
-//! | `flaky <n>` | fails until called `n` times (counted in kv `flaky`) | `ok after <n>` |
+//! | `set-then-fail <k> <v>` | sets kv `k`, sends `sent`, then returns an error | — (nothing may survive) |
+//! | `flaky <n>` | fails until this instance was called `n` times for it | `ok after <n>` |
 
 use std::cell::RefCell;
 
@@ -30,6 +31,8 @@ use purr::bot::{config, kv, log, messaging, timers};
 thread_local! {
     /// Names of the non-message events this instance has seen.
     static EVENTS: RefCell<Vec<&'static str>> = const { RefCell::new(Vec::new()) };
+    /// How often `flaky` was called on this instance.
+    static FLAKY_CALLS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     /// Ids of the timers this instance scheduled.
     static TIMERS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
@@ -73,6 +76,12 @@ fn command(ctx: &Context, message: &Message) -> Result<Flow, String> {
     let (verb, rest) = text.split_once(' ').unwrap_or((text, ""));
     let answer = match verb {
         "fail" => return Err("probe asked to fail".into()),
+        "set-then-fail" => {
+            let (key, value) = rest.split_once(' ').unwrap_or((rest, ""));
+            kv::set(key, value.as_bytes())?;
+            messaging::send_text(&message.chat, "sent")?;
+            return Err("probe failed after writing".into());
+        }
         "trap" => panic!("probe asked to trap"),
         "stop" => {
             messaging::send_text(&message.chat, rest)?;
@@ -120,8 +129,10 @@ fn command(ctx: &Context, message: &Message) -> Result<Flow, String> {
         "session" => ctx.session.clone(),
         "flaky" => {
             let needed: u32 = rest.parse().map_err(|_| format!("bad count {rest:?}"))?;
-            let calls = kv::get("flaky")?.map_or(0, |v| String::from_utf8_lossy(&v).parse().unwrap_or(0)) + 1;
-            kv::set("flaky", calls.to_string().as_bytes())?;
+            let calls = FLAKY_CALLS.with(|c| {
+                c.set(c.get() + 1);
+                c.get()
+            });
             if calls < needed {
                 return Err(format!("flaky: call {calls} of {needed}"));
             }
