@@ -15,7 +15,7 @@ use purr::supervisor::Supervisor;
 
 const SESSIONS: usize = 4;
 const EVENTS_PER_SESSION: usize = 25_000;
-const ROUNDS: usize = 1;
+const ROUNDS: usize = 3;
 
 fn config(dir: &Path, journal: bool) -> Config {
     let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/dist/echo.wasm");

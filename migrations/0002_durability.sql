@@ -2,7 +2,8 @@
 -- network's server-side queues.
 
 -- Inbound events, written before they are dispatched. `done` rows are kept
--- for a while so a message the network delivers twice is recognized.
+-- for a while so a message the network delivers twice is recognized. A
+-- session finishes its events in `seq` order, so "done" is marked by range.
 CREATE TABLE journal (
     session        TEXT NOT NULL,
     seq            INTEGER NOT NULL,       -- order within the session
@@ -11,9 +12,8 @@ CREATE TABLE journal (
     done           INTEGER NOT NULL DEFAULT 0,
     received_at_ms INTEGER NOT NULL,
     PRIMARY KEY (session, seq)
-) WITHOUT ROWID;
+);
 CREATE UNIQUE INDEX journal_dedupe ON journal (session, dedupe_key) WHERE dedupe_key IS NOT NULL;
-CREATE INDEX journal_pending ON journal (session, seq) WHERE done = 0;
 
 -- Events whose plugin chain failed `event_attempts` times.
 CREATE TABLE dead_letters (
@@ -27,15 +27,15 @@ CREATE TABLE dead_letters (
 ) WITHOUT ROWID;
 
 -- Sends accepted from plugins and not yet accepted by the network.
+-- Delivered in `seq` order, so deleted by range.
 CREATE TABLE outbox (
     session     TEXT NOT NULL,
-    key         TEXT NOT NULL,             -- idempotency key: event id + send index
     seq         INTEGER NOT NULL,          -- order within the session
+    key         TEXT NOT NULL,             -- idempotency key: event id + send index
     action      TEXT NOT NULL,             -- the Outbound, JSON
     created_at_ms INTEGER NOT NULL,
-    PRIMARY KEY (session, key)
-) WITHOUT ROWID;
-CREATE INDEX outbox_order ON outbox (session, seq);
+    PRIMARY KEY (session, seq)
+);
 
 -- The sim network's server side: messages waiting for a session (put there
 -- by `purr sim send`, possibly from another process) until it has journaled

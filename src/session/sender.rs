@@ -7,7 +7,7 @@
 //! message id and the network takes it once. A send made while the session
 //! is offline waits until it is connected; one that fails otherwise is
 //! retried with backoff (50 ms doubling to 5 s) until it goes through; one
-//! the channel can never perform is logged and dropped. Delivered rows are deleted (batched by
+//! the channel can never perform is logged and dropped. Delivered rows are deleted (by range, batched by
 //! the writer). On start, the rows a previous run left are delivered first.
 
 use std::sync::Arc;
@@ -129,9 +129,13 @@ async fn deliver(link: Link, mut queue: mpsc::UnboundedReceiver<Batch>, tried: w
                 Err(_) => return, // the writer is gone: the host is stopping
             }
         }
-        for row in batch.rows {
-            send_one(&link, &row, &tried).await;
-            link.writer.delivered(session, &row.key).await;
+        for row in &batch.rows {
+            send_one(&link, row, &tried).await;
+            if Some(row.seq) == last {
+                // Queued before the last row counts as tried, so a flush
+                // (and a clean stop) also covers the deletion.
+                link.writer.delivered(session, row.seq).await;
+            }
             tried.send_replace((row.seq, false));
         }
     }

@@ -9,7 +9,12 @@
 //! `../shared/TOOLCHAINS.md`).
 //!
 //! If a transaction fails (disk full, read-only file), every request in it
-//! gets the error: nothing is reported written that was not.
+//! gets the error, and so does every later one: the writer stops. Sessions
+//! complete their events in order and journal rows are marked done by
+//! range, so writing on after a lost completion could mark an event done
+//! that never was; stopping keeps the journal true, and producers are told
+//! (a network keeps what was not acknowledged). Restart purr once the
+//! database is writable: the unfinished events are replayed.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -62,7 +67,7 @@ type Reply<T> = oneshot::Sender<Result<T, String>>;
 enum Job {
     Append(Vec<JournalEntry>, Reply<Vec<bool>>),
     Complete(Box<Completion>, Reply<()>),
-    Delivered { session: String, key: String },
+    Delivered { session: String, seq: i64 },
     SimAck(String),
     SimSent(SimSent, Reply<bool>),
     Barrier(Reply<()>),
@@ -100,11 +105,12 @@ impl Writer {
         answer
     }
 
-    /// The network accepted an outbox row: delete it (not waited for).
-    pub async fn delivered(&self, session: &str, key: &str) {
+    /// The network accepted the session's outbox rows up to `seq`: delete
+    /// them (not waited for).
+    pub async fn delivered(&self, session: &str, seq: i64) {
         let job = Job::Delivered {
             session: session.to_string(),
-            key: key.to_string(),
+            seq,
         };
         let _ = self.jobs.send(job).await;
     }
@@ -134,13 +140,19 @@ impl Writer {
 
 async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(BATCH);
+    let mut failed: Option<String> = None;
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
+        if let Some(message) = &failed {
+            answer(jobs.drain(..), Err(message.clone()));
+            continue;
+        }
         match write(&pool, &jobs).await {
             Ok(written) => answer(jobs.drain(..), Ok(written)),
             Err(error) => {
-                let message = format!("database write failed: {error:#}");
-                tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written");
-                answer(jobs.drain(..), Err(message));
+                let message = format!("database write failed: {error:#}; restart purr once the database is writable");
+                tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written; the writer stops");
+                answer(jobs.drain(..), Err(message.clone()));
+                failed = Some(message);
             }
         }
     }
@@ -192,7 +204,7 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
         match job {
             Job::Append(entries, _) => appends.extend(entries),
             Job::Complete(completion, _) => completions.push(&**completion),
-            Job::Delivered { session, key } => delivered.push((session.as_str(), key)),
+            Job::Delivered { session, seq } => delivered.push((session.as_str(), *seq)),
             Job::SimAck(id) => acks.push(id),
             Job::SimSent(sent, _) => sim_sent.push(sent),
             Job::Barrier(_) => {}
@@ -201,16 +213,13 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
     let mut tx = pool.begin().await?;
     let journaled = insert_journal(&mut tx, &appends).await?;
     complete(&mut tx, &completions).await?;
-    for (session, keys) in by_session(delivered) {
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM outbox WHERE session = ");
-            query.push_bind(session).push(" AND key IN (");
-            let mut list = query.separated(", ");
-            for key in chunk {
-                list.push_bind(*key);
-            }
-            query.push(")").build().execute(&mut *tx).await?;
-        }
+    for (session, seqs) in by_session(delivered) {
+        let through = seqs.into_iter().max().unwrap_or(0);
+        sqlx::query("DELETE FROM outbox WHERE session = ? AND seq <= ?")
+            .bind(session)
+            .bind(through)
+            .execute(&mut *tx)
+            .await?;
     }
     for chunk in acks.chunks(ROWS_PER_STATEMENT) {
         let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM sim_inbox WHERE id IN (");
@@ -235,6 +244,9 @@ fn by_session<'a, T>(pairs: impl IntoIterator<Item = (&'a str, T)>) -> BTreeMap<
     groups
 }
 
+/// Inserts the entries, skipping duplicates; returns the (session, seq) written.
+/// Rows are not returned one by one (each would be a round trip to the
+/// SQLite thread): only a statement that skipped some is looked into.
 async fn insert_journal(
     tx: &mut Transaction<'_, Sqlite>,
     entries: &[&JournalEntry],
@@ -251,9 +263,22 @@ async fn insert_journal(
                 .push_bind(&entry.event)
                 .push_bind(entry.received_at_ms);
         });
-        query.push(" RETURNING session, seq");
-        let rows: Vec<(String, i64)> = query.build_query_as().fetch_all(&mut **tx).await?;
-        inserted.extend(rows);
+        let written = query.build().execute(&mut **tx).await?.rows_affected();
+        if written == chunk.len() as u64 {
+            inserted.extend(chunk.iter().map(|e| (e.session.clone(), e.seq)));
+            continue;
+        }
+        // Some were duplicates: the skipped ones have no row under their seq.
+        for entry in chunk {
+            let present: Option<i64> = sqlx::query_scalar("SELECT seq FROM journal WHERE session = ? AND seq = ?")
+                .bind(&entry.session)
+                .bind(entry.seq)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if present.is_some() {
+                inserted.insert((entry.session.clone(), entry.seq));
+            }
+        }
     }
     Ok(inserted)
 }
@@ -263,15 +288,13 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
         .iter()
         .filter_map(|c| c.journal_seq.map(|seq| (c.session.as_str(), seq)));
     for (session, seqs) in by_session(done) {
-        for chunk in seqs.chunks(ROWS_PER_STATEMENT) {
-            let mut query = QueryBuilder::<Sqlite>::new("UPDATE journal SET done = 1 WHERE session = ");
-            query.push_bind(session).push(" AND seq IN (");
-            let mut list = query.separated(", ");
-            for seq in chunk {
-                list.push_bind(*seq);
-            }
-            query.push(")").build().execute(&mut **tx).await?;
-        }
+        // A session completes its events in order: everything up to the newest is done.
+        let through = seqs.into_iter().max().unwrap_or(0);
+        sqlx::query("UPDATE journal SET done = 1 WHERE session = ? AND seq <= ? AND done = 0")
+            .bind(session)
+            .bind(through)
+            .execute(&mut **tx)
+            .await?;
     }
     let dead: Vec<&DeadLetter> = completions.iter().filter_map(|c| c.dead_letter.as_ref()).collect();
     for chunk in dead.chunks(ROWS_PER_STATEMENT) {
@@ -302,11 +325,11 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
     let now = crate::util::now_ms() as i64;
     for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
         let mut query =
-            QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO outbox (session, key, seq, action, created_at_ms) ");
+            QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms) ");
         query.push_values(chunk, |mut row, send| {
             row.push_bind(&send.session)
-                .push_bind(&send.key)
                 .push_bind(send.seq)
+                .push_bind(&send.key)
                 .push_bind(&send.action)
                 .push_bind(now);
         });

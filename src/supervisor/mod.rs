@@ -279,6 +279,9 @@ impl Supervisor {
             });
         }
         closing.join_all().await;
+        if let Err(error) = self.inner.store.writer().barrier().await {
+            tracing::error!(%error, "stopping with database writes lost");
+        }
         self.inner.store.close().await;
     }
 
