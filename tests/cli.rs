@@ -190,16 +190,7 @@ path = "junk.wasm"
 
 #[test]
 fn dead_letters_lists_the_events_whose_plugins_failed() {
-    let config = TestConfig::new(
-        r#"
-[plugins.probe]
-path = "{probe}"
-
-[sessions.s]
-channel = "sim"
-plugins = ["probe"]
-"#,
-    );
+    let config = TestConfig::new(common::PROBE_ALONE);
     let path = config.path.to_str().unwrap();
     let output = purr(&["chat", "s", "-c", path], "fail\nsession\n");
     assert_eq!(stdout_lines(&output), ["s"], "the session goes on after a failure");

@@ -135,17 +135,7 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
 
 #[tokio::test]
 async fn a_failing_event_is_retried_then_dead_lettered_and_the_session_goes_on() {
-    let config = TestConfig::with_host(
-        "event_attempts = 3",
-        r#"
-[plugins.probe]
-path = "{probe}"
-
-[sessions.s]
-channel = "sim"
-plugins = ["probe"]
-"#,
-    );
+    let config = TestConfig::with_host("event_attempts = 3", common::PROBE_ALONE);
     let host = config.started().await;
     assert_eq!(host.say("s", "flaky 3").await, ["ok after 3"], "third try succeeds");
     assert!(host.supervisor.store().dead_letters(None).await.unwrap().is_empty());
@@ -163,16 +153,7 @@ plugins = ["probe"]
 
 #[tokio::test]
 async fn a_failed_event_leaves_no_kv_writes_and_no_sends() {
-    let config = TestConfig::new(
-        r#"
-[plugins.probe]
-path = "{probe}"
-
-[sessions.s]
-channel = "sim"
-plugins = ["probe"]
-"#,
-    );
+    let config = TestConfig::new(common::PROBE_ALONE);
     let host = config.started().await;
     assert_eq!(host.say("s", "kv-set k before").await, ["ok"]);
     assert!(

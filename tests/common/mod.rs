@@ -29,6 +29,16 @@ pub fn plugin_path(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("plugin {name} is not built: run scripts/build-plugins first"))
 }
 
+/// The `probe` plugin alone in session `s`.
+pub const PROBE_ALONE: &str = r#"
+[plugins.probe]
+path = "{probe}"
+
+[sessions.s]
+channel = "sim"
+plugins = ["probe"]
+"#;
+
 /// A config file in a temp dir: `[host]`/`[sim]` preset, `body` appended.
 /// `{echo}`, `{probe}`, ... in `body` become those plugins' paths.
 pub struct TestConfig {
