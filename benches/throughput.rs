@@ -97,3 +97,7 @@ fn main() {
     println!("| journal off (baseline) | {off:.0} | 1.00 |");
     println!("| journal on (SQLite WAL, group commit) | {on:.0} | {:.2} |", on / off);
 }
+
+// The same allocator as the `purr` binary (src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
