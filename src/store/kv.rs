@@ -1,4 +1,7 @@
 //! Plugin key/value rows (`plugin_kv`), scoped by (plugin, session).
+//!
+//! Reads only: writes commit with their event's completion, through the
+//! [`Writer`](super::Writer).
 
 use super::Store;
 
@@ -13,32 +16,6 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?,
         )
-    }
-
-    /// Stores `value` under `key`, replacing an earlier value.
-    pub async fn kv_set(&self, plugin: &str, session: &str, key: &str, value: &[u8]) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO plugin_kv (plugin, session, key, value) VALUES (?, ?, ?, ?)
-             ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(plugin)
-        .bind(session)
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Removes `key`; returns whether it existed.
-    pub async fn kv_delete(&self, plugin: &str, session: &str, key: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM plugin_kv WHERE plugin = ? AND session = ? AND key = ?")
-            .bind(plugin)
-            .bind(session)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 
     /// Bytes `plugin` stores in `session`: keys plus values.
@@ -71,26 +48,40 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::temp_store;
+    use super::super::tests::{temp_store, write_kv};
 
     #[tokio::test]
     async fn round_trip_and_delete() {
         let (store, _dir) = temp_store().await;
         assert_eq!(store.kv_get("p", "s", "k").await.unwrap(), None);
-        store.kv_set("p", "s", "k", b"one").await.unwrap();
-        store.kv_set("p", "s", "k", b"two").await.unwrap();
+        write_kv(&store, "s", &[("p", "k", Some(b"one"))]).await;
+        write_kv(&store, "s", &[("p", "k", Some(b"two"))]).await;
         assert_eq!(store.kv_get("p", "s", "k").await.unwrap().as_deref(), Some(&b"two"[..]));
-        assert!(store.kv_delete("p", "s", "k").await.unwrap());
-        assert!(!store.kv_delete("p", "s", "k").await.unwrap());
+        write_kv(&store, "s", &[("p", "k", None)]).await;
         assert_eq!(store.kv_get("p", "s", "k").await.unwrap(), None);
+        // Deleting a missing key is no error.
+        write_kv(&store, "s", &[("p", "k", None)]).await;
+        assert_eq!(store.kv_get("p", "s", "k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn the_last_write_of_a_batch_wins() {
+        let (store, _dir) = temp_store().await;
+        write_kv(&store, "s", &[("p", "gone", Some(b"x")), ("p", "gone", None)]).await;
+        write_kv(&store, "s", &[("p", "back", None), ("p", "back", Some(b"y"))]).await;
+        assert_eq!(store.kv_get("p", "s", "gone").await.unwrap(), None);
+        assert_eq!(
+            store.kv_get("p", "s", "back").await.unwrap().as_deref(),
+            Some(&b"y"[..])
+        );
+        assert_eq!(store.kv_usage("p", "s").await.unwrap(), 5);
     }
 
     #[tokio::test]
     async fn scopes_do_not_leak() {
         let (store, _dir) = temp_store().await;
-        store.kv_set("p", "s1", "k", b"a").await.unwrap();
-        store.kv_set("q", "s1", "k", b"b").await.unwrap();
-        store.kv_set("p", "s2", "k", b"c").await.unwrap();
+        write_kv(&store, "s1", &[("p", "k", Some(b"a")), ("q", "k", Some(b"b"))]).await;
+        write_kv(&store, "s2", &[("p", "k", Some(b"c"))]).await;
         assert_eq!(store.kv_get("p", "s1", "k").await.unwrap().as_deref(), Some(&b"a"[..]));
         assert_eq!(store.kv_get("q", "s1", "k").await.unwrap().as_deref(), Some(&b"b"[..]));
         assert_eq!(store.kv_get("p", "s2", "k").await.unwrap().as_deref(), Some(&b"c"[..]));
@@ -102,7 +93,7 @@ mod tests {
     async fn prefix_listing_has_no_wildcards() {
         let (store, _dir) = temp_store().await;
         for key in ["a%b", "a_c", "abc", "b", "a%"] {
-            store.kv_set("p", "s", key, b"").await.unwrap();
+            write_kv(&store, "s", &[("p", key, Some(b""))]).await;
         }
         assert_eq!(store.kv_list("p", "s", "a%").await.unwrap(), ["a%", "a%b"]);
         assert_eq!(store.kv_list("p", "s", "a_").await.unwrap(), ["a_c"]);

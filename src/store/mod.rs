@@ -145,6 +145,24 @@ mod tests {
         (store, dir)
     }
 
+    /// Commits kv writes `(plugin, key, value or delete)` of `session`
+    /// through the writer, as an event's completion does.
+    pub(super) async fn write_kv(store: &Store, session: &str, writes: &[(&str, &str, Option<&[u8]>)]) {
+        let completion = Completion {
+            session: session.to_string(),
+            kv: writes
+                .iter()
+                .map(|(plugin, key, value)| KvWrite {
+                    plugin: plugin.to_string(),
+                    key: key.to_string(),
+                    value: value.map(<[u8]>::to_vec),
+                })
+                .collect(),
+            ..Completion::default()
+        };
+        store.writer().complete(completion).await.await.unwrap().unwrap();
+    }
+
     #[tokio::test]
     async fn data_dir_and_database_are_private() {
         let (_store, dir) = temp_store().await;
@@ -156,7 +174,7 @@ mod tests {
     #[tokio::test]
     async fn data_survives_reopening() {
         let (store, dir) = temp_store().await;
-        store.kv_set("p", "s", "k", b"v").await.unwrap();
+        write_kv(&store, "s", &[("p", "k", Some(b"v"))]).await;
         store.close().await;
         let store = Store::open(&dir.path().join("data")).await.unwrap();
         assert_eq!(store.kv_get("p", "s", "k").await.unwrap().as_deref(), Some(&b"v"[..]));
