@@ -123,7 +123,7 @@ impl SimNetwork {
     /// Delivers a direct text message from user `from` to `session`, waiting
     /// for room in the session's queue. Returns the message id.
     pub async fn inject_text(&self, session: &str, from: &str, text: &str) -> Result<String, SimError> {
-        let id = format!("sim-in-{:016x}", rand::random::<u64>());
+        let id = inbound_id();
         self.inject(session, text_message(&id, from, text)).await?;
         Ok(id)
     }
@@ -135,7 +135,7 @@ impl SimNetwork {
         let sink = self
             .online_sink(session)
             .ok_or_else(|| SimError::NotConnected(session.to_string()))?;
-        let id = format!("sim-in-{:016x}", rand::random::<u64>());
+        let id = inbound_id();
         sink.emit_pipelined(text_message(&id, from, text))
             .await
             .map_err(|SessionClosed| SimError::Closed(session.to_string()))
@@ -145,7 +145,7 @@ impl SimNetwork {
     /// server's inbox): the session gets it when it is online, even in
     /// another process, and again after a crash until it was journaled.
     pub async fn queue_text(store: &Store, session: &str, from: &str, text: &str) -> anyhow::Result<String> {
-        let id = format!("sim-in-{:016x}", rand::random::<u64>());
+        let id = inbound_id();
         store.sim_inbox_push(&id, session, &Self::address(from), text).await?;
         Ok(id)
     }
@@ -277,6 +277,12 @@ impl SimNetwork {
             }
         });
     }
+}
+
+/// A fresh id for an inbound sim message (random, so ids of different runs
+/// never collide and the journal's deduplication stays right).
+fn inbound_id() -> String {
+    format!("sim-in-{:016x}", rand::random::<u64>())
 }
 
 /// A direct text message from sim user `from`.

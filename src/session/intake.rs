@@ -95,20 +95,19 @@ impl JournalStage {
         if entries.is_empty() {
             return outcomes;
         }
-        let result = self.writer.append(entries).await;
-        let mut taken = match &result {
-            Ok(new) => new.clone().into_iter(),
-            Err(_) => Vec::new().into_iter(),
-        };
-        for outcome in &mut outcomes {
-            if let Outcome::Journaled(_) = outcome {
-                match &result {
-                    Ok(_) if taken.next() == Some(false) => *outcome = Outcome::Duplicate,
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::error!(session = &*self.session, %error, "event refused: the journal is not writable");
-                        *outcome = Outcome::Failed(error.clone());
+        let written = outcomes.iter_mut().filter(|o| matches!(o, Outcome::Journaled(_)));
+        match self.writer.append(entries).await {
+            Ok(taken) => {
+                for (outcome, taken) in written.zip(taken) {
+                    if !taken {
+                        *outcome = Outcome::Duplicate;
                     }
+                }
+            }
+            Err(error) => {
+                tracing::error!(session = &*self.session, %error, "events refused: the journal is not writable");
+                for outcome in written {
+                    *outcome = Outcome::Failed(error.clone());
                 }
             }
         }

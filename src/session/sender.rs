@@ -7,8 +7,9 @@
 //! message id and the network takes it once. A send made while the session
 //! is offline waits until it is connected; one that fails otherwise is
 //! retried with backoff (50 ms doubling to 5 s) until it goes through; one
-//! the channel can never perform is logged and dropped. Delivered rows are deleted (by range, batched by
-//! the writer). On start, the rows a previous run left are delivered first.
+//! the channel can never perform is logged and dropped. Delivered rows are
+//! deleted by range, batched by the writer. On start, the rows a previous
+//! run left are delivered first.
 
 use std::sync::Arc;
 use std::time::Duration;
