@@ -52,9 +52,9 @@ impl CompileCache {
         }
     }
 
-    /// The component of `wasm`, from the cache when possible.
-    pub fn load(&self, engine: &Engine, wasm: &[u8]) -> anyhow::Result<(Component, Source)> {
-        let entry = self.entry_path(wasm);
+    /// The component of `wasm` (whose SHA-256 is `digest`), from the cache when possible.
+    pub fn load(&self, engine: &Engine, wasm: &[u8], digest: &[u8; 32]) -> anyhow::Result<(Component, Source)> {
+        let entry = self.entry_path(digest);
         if let Some(component) = self.read(engine, &entry) {
             return Ok((component, Source::Cache));
         }
@@ -65,9 +65,8 @@ impl CompileCache {
         Ok((component, Source::Compiled))
     }
 
-    fn entry_path(&self, wasm: &[u8]) -> PathBuf {
-        let digest = hex(&Sha256::digest(wasm));
-        self.dir.join(format!("{digest}-{}.cwasm", self.engine_key))
+    fn entry_path(&self, digest: &[u8; 32]) -> PathBuf {
+        self.dir.join(format!("{}-{}.cwasm", hex(digest), self.engine_key))
     }
 
     /// The cached component at `entry`, or `None` (deleting a bad entry).
@@ -119,6 +118,12 @@ mod tests {
     /// The smallest valid component.
     const EMPTY_COMPONENT: &[u8] = b"\0asm\x0d\0\x01\0";
 
+    /// Loads [`EMPTY_COMPONENT`] through `cache`; says where it came from.
+    fn load_empty(cache: &CompileCache, engine: &Engine) -> Source {
+        let digest = Sha256::digest(EMPTY_COMPONENT).into();
+        cache.load(engine, EMPTY_COMPONENT, &digest).unwrap().1
+    }
+
     fn cache() -> (CompileCache, Engine, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::default();
@@ -137,34 +142,34 @@ mod tests {
     #[test]
     fn the_second_load_comes_from_the_cache() {
         let (cache, engine, _dir) = cache();
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Source::Compiled);
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Source::Cache);
+        assert_eq!(load_empty(&cache, &engine), Source::Compiled);
+        assert_eq!(load_empty(&cache, &engine), Source::Cache);
     }
 
     #[test]
     fn a_corrupt_or_truncated_entry_is_rebuilt() {
         let (cache, engine, _dir) = cache();
-        cache.load(&engine, EMPTY_COMPONENT).unwrap();
+        load_empty(&cache, &engine);
         let entry = only_entry(&cache);
         let mut bytes = std::fs::read(&entry).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;
         std::fs::write(&entry, &bytes).unwrap();
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Source::Compiled);
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Source::Cache);
+        assert_eq!(load_empty(&cache, &engine), Source::Compiled);
+        assert_eq!(load_empty(&cache, &engine), Source::Cache);
 
         std::fs::write(&entry, &bytes[..10]).unwrap();
-        assert_eq!(cache.load(&engine, EMPTY_COMPONENT).unwrap().1, Source::Compiled);
+        assert_eq!(load_empty(&cache, &engine), Source::Compiled);
     }
 
     #[test]
     fn an_entry_for_other_engine_settings_is_not_used() {
         let (cache, engine, dir) = cache();
-        cache.load(&engine, EMPTY_COMPONENT).unwrap();
+        load_empty(&cache, &engine);
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         let other = Engine::new(&config).unwrap();
         let other_cache = CompileCache::new(dir.path().join("cache"), &other);
-        assert_eq!(other_cache.load(&other, EMPTY_COMPONENT).unwrap().1, Source::Compiled);
+        assert_eq!(load_empty(&other_cache, &other), Source::Compiled);
     }
 }

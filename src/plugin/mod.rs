@@ -102,8 +102,9 @@ impl PluginHost {
         }
         let wasm =
             std::fs::read(&config.path).with_context(|| format!("plugin {name}: reading {}", config.path.display()))?;
+        let digest: [u8; 32] = Sha256::digest(&wasm).into();
         let (component, source) = match &self.cache {
-            Some(cache) => cache.load(&self.engine, &wasm),
+            Some(cache) => cache.load(&self.engine, &wasm, &digest),
             None => wasmtime::component::Component::new(&self.engine, &wasm)
                 .map(|c| (c, Source::Compiled))
                 .map_err(anyhow::Error::from),
@@ -123,7 +124,7 @@ impl PluginHost {
         Ok(LoadedPlugin {
             name: Arc::from(name),
             config: config.clone(),
-            digest: Sha256::digest(&wasm).into(),
+            digest,
             source,
             load_time: started.elapsed(),
             pre,
