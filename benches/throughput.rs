@@ -84,6 +84,10 @@ fn median(mut samples: Vec<f64>) -> f64 {
 }
 
 fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for _ in 0..ROUNDS {

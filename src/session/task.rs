@@ -8,7 +8,7 @@
 //!
 //! An event is all or nothing for the data it writes: if its chain fails,
 //! the kv writes and sends its plugins made are dropped (timers they
-//! scheduled stay). Finishing an event is one write: the journal row marked done (or, once
+//! scheduled stay). Finishing an event is one write: the session's journal done mark moved (or, once
 //! its chain has failed `event_attempts` times, a dead letter), the fired
 //! timer deleted, the plugins' kv writes applied and their sends put in the
 //! outbox. The

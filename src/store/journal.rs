@@ -52,32 +52,40 @@ pub struct PendingEvent {
 }
 
 impl Store {
-    /// The highest journal sequence number of `session` (0 if none).
+    /// The highest journal sequence number `session` used (0 if none).
+    /// Counts the done mark too: pruning may have deleted every row, and a
+    /// reused number would be taken for done.
     pub async fn journal_last_seq(&self, session: &str) -> anyhow::Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM journal WHERE session = ?")
-                .bind(session)
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT max(coalesce((SELECT max(seq) FROM journal WHERE session = ?1), 0),
+                        coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0))",
         )
+        .bind(session)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// The session's unfinished events, in order.
     pub async fn journal_pending(&self, session: &str) -> anyhow::Result<Vec<PendingEvent>> {
-        Ok(
-            sqlx::query_as("SELECT seq, event FROM journal WHERE session = ? AND done = 0 ORDER BY seq")
-                .bind(session)
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT seq, event FROM journal
+             WHERE session = ?1 AND seq > coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0)
+             ORDER BY seq",
         )
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Forgets finished journal rows older than `before_ms` (they only serve deduplication).
     pub async fn journal_prune(&self, before_ms: i64) -> anyhow::Result<u64> {
-        let done = sqlx::query("DELETE FROM journal WHERE done = 1 AND received_at_ms < ?")
-            .bind(before_ms)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "DELETE FROM journal WHERE received_at_ms < ?
+             AND seq <= coalesce((SELECT through_seq FROM journal_done AS d WHERE d.session = journal.session), 0)",
+        )
+        .bind(before_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
@@ -110,5 +118,92 @@ impl Store {
         .bind(session)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::tests::temp_store;
+    use crate::store::{Completion, JournalEntry};
+
+    fn entry(session: &str, seq: i64, received_at_ms: i64) -> JournalEntry {
+        JournalEntry {
+            session: session.to_string(),
+            seq,
+            dedupe_key: Some(format!("{session}-{seq}")),
+            event: format!("{{\"n\":{seq}}}"),
+            received_at_ms,
+        }
+    }
+
+    async fn complete(store: &crate::store::Store, session: &str, seq: i64) {
+        let completion = Completion {
+            session: session.to_string(),
+            journal_seq: Some(seq),
+            ..Completion::default()
+        };
+        store.writer().complete(completion).await.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn pending_is_what_follows_each_sessions_done_mark() {
+        let (store, _dir) = temp_store().await;
+        let rows = (1..=5)
+            .map(|seq| entry("a", seq, 0))
+            .chain([entry("b", 1, 0)])
+            .collect();
+        store.writer().append(rows).await.unwrap();
+        complete(&store, "a", 1).await;
+        complete(&store, "a", 2).await;
+        let pending: Vec<i64> = store
+            .journal_pending("a")
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(pending, [3, 4, 5]);
+        let other: Vec<i64> = store
+            .journal_pending("b")
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(other, [1], "another session's completions do not touch b");
+    }
+
+    #[tokio::test]
+    async fn pruning_keeps_unfinished_rows_and_never_lets_a_sequence_number_be_reused() {
+        let (store, _dir) = temp_store().await;
+        store
+            .writer()
+            .append((1..=3).map(|seq| entry("a", seq, 0)).collect())
+            .await
+            .unwrap();
+        complete(&store, "a", 2).await;
+        assert_eq!(
+            store.journal_prune(1).await.unwrap(),
+            2,
+            "rows 1 and 2 are done and old"
+        );
+        assert_eq!(
+            store.journal_pending("a").await.unwrap().len(),
+            1,
+            "row 3 is not done: kept"
+        );
+        complete(&store, "a", 3).await;
+        store.journal_prune(1).await.unwrap();
+        // Every row is gone, yet the next event must not get a number the done mark covers.
+        assert_eq!(store.journal_last_seq("a").await.unwrap(), 3);
+        store.writer().append(vec![entry("a", 4, 0)]).await.unwrap();
+        let pending: Vec<i64> = store
+            .journal_pending("a")
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(pending, [4]);
     }
 }

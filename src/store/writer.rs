@@ -1,6 +1,6 @@
 //! Group commit: the one task that writes the durable event path.
 //!
-//! Journal appends, event completions (journal done + outbox rows + timer
+//! Journal appends, event completions (done mark + outbox rows + timer
 //! deletion, in one transaction), delivered sends and sim acknowledgements
 //! from every session queue up here. The writer takes everything waiting,
 //! writes it in one transaction with multi-row statements, commits, and
@@ -10,8 +10,8 @@
 //!
 //! If a transaction fails (disk full, read-only file), every request in it
 //! gets the error, and so does every later one: the writer stops. Sessions
-//! complete their events in order and journal rows are marked done by
-//! range, so writing on after a lost completion could mark an event done
+//! complete their events in order and what is done is one mark per
+//! session (everything up to a sequence number), so writing on after a lost completion could mark an event done
 //! that never was; stopping keeps the journal true, and producers are told
 //! (a network keeps what was not acknowledged). Restart purr once the
 //! database is writable: the unfinished events are replayed.
@@ -27,14 +27,14 @@ use super::journal::{DeadLetter, JournalEntry, OutboxRow};
 const QUEUE: usize = 8192;
 /// Requests written in one transaction, at most.
 const BATCH: usize = 2048;
-/// Rows per multi-row statement (SQLite limits bound parameters).
-const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per multi-row statement, at most (SQLite limits bound parameters).
+const ROWS_PER_STATEMENT: usize = 128;
 
 /// What finishing one event writes, atomically.
 #[derive(Debug, Default, Clone)]
 pub struct Completion {
     pub session: String,
-    /// The journal row to mark done (timer events have none).
+    /// The journal row now done (timer events have none).
     pub journal_seq: Option<i64>,
     /// Set when the event's chain failed for the last time.
     pub dead_letter: Option<DeadLetter>,
@@ -85,7 +85,16 @@ const CLOSED: &str = "the database writer has stopped";
 impl Writer {
     pub(super) fn spawn(pool: SqlitePool) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue));
+        std::thread::Builder::new()
+            .name("purr-writer".into())
+            .spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("writer runtime")
+                    .block_on(run(pool, queue))
+            })
+            .expect("writer thread");
         Writer { jobs }
     }
 
@@ -146,8 +155,16 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
             answer(jobs.drain(..), Err(message.clone()));
             continue;
         }
+        let started = std::time::Instant::now();
         match write(&pool, &jobs).await {
-            Ok(written) => answer(jobs.drain(..), Ok(written)),
+            Ok(written) => {
+                tracing::trace!(
+                    requests = jobs.len(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "batch committed"
+                );
+                answer(jobs.drain(..), Ok(written))
+            }
             Err(error) => {
                 let message = format!("database write failed: {error:#}; restart purr once the database is writable");
                 tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written; the writer stops");
@@ -221,7 +238,7 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
             .execute(&mut *tx)
             .await?;
     }
-    for chunk in acks.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(&acks) {
         let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM sim_inbox WHERE id IN (");
         let mut ids = query.separated(", ");
         for id in chunk {
@@ -232,6 +249,22 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
     let sim_sent = insert_sim_sent(&mut tx, &sim_sent).await?;
     tx.commit().await?;
     Ok(Written { journaled, sim_sent })
+}
+
+/// Splits rows into multi-row statements of power-of-two sizes (128, 64,
+/// ... 1). sqlx caches prepared statements by their SQL; with arbitrary
+/// sizes every batch would prepare new statements of hundreds of
+/// parameters, which costs more than running them.
+fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = 1 << rows.len().min(ROWS_PER_STATEMENT).ilog2();
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
 }
 
 /// Groups (session, item) pairs by session, so statements can use the
@@ -252,7 +285,7 @@ async fn insert_journal(
     entries: &[&JournalEntry],
 ) -> Result<HashSet<(String, i64)>, sqlx::Error> {
     let mut inserted = HashSet::new();
-    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(entries) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) ",
         );
@@ -284,20 +317,26 @@ async fn insert_journal(
 }
 
 async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion]) -> Result<(), sqlx::Error> {
-    let done = completions
-        .iter()
-        .filter_map(|c| c.journal_seq.map(|seq| (c.session.as_str(), seq)));
-    for (session, seqs) in by_session(done) {
-        // A session completes its events in order: everything up to the newest is done.
-        let through = seqs.into_iter().max().unwrap_or(0);
-        sqlx::query("UPDATE journal SET done = 1 WHERE session = ? AND seq <= ? AND done = 0")
-            .bind(session)
-            .bind(through)
-            .execute(&mut **tx)
-            .await?;
+    // A session completes its events in order: its newest completion here
+    // moves its done mark (one row per session, not one per event).
+    let mut done: BTreeMap<&str, i64> = BTreeMap::new();
+    for completion in completions {
+        if let Some(seq) = completion.journal_seq {
+            let through = done.entry(completion.session.as_str()).or_default();
+            *through = (*through).max(seq);
+        }
+    }
+    let done: Vec<(&str, i64)> = done.into_iter().collect();
+    for chunk in statement_chunks(&done) {
+        let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO journal_done (session, through_seq) ");
+        query.push_values(chunk, |mut row, (session, through)| {
+            row.push_bind(*session).push_bind(*through);
+        });
+        query.push(" ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)");
+        query.build().execute(&mut **tx).await?;
     }
     let dead: Vec<&DeadLetter> = completions.iter().filter_map(|c| c.dead_letter.as_ref()).collect();
-    for chunk in dead.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(&dead) {
         let mut query = QueryBuilder::<Sqlite>::new(
             "INSERT OR REPLACE INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) ",
         );
@@ -312,7 +351,7 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
         query.build().execute(&mut **tx).await?;
     }
     let timers: Vec<&String> = completions.iter().filter_map(|c| c.timer_id.as_ref()).collect();
-    for chunk in timers.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(&timers) {
         let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM timers WHERE id IN (");
         let mut ids = query.separated(", ");
         for id in chunk {
@@ -323,7 +362,7 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
     write_kv(tx, completions).await?;
     let outbox: Vec<&OutboxRow> = completions.iter().flat_map(|c| &c.outbox).collect();
     let now = crate::util::now_ms() as i64;
-    for chunk in outbox.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(&outbox) {
         let mut query =
             QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms) ");
         query.push_values(chunk, |mut row, send| {
@@ -353,7 +392,7 @@ async fn write_kv(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
         .iter()
         .filter_map(|(slot, value)| value.map(|v| (*slot, v)))
         .collect();
-    for chunk in sets.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(&sets) {
         let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO plugin_kv (session, plugin, key, value) ");
         query.push_values(chunk, |mut row, ((session, plugin, key), value)| {
             row.push_bind(*session)
@@ -369,7 +408,7 @@ async fn write_kv(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
         .filter(|(_, value)| value.is_none())
         .map(|((session, plugin, key), _)| (*session, (*plugin, *key)));
     for (session, keys) in by_session(deletes) {
-        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        for chunk in statement_chunks(&keys) {
             let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM plugin_kv WHERE session = ");
             query.push_bind(session).push(" AND (plugin, key) IN (VALUES ");
             let mut list = query.separated(", ");
@@ -388,7 +427,7 @@ async fn insert_sim_sent(
     sent: &[&SimSent],
 ) -> Result<HashSet<(String, String)>, sqlx::Error> {
     let mut inserted = HashSet::new();
-    for chunk in sent.chunks(ROWS_PER_STATEMENT) {
+    for chunk in statement_chunks(sent) {
         let mut query = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO sim_sent (session, id, action) ");
         query.push_values(chunk, |mut row, sent| {
             row.push_bind(&sent.session).push_bind(&sent.id).push_bind(&sent.action);
