@@ -196,3 +196,45 @@ async fn a_database_that_cannot_be_written_is_a_clear_error() {
     }
     host.stop().await;
 }
+
+/// A session stuck on a slow event goes on taking messages: the journal
+/// keeps what its queues cannot hold, the producer (the network) is not
+/// held up, and the session handles all of it, in order, once it is free.
+/// (Two workers, as `purr run` has: on one thread the spinning plugin's
+/// yields would pace the producer too.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_into_a_stuck_session_is_kept_by_the_journal_not_the_producer() {
+    let config = TestConfig::with_host(
+        "queue_capacity = 4",
+        r#"
+[plugins.hostile]
+path = "{hostile}"
+timeout_ms = 5000
+
+[plugins.echo]
+path = "{echo}"
+
+[sessions.s]
+channel = "sim"
+plugins = ["hostile", "echo"]
+"#,
+    );
+    let host = config.started().await;
+    let sim = host.supervisor.sim();
+    // Spins until its 5 s deadline: the session is stuck meanwhile.
+    sim.inject_text("s", "user", "loop").await.unwrap();
+    let flood = 50 * 4;
+    for i in 0..flood {
+        // Returns once the message is journaled; with only the queues
+        // (3 × 4 places) this would wait for the stuck event.
+        sim.inject_text("s", "user", &format!("!echo {i}")).await.unwrap();
+    }
+    assert!(
+        texts(&host, "s").is_empty(),
+        "every message was taken while the first one was still running"
+    );
+    host.supervisor.flush("s").await.unwrap();
+    let expected: Vec<String> = (0..flood).map(|i| i.to_string()).collect();
+    assert_eq!(texts(&host, "s"), expected, "all handled, once, in order");
+    host.stop().await;
+}

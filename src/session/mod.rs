@@ -113,9 +113,11 @@ impl LiveSession {
         );
         let journal = intake::JournalStage {
             session: name.clone(),
+            store: store.clone(),
             writer: store.writer().clone(),
             last_seq: store.journal_last_seq(&name).await?,
             enabled: spec.journal,
+            memory: spec.queue_capacity,
         };
         tokio::spawn(journal.run(intake_queue, queue));
         let sends = EventSends::default();
@@ -226,12 +228,6 @@ async fn load_replay(store: &Store, session: &str) -> anyhow::Result<Vec<(i64, c
     }
     Ok(pending
         .into_iter()
-        .filter_map(|row| match serde_json::from_str(&row.event) {
-            Ok(event) => Some((row.seq, event)),
-            Err(error) => {
-                tracing::error!(session, seq = row.seq, %error, "unreadable journal row skipped");
-                None
-            }
-        })
+        .filter_map(|row| intake::decode(session, row))
         .collect())
 }

@@ -3,8 +3,10 @@
 //! Everything for a session enters through its [`EventSink`] into the
 //! bounded intake queue, where the journal stage (`intake.rs`) writes the
 //! events to the database before they reach the session task. Both queues
-//! are bounded: when a session falls behind, whoever feeds it (the network,
-//! `purr chat`, tests) waits, and only that session slows down. Control
+//! are bounded: when a session falls behind, the journal keeps the
+//! overflow (the stage spills to it), and with the journal off whoever
+//! feeds the session (the network, `purr chat`, tests) waits; either way
+//! only that session slows down. Control
 //! markers travel the same way, so they are ordered with the events: a
 //! [`SessionInput::Flush`] answers once every event queued before it has
 //! been handled and its sends handed to the network.

@@ -77,6 +77,18 @@ impl Store {
         .await?)
     }
 
+    /// The session's journal rows `from..=through`, in order.
+    pub async fn journal_range(&self, session: &str, from: i64, through: i64) -> anyhow::Result<Vec<PendingEvent>> {
+        Ok(
+            sqlx::query_as("SELECT seq, event FROM journal WHERE session = ? AND seq BETWEEN ? AND ? ORDER BY seq")
+                .bind(session)
+                .bind(from)
+                .bind(through)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Forgets finished journal rows older than `before_ms` (they only serve deduplication).
     pub async fn journal_prune(&self, before_ms: i64) -> anyhow::Result<u64> {
         let done = sqlx::query(
