@@ -14,16 +14,17 @@
 //! not recorded again. And like them it can hold messages for an account
 //! until the account has stored them: [`SimNetwork::queue_text`] (used by
 //! `purr sim send`, possibly from another process) puts a message in the
-//! database's `sim_inbox`; an online session polls it, and a message is
-//! removed only once the session's journal has it, so a host killed in
-//! between gets it again. With `[sim] keep_sent` the sent log is kept in
+//! database's `sim_inbox`; one poller per network reads it for every
+//! online session (one query however many sessions there are), and a
+//! message is removed only once the session's journal has it, so a host
+//! killed in between gets it again. With `[sim] keep_sent` the sent log is kept in
 //! the database too (`purr sim log`).
 //!
 //! Addresses on the sim network are `<name>@sim`; a linked session's own
 //! address is `<session>@sim`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -42,8 +43,10 @@ const OUTBOUND_LOG_CAPACITY: usize = 10_000;
 /// How long a sim QR code is announced to stay valid.
 const QR_VALIDITY_MS: u64 = 60_000;
 
-/// How often an online session looks for messages in the database's sim inbox.
+/// How often the network looks for messages in the database's sim inbox.
 const INBOX_POLL: Duration = Duration::from_millis(50);
+/// Inbox rows read per poll, at most.
+const INBOX_BATCH: i64 = 5_000;
 
 /// One outbound action a session performed on the sim network.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +80,10 @@ struct Inner {
     keep_sent: bool,
     /// Sessions online right now, with where their events go.
     online: Mutex<HashMap<String, EventSink>>,
+    /// Inbox message ids handed to a session and not yet acknowledged.
+    inbox_in_flight: Mutex<HashSet<String>>,
+    /// Whether the inbox poller runs (started with the first online session).
+    polling: std::sync::atomic::AtomicBool,
     log: Mutex<HashMap<String, SessionLog>>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<SimOutbound>>>,
 }
@@ -96,6 +103,8 @@ impl SimNetwork {
                 pair_delay: Duration::from_millis(config.pair_delay_ms),
                 keep_sent: config.keep_sent,
                 online: Mutex::default(),
+                inbox_in_flight: Mutex::default(),
+                polling: Default::default(),
                 log: Mutex::default(),
                 subscribers: Mutex::default(),
             }),
@@ -185,13 +194,15 @@ impl SimNetwork {
         self.inner.online.lock().expect("sim online lock").get(session).cloned()
     }
 
-    /// Marks the session online and starts delivering its database inbox
-    /// (the poller stops by itself once the session is offline).
+    /// Marks the session online; the inbox poller delivers its database
+    /// inbox from now on.
     fn go_online(&self, sink: &EventSink) {
         let mut online = self.inner.online.lock().expect("sim online lock");
         online.insert(sink.session().to_string(), sink.clone());
         drop(online);
-        self.poll_inbox(sink.clone());
+        if !self.inner.polling.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            tokio::spawn(poll_inbox(Arc::downgrade(&self.inner)));
+        }
     }
 
     fn go_offline(&self, session: &str) {
@@ -240,42 +251,50 @@ impl SimNetwork {
         subscribers.retain(|s| s.send(entry.clone()).is_ok());
         Ok(true)
     }
+}
 
-    /// Delivers the database inbox of `sink`'s session while it is online.
-    fn poll_inbox(&self, sink: EventSink) {
-        let network = self.clone();
-        let _poller = tokio::spawn(async move {
-            let session = sink.session().to_string();
-            // Ids handed to the session and not yet acknowledged.
-            let in_flight = Arc::new(Mutex::new(HashSet::<String>::new()));
-            while network.is_online(&session) {
-                let rows = match network.inner.store.sim_inbox(&session).await {
-                    Ok(rows) => rows,
-                    Err(error) => {
-                        tracing::warn!(%session, error = %format!("{error:#}"), "sim inbox unreadable");
-                        Vec::new()
-                    }
-                };
-                for row in rows {
-                    if !in_flight.lock().expect("sim inbox lock").insert(row.id.clone()) {
-                        continue;
-                    }
-                    let from = row.sender.split('@').next().unwrap_or(&row.sender).to_string();
-                    let Ok(commit) = sink.emit_pipelined(text_message(&row.id, &from, &row.text)).await else {
-                        return;
-                    };
-                    let (writer, in_flight) = (network.inner.store.writer().clone(), in_flight.clone());
-                    tokio::spawn(async move {
-                        // Taken or a duplicate: either way the session has it.
-                        if let Ok(Ok(_)) = commit.await {
-                            writer.sim_ack(row.id.clone()).await;
-                        }
-                        in_flight.lock().expect("sim inbox lock").remove(&row.id);
-                    });
-                }
-                tokio::time::sleep(INBOX_POLL).await;
+/// The network's inbox poller: hands the database inbox's messages to
+/// their sessions while they are online, in the order they were queued.
+/// A message is deleted once its session journaled it (or found it a
+/// duplicate); until then it is not handed over again. Ends with the
+/// network.
+async fn poll_inbox(network: Weak<Inner>) {
+    loop {
+        tokio::time::sleep(INBOX_POLL).await;
+        let Some(inner) = network.upgrade() else { return };
+        if inner.online.lock().expect("sim online lock").is_empty() {
+            continue;
+        }
+        let rows = match inner.store.sim_inbox(INBOX_BATCH).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "sim inbox unreadable");
+                continue;
             }
-        });
+        };
+        for row in rows {
+            let Some(sink) = inner.online.lock().expect("sim online lock").get(&row.session).cloned() else {
+                continue; // offline: kept for when it is back
+            };
+            if !inner.inbox_in_flight.lock().expect("sim inbox lock").insert(row.id.clone()) {
+                continue;
+            }
+            let from = row.sender.split('@').next().unwrap_or(&row.sender);
+            let Ok(commit) = sink.emit_pipelined(text_message(&row.id, from, &row.text)).await else {
+                inner.inbox_in_flight.lock().expect("sim inbox lock").remove(&row.id);
+                continue; // the session closed meanwhile
+            };
+            let network = network.clone();
+            tokio::spawn(async move {
+                let taken = matches!(commit.await, Ok(Ok(_)));
+                let Some(inner) = network.upgrade() else { return };
+                // Taken or a duplicate: either way the session has it.
+                if taken {
+                    inner.store.writer().sim_ack(row.id.clone()).await;
+                }
+                inner.inbox_in_flight.lock().expect("sim inbox lock").remove(&row.id);
+            });
+        }
     }
 }
 

@@ -62,12 +62,12 @@ impl Store {
         Ok(())
     }
 
-    /// The messages waiting for `session`, oldest first.
-    pub async fn sim_inbox(&self, session: &str) -> anyhow::Result<Vec<SimInboxRow>> {
+    /// The oldest `limit` messages waiting for any session, oldest first.
+    pub async fn sim_inbox(&self, limit: i64) -> anyhow::Result<Vec<SimInboxRow>> {
         Ok(sqlx::query_as(
-            "SELECT id, session, sender, text FROM sim_inbox WHERE session = ? ORDER BY queued_at_ms, rowid",
+            "SELECT id, session, sender, text FROM sim_inbox ORDER BY queued_at_ms, rowid LIMIT ?",
         )
-        .bind(session)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?)
     }
