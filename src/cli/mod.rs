@@ -2,12 +2,17 @@
 //!
 //! One module per command: [`run`] (the host), [`check`] (validate config
 //! and plugins), [`chat`] (one sim session on stdin/stdout), [`sim`] (the
-//! sim network's other side, across processes) and [`dead_letters`]. Logs
-//! go to stderr through `tracing`; `RUST_LOG` filters them.
+//! sim network's other side, across processes) and [`dead_letters`];
+//! [`manage`] and [`events`] manage a running host through its control API
+//! ([`remote`] is their client). Logs go to stderr through `tracing`;
+//! `RUST_LOG` filters them.
 
 mod chat;
 mod check;
 mod dead_letters;
+mod events;
+mod manage;
+mod remote;
 mod run;
 mod sim;
 
@@ -40,6 +45,20 @@ enum Command {
     Sim(sim::SimCommand),
     /// List the events whose plugin chain kept failing.
     DeadLetters(dead_letters::DeadLetterArgs),
+    /// List the sessions of a running host.
+    List(remote::RemoteArgs),
+    /// Start a session of a running host (it shows a QR if it is not linked).
+    Start(manage::SessionArgs),
+    /// Disconnect a session of a running host (it stays linked).
+    Disconnect(manage::SessionArgs),
+    /// Log a session of a running host out for good (it needs a new QR).
+    Destroy(manage::SessionArgs),
+    /// Send a text through a session of a running host.
+    Send(manage::SendArgs),
+    /// Follow a running host's live events, one line each.
+    Events(events::EventsArgs),
+    /// List the plugins of a running host.
+    Plugins(remote::RemoteArgs),
 }
 
 /// The `-c/--config` option shared by the commands.
@@ -67,8 +86,8 @@ fn report_config_errors(errors: &ConfigErrors) -> ExitCode {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Chat(_) | Command::Sim(_) | Command::DeadLetters(_) => "warn",
-        _ => "info",
+        Command::Run(_) | Command::Check(_) => "info",
+        _ => "warn",
     };
     init_logging(default_level);
     let runtime = match tokio::runtime::Runtime::new() {
@@ -85,6 +104,13 @@ pub fn main() -> ExitCode {
             Command::Chat(args) => chat::chat(args).await,
             Command::Sim(command) => sim::sim(command).await,
             Command::DeadLetters(args) => dead_letters::dead_letters(args).await,
+            Command::List(args) => Ok(manage::list(args).await),
+            Command::Start(args) => Ok(manage::lifecycle(manage::Action::Start, args).await),
+            Command::Disconnect(args) => Ok(manage::lifecycle(manage::Action::Disconnect, args).await),
+            Command::Destroy(args) => Ok(manage::lifecycle(manage::Action::Destroy, args).await),
+            Command::Send(args) => Ok(manage::send(args).await),
+            Command::Events(args) => Ok(events::events(args).await),
+            Command::Plugins(args) => Ok(manage::plugins(args).await),
         }
     });
     match result {
