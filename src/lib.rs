@@ -16,6 +16,8 @@
 //! - [`capability`]: what plugins may import: messaging, kv, config, timers, log.
 //! - [`store`]: the database (sqlx, SQLite by default) and its group-commit writer.
 //! - [`reload`]: watches the config and plugin files and applies changes live.
+//! - [`observe`]: the host's live event bus and metrics.
+//! - [`control`]: the HTTP control API (token, sessions, plugins, live events, metrics, OpenAPI).
 //! - [`cli`]: the `purr` command line.
 //!
 //! The plugin contract is `wit/purr.wit` (package `purr:bot`).
@@ -24,7 +26,9 @@ pub mod capability;
 pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod dispatch;
+pub mod observe;
 pub mod plugin;
 pub mod reload;
 pub mod session;

@@ -1,13 +1,16 @@
 //! `purr run`: the host process.
 //!
-//! Starts every autostart session and serves until SIGINT or SIGTERM, then
-//! stops cleanly: sessions disconnect (auth kept) after handling what they
-//! already queued. Meanwhile the config file and plugin files are watched
-//! and changes applied live (see [`crate::reload`]).
+//! Starts the control API (on `[host] api`, see [`crate::control`]) and
+//! every autostart session, and serves until SIGINT or SIGTERM, then stops
+//! cleanly: the API stops taking requests (live event streams end), then
+//! sessions disconnect (auth kept) after handling what they already queued.
+//! Meanwhile the config file and plugin files are watched and changes
+//! applied live (see [`crate::reload`]).
 
 use std::process::ExitCode;
 
 use super::ConfigArg;
+use crate::control::{self, ApiToken};
 use crate::reload;
 use crate::supervisor::Supervisor;
 
@@ -17,7 +20,10 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let config_path = config.source.clone();
+    let (data_dir, api) = (config.host.data_dir.clone(), config.host.api.clone());
     let supervisor = Supervisor::new(config).await?;
+    let token = ApiToken::from_env_or_file(&data_dir)?;
+    let server = control::bind(supervisor.clone(), &api, token).await?;
     supervisor.start_autostart().await;
     let _watcher = reload::watch(supervisor.clone(), &config_path, Box::new(|config| config))?;
     for session in supervisor.list().await? {
@@ -26,6 +32,7 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     tracing::info!("purr is running; SIGINT or SIGTERM stops it");
     shutdown_signal().await?;
     tracing::info!("stopping: draining sessions");
+    server.shutdown().await;
     supervisor.stop().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)

@@ -270,13 +270,14 @@ impl Checker<'_> {
         plugins: &BTreeMap<String, PluginConfig>,
     ) -> Option<SessionConfig> {
         self.check_keys(table, path, SESSION_KEYS);
-        let channel = match self.string(table, path, "channel").as_deref() {
-            Some("sim") => Some(ChannelKind::Sim),
-            Some("whatsapp") => Some(ChannelKind::Whatsapp),
-            Some(other) => {
-                let message = format!("unknown channel {other:?} (expected \"sim\" or \"whatsapp\")");
-                self.error(&path.key("channel"), Spot::Value, message);
-                None
+        let channel = match self.string(table, path, "channel") {
+            Some(name) => {
+                let kind = ChannelKind::from_name(&name);
+                if kind.is_none() {
+                    let message = format!("unknown channel {name:?} (expected \"sim\" or \"whatsapp\")");
+                    self.error(&path.key("channel"), Spot::Value, message);
+                }
+                kind
             }
             None => {
                 if !table.contains_key("channel") {
@@ -303,7 +304,7 @@ impl Checker<'_> {
         let autostart = self.boolean(table, path, "autostart").unwrap_or(true);
         let sends_per_minute = self
             .integer(table, path, "sends_per_minute", 1..=1_000_000)
-            .unwrap_or(600) as u32;
+            .unwrap_or(i64::from(super::DEFAULT_SENDS_PER_MINUTE)) as u32;
         Some(SessionConfig {
             channel: channel?,
             plugins: chain,
@@ -375,8 +376,7 @@ impl Checker<'_> {
     }
 
     fn check_name(&mut self, name: &str, path: &KeyPath) {
-        let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !valid {
+        if !super::is_valid_name(name) {
             self.error(
                 path,
                 Spot::Key,

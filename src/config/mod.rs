@@ -134,6 +134,15 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
+    /// The kind a config (or API request) names: `sim` or `whatsapp`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "sim" => Some(ChannelKind::Sim),
+            "whatsapp" => Some(ChannelKind::Whatsapp),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ChannelKind::Sim => "sim",
@@ -158,6 +167,14 @@ pub struct SessionConfig {
     /// Per-plugin settings merged over that plugin's `config` table,
     /// from `[sessions.<name>.config.<plugin>]`.
     pub overrides: BTreeMap<String, toml::Table>,
+}
+
+/// A session's `sends_per_minute` unless it says otherwise.
+pub const DEFAULT_SENDS_PER_MINUTE: u32 = 600;
+
+/// Whether `name` may name a session or plugin: letters, digits, `_` and `-`.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// The name a `[session]` table (a single-account config) gets.

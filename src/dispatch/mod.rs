@@ -11,7 +11,8 @@
 //! code it started with. A trapped or worn-out instance is dropped and made
 //! afresh for the next event. A plugin that keeps trapping backs off
 //! (exponentially, capped): events meanwhile fail at once for it instead
-//! of paying for a crash each.
+//! of paying for a crash each. Each call's duration goes to the plugin's
+//! `purr_handler_duration_seconds` histogram.
 
 mod convert;
 
@@ -218,7 +219,12 @@ async fn call(
                 .insert(PluginInstance::start(&slot.plugin, state, gauge).await?)
         }
     };
+    let started = Instant::now();
     let flow = instance.handle(ctx, event).await;
+    slot.handle
+        .metrics()
+        .handler_seconds
+        .observe(started.elapsed().as_secs_f64());
     if instance.worn_out() {
         slot.instance = None;
     }

@@ -25,7 +25,7 @@ use wasmtime::component::Component;
 const DIGEST_LEN: usize = 32;
 
 /// Where a loaded component came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Source {
     /// Loaded from a cache entry: no compilation.

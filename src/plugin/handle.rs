@@ -6,7 +6,10 @@
 //! new generation at its next event boundary and makes its instance from
 //! the new version, so the event in flight always finishes on the code it
 //! started with. A reload that fails leaves the serving version alone and
-//! is recorded here, as are crash loops reported by the sessions.
+//! is recorded here, as are crash loops reported by the sessions. Each
+//! change (reload, failed reload, trap) is counted in the metrics and
+//! published on the host's event bus through the handle's
+//! [`PluginObserver`].
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -16,9 +19,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 
 use super::{LoadedPlugin, Source};
+use crate::observe::{PluginMetrics, PluginObserver};
 
 /// Whether a plugin is serving normally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginHealth {
     Ready,
@@ -27,10 +31,13 @@ pub enum PluginHealth {
 }
 
 /// What `list`/the API show about a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PluginStatus {
     pub name: String,
+    #[schema(value_type = String)]
     pub path: PathBuf,
+    /// SHA-256 of the serving version's wasm file, hex.
+    pub digest: String,
     /// 1 for the version loaded at start, +1 per successful reload.
     pub generation: u64,
     /// Whether the serving version was compiled or came from the cache.
@@ -61,16 +68,23 @@ pub struct PluginHandle {
     generation: AtomicU64,
     traps: AtomicU64,
     health: Mutex<Health>,
+    observer: PluginObserver,
 }
 
 impl PluginHandle {
-    pub fn new(plugin: Arc<LoadedPlugin>) -> Self {
+    pub fn new(plugin: Arc<LoadedPlugin>, observer: PluginObserver) -> Self {
         PluginHandle {
             current: RwLock::new(plugin),
             generation: AtomicU64::new(1),
             traps: AtomicU64::new(0),
             health: Mutex::new(Health::default()),
+            observer,
         }
+    }
+
+    /// The plugin's metrics (the dispatcher times calls with them).
+    pub fn metrics(&self) -> &PluginMetrics {
+        &self.observer.metrics
     }
 
     /// The version that serves now.
@@ -87,25 +101,35 @@ impl PluginHandle {
     pub fn swap(&self, plugin: Arc<LoadedPlugin>) {
         *self.current.write().expect("plugin lock") = plugin;
         self.generation.fetch_add(1, Ordering::AcqRel);
-        let mut health = self.lock_health();
-        health.reload_error = None;
-        health.crash_looping.clear();
-        health.last_trap = None;
+        {
+            let mut health = self.lock_health();
+            health.reload_error = None;
+            health.crash_looping.clear();
+            health.last_trap = None;
+        }
+        self.observer.metrics.reloads_ok.inc();
+        self.observer.changed(|| self.status());
     }
 
     /// A new file could not be loaded; the current version keeps serving.
     pub fn reload_failed(&self, error: String) {
         self.lock_health().reload_error = Some(error);
+        self.observer.metrics.reloads_failed.inc();
+        self.observer.changed(|| self.status());
     }
 
     /// The plugin trapped in `session`, `consecutive` times in a row.
     pub fn trapped(&self, session: &str, consecutive: u32, error: String) {
         self.traps.fetch_add(1, Ordering::Relaxed);
-        let mut health = self.lock_health();
-        health.last_trap = Some(format!("in session {session}: {error}"));
-        if consecutive >= CRASH_LOOP_TRAPS {
-            health.crash_looping.insert(session.to_string());
+        self.observer.metrics.traps.inc();
+        {
+            let mut health = self.lock_health();
+            health.last_trap = Some(format!("in session {session}: {error}"));
+            if consecutive >= CRASH_LOOP_TRAPS {
+                health.crash_looping.insert(session.to_string());
+            }
         }
+        self.observer.changed(|| self.status());
     }
 
     /// The plugin handled an event in `session` without trapping.
@@ -122,6 +146,7 @@ impl PluginHandle {
         PluginStatus {
             name: current.name.to_string(),
             path: current.config.path.clone(),
+            digest: hex::encode(current.digest),
             generation: self.generation(),
             source: current.source,
             health: if health.crash_looping.is_empty() {

@@ -35,6 +35,7 @@ use crate::capability::timers::SessionTimers;
 use crate::channel::{self, Channel, ChannelDeps};
 use crate::config::ChannelKind;
 use crate::dispatch::Chain;
+use crate::observe::{ObservedChannel, SessionObserver};
 use crate::plugin::{InstanceGauge, PluginHandle};
 use crate::store::Store;
 use queue::Intake;
@@ -67,6 +68,8 @@ pub struct SessionSpec {
     pub event_attempts: u32,
     /// Whether inbound events are journaled.
     pub journal: bool,
+    /// Where the session reports events and metrics.
+    pub observer: SessionObserver,
 }
 
 /// A prepared or running session.
@@ -78,6 +81,24 @@ pub struct LiveSession {
     status: StatusCell,
     task: JoinHandle<()>,
     sender: JoinHandle<()>,
+    depth: QueueDepth,
+}
+
+/// Reads how many events wait in a session's queues (for metrics), without
+/// keeping them open.
+#[derive(Clone)]
+pub struct QueueDepth {
+    intake: mpsc::WeakSender<Intake>,
+    queue: mpsc::WeakSender<SessionInput>,
+}
+
+impl QueueDepth {
+    /// Events waiting in the intake and session queues now.
+    pub fn get(&self) -> usize {
+        let intake = self.intake.upgrade().map_or(0, |q| q.max_capacity() - q.capacity());
+        let queue = self.queue.upgrade().map_or(0, |q| q.max_capacity() - q.capacity());
+        intake + queue
+    }
 }
 
 /// How long closing waits for the outbox to drain before leaving the rest
@@ -98,7 +119,7 @@ impl LiveSession {
         let (intake, intake_queue) = mpsc::channel(spec.queue_capacity);
         let (queue, inbox) = mpsc::channel(spec.queue_capacity);
         let sink = EventSink::new(name.clone(), intake.clone(), status.clone());
-        let channel = channel::open(spec.channel, sink.clone(), deps)?;
+        let channel = ObservedChannel::wrap(channel::open(spec.channel, sink.clone(), deps)?, spec.observer.clone());
         let timers = SessionTimers::load(store.clone(), name.clone())
             .await
             .context("loading the session's timers")?;
@@ -118,6 +139,10 @@ impl LiveSession {
             last_seq: store.journal_last_seq(&name).await?,
             enabled: spec.journal,
             memory: spec.queue_capacity,
+        };
+        let depth = QueueDepth {
+            intake: intake.downgrade(),
+            queue: queue.downgrade(),
         };
         tokio::spawn(journal.run(intake_queue, queue));
         let sends = EventSends::default();
@@ -141,6 +166,7 @@ impl LiveSession {
             kv,
             sender,
             event_attempts: spec.event_attempts,
+            observer: spec.observer,
             online: false,
             id_prefix: format!("{:x}", crate::util::now_ms()),
             next_seq: 1,
@@ -154,6 +180,7 @@ impl LiveSession {
             status,
             task,
             sender: sender_task,
+            depth,
         })
     }
 
@@ -188,6 +215,11 @@ impl LiveSession {
     /// The session's network connection.
     pub fn channel(&self) -> &Arc<dyn Channel> {
         &self.channel
+    }
+
+    /// A probe of the session's queue lengths.
+    pub fn queue_depth(&self) -> QueueDepth {
+        self.depth.clone()
     }
 
     /// Forgets all pending timers (for `destroy`).

@@ -11,12 +11,20 @@
 //!
 //! The status lives in a [`StatusCell`] (a `tokio::sync::watch`) that
 //! outlives the session's task, so `list` and waiters see it at any time.
+//! A cell made with [`StatusCell::observed`] also publishes every change on
+//! the host's event bus, in the order the changes happen (a watch alone
+//! would let a slow reader skip `scan-qr` between `starting` and
+//! `connected`).
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::watch;
 
+use crate::observe::StatusFeed;
+
 /// Where a session is in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     /// Not running: never started, disconnected on request, or host stopped.
@@ -57,7 +65,7 @@ impl std::fmt::Display for State {
 }
 
 /// The current QR code of a session waiting to be linked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct QrCode {
     pub code: String,
     pub expires_in_ms: u64,
@@ -90,21 +98,41 @@ impl SessionStatus {
 }
 
 /// Shared, observable status of one session.
-#[derive(Debug, Clone)]
-pub struct StatusCell(std::sync::Arc<watch::Sender<SessionStatus>>);
+#[derive(Clone)]
+pub struct StatusCell {
+    cell: Arc<watch::Sender<SessionStatus>>,
+    feed: Option<StatusFeed>,
+}
+
+impl std::fmt::Debug for StatusCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StatusCell").field(&*self.cell.borrow()).finish()
+    }
+}
 
 impl StatusCell {
     /// A `stopped` session, with the account address stored from an earlier run.
     pub fn new(jid: Option<String>) -> Self {
-        StatusCell(std::sync::Arc::new(watch::Sender::new(SessionStatus::new(jid))))
+        StatusCell {
+            cell: Arc::new(watch::Sender::new(SessionStatus::new(jid))),
+            feed: None,
+        }
+    }
+
+    /// Like [`new`](Self::new), publishing every change to `feed`.
+    pub fn observed(jid: Option<String>, feed: StatusFeed) -> Self {
+        StatusCell {
+            feed: Some(feed),
+            ..Self::new(jid)
+        }
     }
 
     pub fn get(&self) -> SessionStatus {
-        self.0.borrow().clone()
+        self.cell.borrow().clone()
     }
 
     pub fn state(&self) -> State {
-        self.0.borrow().state
+        self.cell.borrow().state
     }
 
     /// Moves to `state`, clearing the QR and pair code unless still linking.
@@ -114,11 +142,19 @@ impl StatusCell {
 
     /// Applies `change`, then drops linking data that no longer applies.
     pub fn update(&self, change: impl FnOnce(&mut SessionStatus)) {
-        self.0.send_modify(|s| {
+        let feed = self.feed.as_ref().filter(|feed| feed.listening());
+        self.cell.send_modify(|s| {
+            let before = feed.map(|_| s.clone());
             change(s);
             if s.state != State::ScanQr {
                 s.qr = None;
                 s.pair_code = None;
+            }
+            // Published under the cell's lock, so changes are seen in order.
+            if let (Some(feed), Some(before)) = (feed, before)
+                && before != *s
+            {
+                feed.publish(s);
             }
         });
     }
@@ -134,6 +170,6 @@ impl StatusCell {
 
     /// A receiver to wait on status changes.
     pub fn subscribe(&self) -> watch::Receiver<SessionStatus> {
-        self.0.subscribe()
+        self.cell.subscribe()
     }
 }

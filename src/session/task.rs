@@ -29,6 +29,7 @@ use crate::capability::messaging::EventSends;
 use crate::capability::timers::SessionTimers;
 use crate::channel::ChannelEvent;
 use crate::dispatch::{Chain, Outcome};
+use crate::observe::SessionObserver;
 use crate::store::{Completion, DeadLetter, OutboxRow, Store, TimerRow};
 use crate::util::now_ms;
 
@@ -43,6 +44,8 @@ pub(super) struct SessionTask {
     pub sender: Sender,
     /// Tries of an event whose chain fails, before it becomes a dead letter.
     pub event_attempts: u32,
+    /// Counts events in and publishes messages for live viewers.
+    pub observer: SessionObserver,
     /// Whether the last connection event was `connected`.
     pub online: bool,
     /// Ids of events that are not journaled are `<task start in ms, hex>.<n>`: unique per host run.
@@ -88,6 +91,7 @@ impl SessionTask {
             None => self.next_event_id(),
         };
         tracing::debug!(session = &*self.name, event = %id, kind = event.kind(), "event");
+        self.observer.event_in(&id, &event);
         self.track_connection(&event);
         self.persist_account(&event).await;
         let mut attempt = 1;

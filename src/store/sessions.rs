@@ -15,6 +15,20 @@ pub struct SessionRow {
     /// `config` or `api`.
     pub origin: String,
     pub created_at_ms: i64,
+    /// The plugin chain of an `api` session, JSON (`[]` for config sessions).
+    pub plugins: String,
+    /// Whether an `api` session starts with the host.
+    pub autostart: bool,
+}
+
+/// A query of [`SessionRow`]s: their columns, then `$rest`.
+macro_rules! select_sessions {
+    ($rest:literal) => {
+        concat!(
+            "SELECT name, channel, jid, origin, created_at_ms, plugins, autostart FROM sessions ",
+            $rest
+        )
+    };
 }
 
 impl Store {
@@ -33,6 +47,29 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a session created at run time (origin `api`) with its plugin
+    /// chain (JSON); returns `false`, storing nothing, if the name is taken.
+    pub async fn session_create(
+        &self,
+        name: &str,
+        channel: &str,
+        plugins: &str,
+        autostart: bool,
+    ) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO sessions (name, channel, origin, created_at_ms, plugins, autostart) VALUES (?, ?, 'api', ?, ?, ?)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(channel)
+        .bind(now_ms())
+        .bind(plugins)
+        .bind(autostart)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Records (or clears) the session's linked account address.
     pub async fn session_set_jid(&self, name: &str, jid: Option<&str>) -> anyhow::Result<()> {
         sqlx::query("UPDATE sessions SET jid = ? WHERE name = ?")
@@ -44,21 +81,17 @@ impl Store {
     }
 
     pub async fn session_get(&self, name: &str) -> anyhow::Result<Option<SessionRow>> {
-        Ok(
-            sqlx::query_as("SELECT name, channel, jid, origin, created_at_ms FROM sessions WHERE name = ?")
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(select_sessions!("WHERE name = ?"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Every stored session, by name.
     pub async fn sessions_all(&self) -> anyhow::Result<Vec<SessionRow>> {
-        Ok(
-            sqlx::query_as("SELECT name, channel, jid, origin, created_at_ms FROM sessions ORDER BY name")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as(select_sessions!("ORDER BY name"))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Forgets the session row; returns whether it existed.
@@ -96,6 +129,16 @@ mod tests {
             .map(|s| s.name)
             .collect();
         assert_eq!(names, ["a", "b"]);
+        let b = store.session_get("b").await.unwrap().unwrap();
+        assert_eq!((b.plugins.as_str(), b.autostart), ("[]", true));
+
+        assert!(!store.session_create("a", "sim", "[]", true).await.unwrap());
+        assert!(store.session_create("c", "sim", r#"["echo"]"#, false).await.unwrap());
+        let c = store.session_get("c").await.unwrap().unwrap();
+        assert_eq!(
+            (c.origin.as_str(), c.plugins.as_str(), c.autostart),
+            ("api", r#"["echo"]"#, false)
+        );
 
         store.session_set_jid("a", None).await.unwrap();
         assert_eq!(store.session_get("a").await.unwrap().unwrap().jid, None);

@@ -15,7 +15,14 @@
 //! | [`stop`](Supervisor::stop) | disconnect all, draining their queues | kept |
 //!
 //! Lifecycle calls on one session are serialized; different sessions
-//! proceed independently.
+//! proceed independently. [`try_lifecycle`](Supervisor::try_lifecycle) is
+//! the variant for the control API: it refuses instead of waiting when a
+//! call on the session is in progress.
+//!
+//! Sessions come from the config file (origin `config`) or are created at
+//! run time through the API (origin `api`, stored in the database, see
+//! `runtime.rs`); `views.rs` has what the API reads and does besides the
+//! lifecycle (sends, the sim, live events, metrics).
 //!
 //! Plugins are held as [`PluginHandle`]s shared by the sessions that use
 //! them; [`reload_plugin`](Supervisor::reload_plugin) and
@@ -23,19 +30,27 @@
 //! them and the sessions on a live host.
 
 mod reconfigure;
+mod runtime;
+mod views;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use serde::Serialize;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, MutexGuard};
 
-use crate::channel::ChannelDeps;
+pub use reconfigure::Reconfigured;
+pub use runtime::{CreateError, NewSession};
+pub use views::{SendTextError, SimActionError};
+
 use crate::channel::sim::SimNetwork;
+use crate::channel::{Channel, ChannelDeps};
 use crate::config::{Config, SessionConfig};
+use crate::observe::{Observer, SessionObserver};
 use crate::plugin::{EngineSettings, InstanceGauge, PluginHandle, PluginHost, PluginStatus};
-use crate::session::{LiveSession, SessionSpec, SessionStatus, State, StatusCell};
+use crate::session::{LiveSession, QrCode, QueueDepth, SessionSpec, SessionStatus, State, StatusCell};
 use crate::store::Store;
 
 /// How long finished journal rows are kept to recognize a message the
@@ -47,27 +62,123 @@ const DEDUPE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 #[error("unknown session {0:?}")]
 pub struct UnknownSession(pub String);
 
-/// One row of `list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Where a session is defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The config file.
+    Config,
+    /// Created at run time through the control API, stored in the database.
+    Api,
+}
+
+impl Origin {
+    /// The name stored in the database's `sessions.origin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Config => "config",
+            Origin::Api => "api",
+        }
+    }
+}
+
+/// One row of `list` (the API's `Session`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     pub name: String,
+    /// `sim` or `whatsapp`.
     pub channel: String,
-    /// The account's address, once linked.
-    pub jid: Option<String>,
+    pub origin: Origin,
     pub status: State,
     /// Whether the session is online right now.
     pub connected: bool,
+    /// The account's address, once linked.
+    pub jid: Option<String>,
+    /// The QR to show while `scan-qr`.
+    pub qr: Option<QrCode>,
+    /// The pair code to show while `scan-qr`, if one was asked for.
+    pub pair_code: Option<String>,
     pub last_error: Option<String>,
     /// The plugin chain, in order.
     pub plugins: Vec<String>,
 }
 
+/// A lifecycle action of [`Supervisor::try_lifecycle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Start,
+    Disconnect,
+    Destroy,
+}
+
+/// Why a lifecycle call did nothing or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Unknown(#[from] UnknownSession),
+    /// Another lifecycle call on the session is in progress.
+    #[error("session {0:?} is busy: another lifecycle action on it is in progress")]
+    Busy(String),
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl LifecycleError {
+    /// The error as `anyhow`, an unknown session staying downcastable.
+    fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            LifecycleError::Unknown(error) => error.into(),
+            LifecycleError::Busy(_) => anyhow::Error::new(self),
+            LifecycleError::Failed(error) => error,
+        }
+    }
+}
+
 /// One session's place in the supervisor.
 struct SessionSlot {
     config: SessionConfig,
+    origin: Origin,
     status: StatusCell,
     gauge: InstanceGauge,
+    observer: SessionObserver,
     live: Mutex<Option<LiveSession>>,
+    /// What others may read of the live session without its lifecycle lock.
+    view: std::sync::Mutex<Option<LiveView>>,
+    /// Set once a destroyed run-time session is forgotten: lifecycle calls
+    /// that waited for it find it gone.
+    forgotten: AtomicBool,
+}
+
+/// The parts of a live session readable while a lifecycle call runs.
+#[derive(Clone)]
+struct LiveView {
+    channel: Arc<dyn Channel>,
+    depth: QueueDepth,
+}
+
+impl SessionSlot {
+    /// Installs `session` as the slot's live session.
+    fn attach(&self, live: &mut Option<LiveSession>, session: LiveSession) {
+        *self.lock_view() = Some(LiveView {
+            channel: session.channel().clone(),
+            depth: session.queue_depth(),
+        });
+        *live = Some(session);
+    }
+
+    /// Takes the slot's live session out.
+    fn detach(&self, live: &mut Option<LiveSession>) -> Option<LiveSession> {
+        *self.lock_view() = None;
+        live.take()
+    }
+
+    fn view(&self) -> Option<LiveView> {
+        self.lock_view().clone()
+    }
+
+    fn lock_view(&self) -> std::sync::MutexGuard<'_, Option<LiveView>> {
+        self.view.lock().expect("session view lock")
+    }
 }
 
 /// Runs every session of one host.
@@ -86,11 +197,14 @@ struct Inner {
     sessions: RwLock<BTreeMap<String, Arc<SessionSlot>>>,
     /// Serializes reloads and reconfigurations.
     reconfiguring: Mutex<()>,
+    /// The event bus and metrics.
+    observer: Observer,
 }
 
 impl Supervisor {
     /// Opens the database, compiles every plugin (or loads it from the
-    /// compile cache) and registers the config's sessions. Starts nothing.
+    /// compile cache) and registers the config's sessions and the run-time
+    /// sessions stored in the database. Starts nothing.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let store = match &config.host.database {
             Some(url) => Store::open_url(url).await,
@@ -101,12 +215,14 @@ impl Supervisor {
         let pruned = store.journal_prune(day_ago).await.context("pruning the journal")?;
         tracing::debug!(pruned, "old finished journal rows pruned");
         let host = PluginHost::new(EngineSettings::for_config(&config, true))?;
+        let observer = Observer::default();
         let mut plugins = BTreeMap::new();
         let mut failures = Vec::new();
         for (name, plugin) in &config.plugins {
             match host.load_async(name, plugin).await {
                 Ok(loaded) => {
-                    plugins.insert(name.clone(), Arc::new(PluginHandle::new(loaded)));
+                    let handle = PluginHandle::new(loaded, observer.plugin(name));
+                    plugins.insert(name.clone(), Arc::new(handle));
                 }
                 Err(error) => failures.push(format!("{error:#}")),
             }
@@ -131,17 +247,19 @@ impl Supervisor {
                 plugins: RwLock::new(plugins),
                 sessions: RwLock::new(BTreeMap::new()),
                 reconfiguring: Mutex::new(()),
+                observer,
             }),
         };
         for (name, session) in &config.sessions {
             let slot = supervisor.new_slot(name, session.clone(), None).await?;
             supervisor.write_sessions().insert(name.clone(), slot);
         }
+        supervisor.load_runtime_sessions().await?;
         Ok(supervisor)
     }
 
-    /// A slot for session `name`, registered in the database; `status`
-    /// carries over the status cell of a slot it replaces.
+    /// A slot for config session `name`, registered in the database;
+    /// `status` carries over the status cell of a slot it replaces.
     async fn new_slot(
         &self,
         name: &str,
@@ -150,19 +268,38 @@ impl Supervisor {
     ) -> anyhow::Result<Arc<SessionSlot>> {
         let store = &self.inner.store;
         store
-            .session_register(name, config.channel.as_str(), "config")
+            .session_register(name, config.channel.as_str(), Origin::Config.as_str())
             .await
             .with_context(|| format!("registering session {name}"))?;
-        let status = match status {
-            Some(status) => status,
-            None => StatusCell::new(store.session_get(name).await?.and_then(|row| row.jid)),
+        let jid = match status {
+            Some(_) => None,
+            None => store.session_get(name).await?.and_then(|row| row.jid),
         };
-        Ok(Arc::new(SessionSlot {
+        Ok(self.slot_for(name, config, Origin::Config, jid, status))
+    }
+
+    /// A slot for session `name`; `status` carries over the status cell of
+    /// a slot it replaces, else a new cell starts with the account `jid`.
+    fn slot_for(
+        &self,
+        name: &str,
+        config: SessionConfig,
+        origin: Origin,
+        jid: Option<String>,
+        status: Option<StatusCell>,
+    ) -> Arc<SessionSlot> {
+        let observer = self.inner.observer.session(name);
+        let status = status.unwrap_or_else(|| StatusCell::observed(jid, observer.status_feed()));
+        Arc::new(SessionSlot {
             config,
+            origin,
             status,
             gauge: InstanceGauge::default(),
+            observer,
             live: Mutex::new(None),
-        }))
+            view: std::sync::Mutex::new(None),
+            forgotten: AtomicBool::new(false),
+        })
     }
 
     /// Starts every session whose config says `autostart`; failures are
@@ -181,9 +318,12 @@ impl Supervisor {
     /// without touching the network. Idempotent.
     pub async fn connect(&self, name: &str) -> anyhow::Result<()> {
         let slot = self.slot(name)?;
-        let mut live = slot.live.lock().await;
+        let mut live = lock_live(&slot, name, true)
+            .await
+            .map_err(LifecycleError::into_anyhow)?;
         if live.is_none() {
-            *live = Some(self.prepare(name, &slot).await?);
+            let session = self.prepare(name, &slot).await?;
+            slot.attach(&mut live, session);
         }
         Ok(())
     }
@@ -191,8 +331,54 @@ impl Supervisor {
     /// `start`: connects the session to its network. A new account shows a
     /// QR; a stored one reconnects. Idempotent while running.
     pub async fn start(&self, name: &str) -> anyhow::Result<()> {
+        self.lifecycle(name, Lifecycle::Start, true)
+            .await
+            .map(drop)
+            .map_err(LifecycleError::into_anyhow)
+    }
+
+    /// `disconnect`: closes the connection, handles what is queued, and
+    /// frees the session's task and instances. Auth is kept: `start`
+    /// reconnects with no QR.
+    pub async fn disconnect(&self, name: &str) -> anyhow::Result<()> {
+        self.lifecycle(name, Lifecycle::Disconnect, true)
+            .await
+            .map(drop)
+            .map_err(LifecycleError::into_anyhow)
+    }
+
+    /// `destroy`: logs the account out on the network, deletes its auth and
+    /// pending timers. Only a new QR links it again. Plugin kv data stays.
+    /// A run-time session is forgotten as well (its row deleted): it was
+    /// defined by nothing but the API call that created it.
+    pub async fn destroy(&self, name: &str) -> anyhow::Result<()> {
+        self.lifecycle(name, Lifecycle::Destroy, true)
+            .await
+            .map(drop)
+            .map_err(LifecycleError::into_anyhow)
+    }
+
+    /// Carries out `action` like [`start`](Self::start),
+    /// [`disconnect`](Self::disconnect) or [`destroy`](Self::destroy), but
+    /// refuses ([`LifecycleError::Busy`]) instead of waiting while another
+    /// lifecycle call on the session is in progress. Returns the session as
+    /// it is afterwards.
+    pub async fn try_lifecycle(&self, name: &str, action: Lifecycle) -> Result<SessionInfo, LifecycleError> {
+        self.lifecycle(name, action, false).await
+    }
+
+    async fn lifecycle(&self, name: &str, action: Lifecycle, wait: bool) -> Result<SessionInfo, LifecycleError> {
         let slot = self.slot(name)?;
-        let mut live = slot.live.lock().await;
+        let mut live = lock_live(&slot, name, wait).await?;
+        match action {
+            Lifecycle::Start => self.start_locked(name, &slot, &mut live).await?,
+            Lifecycle::Disconnect => disconnect_locked(name, &slot, &mut live).await,
+            Lifecycle::Destroy => self.destroy_locked(name, &slot, &mut live).await?,
+        }
+        Ok(self.info(name, &slot))
+    }
+
+    async fn start_locked(&self, name: &str, slot: &SessionSlot, live: &mut Option<LiveSession>) -> anyhow::Result<()> {
         if live.is_some()
             && matches!(
                 slot.status.state(),
@@ -202,34 +388,22 @@ impl Supervisor {
             return Ok(());
         }
         if live.is_none() {
-            *live = Some(self.prepare(name, &slot).await?);
+            let session = self.prepare(name, slot).await?;
+            slot.attach(live, session);
         }
         tracing::info!(session = name, "starting session");
         live.as_ref().expect("prepared above").start().await
     }
 
-    /// `disconnect`: closes the connection, handles what is queued, and
-    /// frees the session's task and instances. Auth is kept: `start`
-    /// reconnects with no QR.
-    pub async fn disconnect(&self, name: &str) -> anyhow::Result<()> {
-        let slot = self.slot(name)?;
-        let mut live = slot.live.lock().await;
-        if let Some(session) = live.take() {
-            tracing::info!(session = name, "disconnecting session");
-            session.close().await;
-            slot.status.set_state(State::Stopped);
-        }
-        Ok(())
-    }
-
-    /// `destroy`: logs the account out on the network, deletes its auth and
-    /// pending timers. Only a new QR links it again. Plugin kv data stays.
-    pub async fn destroy(&self, name: &str) -> anyhow::Result<()> {
-        let slot = self.slot(name)?;
-        let mut live = slot.live.lock().await;
-        let session = match live.take() {
+    async fn destroy_locked(
+        &self,
+        name: &str,
+        slot: &SessionSlot,
+        live: &mut Option<LiveSession>,
+    ) -> anyhow::Result<()> {
+        let session = match slot.detach(live) {
             Some(session) => session,
-            None => self.prepare(name, &slot).await?,
+            None => self.prepare(name, slot).await?,
         };
         tracing::info!(session = name, "destroying session");
         let logout = session.channel().logout().await;
@@ -242,9 +416,11 @@ impl Supervisor {
             s.state = State::LoggedOut;
             s.jid = None;
         });
+        if slot.origin == Origin::Api {
+            self.forget(name, slot).await?;
+        }
         Ok(())
     }
-
     /// `list`: every session known to the config or the database.
     pub async fn list(&self) -> anyhow::Result<Vec<SessionInfo>> {
         let slots = self.slots();
@@ -252,12 +428,20 @@ impl Supervisor {
         for stored in self.inner.store.sessions_all().await? {
             let info = match slots.get(&stored.name) {
                 Some(slot) => self.info(&stored.name, slot),
+                // A config session since removed from the config.
                 None => SessionInfo {
                     name: stored.name,
                     channel: stored.channel,
-                    jid: stored.jid,
+                    origin: if stored.origin == Origin::Api.as_str() {
+                        Origin::Api
+                    } else {
+                        Origin::Config
+                    },
                     status: State::Stopped,
                     connected: false,
+                    jid: stored.jid,
+                    qr: None,
+                    pair_code: None,
                     last_error: None,
                     plugins: Vec::new(),
                 },
@@ -288,6 +472,11 @@ impl Supervisor {
     /// The session's current status.
     pub fn status(&self, name: &str) -> Result<SessionStatus, UnknownSession> {
         Ok(self.slot(name)?.status.get())
+    }
+
+    /// One session as `list` shows it.
+    pub fn session(&self, name: &str) -> Result<SessionInfo, UnknownSession> {
+        Ok(self.info(name, &*self.slot(name)?))
     }
 
     /// Waits until the session's status satisfies `done`, returning it.
@@ -334,29 +523,36 @@ impl Supervisor {
 
     async fn prepare(&self, name: &str, slot: &SessionSlot) -> anyhow::Result<LiveSession> {
         let host = self.inner.config.read().expect("config lock").host.clone();
-        let spec = SessionSpec {
-            name: Arc::from(name),
-            channel: slot.config.channel,
-            plugins: self.chain_of(&slot.config),
-            queue_capacity: host.queue_capacity,
-            event_attempts: host.event_attempts,
-            journal: host.journal,
-            sends_per_minute: slot.config.sends_per_minute,
+        let prepared = match self.chain_of(&slot.config) {
+            Ok(plugins) => {
+                let spec = SessionSpec {
+                    name: Arc::from(name),
+                    channel: slot.config.channel,
+                    plugins,
+                    queue_capacity: host.queue_capacity,
+                    event_attempts: host.event_attempts,
+                    journal: host.journal,
+                    sends_per_minute: slot.config.sends_per_minute,
+                    observer: slot.observer.clone(),
+                };
+                LiveSession::prepare(spec, &self.inner.deps, slot.status.clone(), slot.gauge.clone()).await
+            }
+            Err(error) => Err(error),
         };
-        LiveSession::prepare(spec, &self.inner.deps, slot.status.clone(), slot.gauge.clone())
-            .await
-            .inspect_err(|error| slot.status.fail(format!("{error:#}")))
+        prepared.inspect_err(|error| slot.status.fail(format!("{error:#}")))
     }
 
     /// The session's plugins in order, each with the session's overrides.
-    fn chain_of(&self, session: &SessionConfig) -> Vec<(Arc<PluginHandle>, Option<toml::Table>)> {
+    /// Config validation guarantees a config session's plugins are loaded;
+    /// a run-time session may name a plugin the config no longer has.
+    fn chain_of(&self, session: &SessionConfig) -> anyhow::Result<Vec<(Arc<PluginHandle>, Option<toml::Table>)>> {
         let plugins = self.read_plugins();
         session
             .plugins
             .iter()
-            .map(|name| {
-                // Config validation (and `reconfigure`) guarantee every chain entry names a loaded plugin.
-                (plugins[name].clone(), session.overrides.get(name).cloned())
+            .map(|name| match plugins.get(name) {
+                Some(handle) => Ok((handle.clone(), session.overrides.get(name).cloned())),
+                None => Err(anyhow::anyhow!("plugin {name:?} is not in the config any more")),
             })
             .collect()
     }
@@ -366,9 +562,12 @@ impl Supervisor {
         SessionInfo {
             name: name.to_string(),
             channel: slot.config.channel.as_str().to_string(),
-            jid: status.jid,
+            origin: slot.origin,
             status: status.state,
             connected: status.state == State::Connected,
+            jid: status.jid,
+            qr: status.qr,
+            pair_code: status.pair_code,
             last_error: status.last_error,
             plugins: slot.config.plugins.clone(),
         }
@@ -392,5 +591,33 @@ impl Supervisor {
 
     fn slots(&self) -> BTreeMap<String, Arc<SessionSlot>> {
         self.inner.sessions.read().expect("sessions lock").clone()
+    }
+}
+
+/// Takes the session's lifecycle lock: waiting for it, or (`wait` false)
+/// refusing if another call holds it.
+async fn lock_live<'s>(
+    slot: &'s SessionSlot,
+    name: &str,
+    wait: bool,
+) -> Result<MutexGuard<'s, Option<LiveSession>>, LifecycleError> {
+    let live = if wait {
+        slot.live.lock().await
+    } else {
+        slot.live
+            .try_lock()
+            .map_err(|_| LifecycleError::Busy(name.to_string()))?
+    };
+    if slot.forgotten.load(Ordering::Acquire) {
+        return Err(UnknownSession(name.to_string()).into());
+    }
+    Ok(live)
+}
+
+async fn disconnect_locked(name: &str, slot: &SessionSlot, live: &mut Option<LiveSession>) {
+    if let Some(session) = slot.detach(live) {
+        tracing::info!(session = name, "disconnecting session");
+        session.close().await;
+        slot.status.set_state(State::Stopped);
     }
 }

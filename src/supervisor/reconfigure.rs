@@ -6,7 +6,8 @@
 //! version serving, with the error in its status; a config whose new
 //! plugins do not load is not applied at all. Only what changed is
 //! touched: a session whose entry is unchanged keeps running, its queue
-//! and instances intact.
+//! and instances intact. Sessions created through the API are not the
+//! config's to remove (see `runtime.rs`).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -93,7 +94,8 @@ impl Supervisor {
         {
             let mut plugins = self.inner.plugins.write().expect("plugins lock");
             for (name, loaded) in added_plugins {
-                plugins.insert(name, Arc::new(PluginHandle::new(loaded)));
+                let observer = self.inner.observer.plugin(&name);
+                plugins.insert(name, Arc::new(PluginHandle::new(loaded, observer)));
             }
             for (name, loaded) in changed_plugins {
                 plugins[&name].swap(loaded);
@@ -118,7 +120,7 @@ impl Supervisor {
                     let slot = self.write_sessions().remove(name.as_str());
                     slot.map(|slot| slot.status.clone())
                 }
-                None => None,
+                None => self.yield_to_config(name).await?,
             };
             let Some(session) = after else {
                 tracing::info!(session = %name, "session removed from the config");
@@ -140,11 +142,12 @@ impl Supervisor {
         }
 
         // Forget plugins no session can use any more.
+        let runtime = self.runtime_plugins();
         self.inner
             .plugins
             .write()
             .expect("plugins lock")
-            .retain(|name, _| new.plugins.contains_key(name));
+            .retain(|name, _| new.plugins.contains_key(name) || runtime.contains(name));
         *self.inner.config.write().expect("config lock") = new;
         tracing::info!(?report, "config applied");
         Ok(report)

@@ -1,0 +1,207 @@
+//! `GET /v1/events`: the host event bus as server-sent events.
+//!
+//! A stream opens with one `status` event per session (the current state),
+//! then carries `status`, `message`, `sent` and `plugin` events as they are
+//! published; `?session=<name>` keeps only that session's events (plugin
+//! events belong to no session and are left out then). A client that falls
+//! more than the bus's buffer behind gets `lagged` with the number of
+//! events it missed and goes on with newer ones. Ids count the events of
+//! one stream: 1, 2, 3, ... The stream ends when the server shuts down.
+//! Events are turned into JSON here, per listener, never on the event path.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+
+use super::ApiState;
+use super::error::{ApiError, ErrorBody};
+use crate::channel::Outbound;
+use crate::observe::HostEvent;
+use crate::session::{QrCode, SessionStatus, State as SessionState};
+
+/// `?session=<name>`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct EventsQuery {
+    /// Only this session's events.
+    session: Option<String>,
+}
+
+/// `event: status`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusEvent {
+    session: String,
+    status: StatusFields,
+}
+
+/// The status fields of a `Session`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StatusFields {
+    status: SessionState,
+    jid: Option<String>,
+    qr: Option<QrCode>,
+    pair_code: Option<String>,
+    last_error: Option<String>,
+}
+
+/// `event: message`: an inbound message reached the session's plugins.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageEvent {
+    session: String,
+    /// The network's message id.
+    id: String,
+    chat: String,
+    sender: String,
+    /// For text messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+}
+
+/// `event: sent`: the network accepted a send.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SentEvent {
+    session: String,
+    id: String,
+    #[schema(value_type = Object)]
+    action: Outbound,
+}
+
+/// `event: lagged`: events this client missed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LaggedEvent {
+    missed: u64,
+}
+
+#[utoipa::path(get, path = "/v1/events", tag = "host",
+    params(EventsQuery),
+    responses(
+        (status = 200, description = "Server-sent events: status, message, sent, plugin, lagged", content_type = "text/event-stream", body = String),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "Unknown session in ?session=", body = ErrorBody),
+    ))]
+pub async fn events(
+    State(state): State<ApiState>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if let Some(session) = &query.session
+        && !state.supervisor.has_session(session)
+    {
+        return Err(crate::supervisor::UnknownSession(session.clone()).into());
+    }
+    // Subscribe before reading the statuses, so no change falls in between.
+    let receiver = state.supervisor.subscribe_events();
+    let initial = state
+        .supervisor
+        .statuses()
+        .into_iter()
+        .filter(|(name, _)| query.session.as_ref().is_none_or(|only| only == name))
+        .filter_map(|(name, status)| status_event(&name, &status))
+        .collect();
+    let stream = Listener {
+        initial,
+        receiver,
+        shutdown: state.shutdown.clone(),
+        session: query.session,
+        next_id: 1,
+    };
+    Ok(Sse::new(futures_util::stream::unfold(stream, Listener::next)).keep_alive(KeepAlive::default()))
+}
+
+/// One client's stream.
+struct Listener {
+    initial: VecDeque<Event>,
+    receiver: broadcast::Receiver<Arc<HostEvent>>,
+    shutdown: watch::Receiver<bool>,
+    session: Option<String>,
+    next_id: u64,
+}
+
+impl Listener {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        let event = loop {
+            if let Some(event) = self.initial.pop_front() {
+                break event;
+            }
+            tokio::select! {
+                _ = self.shutdown.changed() => return None,
+                received = self.receiver.recv() => match received {
+                    Ok(event) => {
+                        if let Some(event) = self.render(&event) {
+                            break event;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(missed, "event stream client lagged");
+                        if let Some(event) = json_event("lagged", &LaggedEvent { missed }) {
+                            break event;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        Some((Ok(event.id(id.to_string())), self))
+    }
+
+    /// The SSE event for `event`, unless this client filters it out.
+    fn render(&self, event: &HostEvent) -> Option<Event> {
+        if let Some(only) = &self.session
+            && event.session() != Some(only.as_str())
+        {
+            return None;
+        }
+        match event {
+            HostEvent::Status { session, status } => status_event(session, status),
+            HostEvent::Message(message) => json_event(
+                "message",
+                &MessageEvent {
+                    session: message.session.to_string(),
+                    id: message.id.clone(),
+                    chat: message.chat.clone(),
+                    sender: message.sender.clone(),
+                    text: message.text.clone(),
+                },
+            ),
+            HostEvent::Sent(sent) => json_event(
+                "sent",
+                &SentEvent {
+                    session: sent.session.to_string(),
+                    id: sent.id.clone(),
+                    action: sent.action.clone(),
+                },
+            ),
+            HostEvent::Plugin(plugin) => json_event("plugin", plugin),
+        }
+    }
+}
+
+fn status_event(session: &str, status: &SessionStatus) -> Option<Event> {
+    let data = StatusEvent {
+        session: session.to_string(),
+        status: StatusFields {
+            status: status.state,
+            jid: status.jid.clone(),
+            qr: status.qr.clone(),
+            pair_code: status.pair_code.clone(),
+            last_error: status.last_error.clone(),
+        },
+    };
+    json_event("status", &data)
+}
+
+fn json_event(name: &str, data: &impl Serialize) -> Option<Event> {
+    match Event::default().event(name).json_data(data) {
+        Ok(event) => Some(event),
+        Err(error) => {
+            tracing::error!(event = name, %error, "event not serializable; skipped");
+            None
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The control API: HTTP on `[host] api` (loopback by default), the
+//! contract of `docs/api.md`.
+//!
+//! - `auth.rs`: the bearer token (env or `data_dir/api-token`) and its middleware.
+//! - `error.rs`: the JSON error shape and status codes.
+//! - `sessions.rs`: sessions, their lifecycle, QR, sending.
+//! - `sim.rs`: the sim network's other side.
+//! - `plugins.rs`: plugin status and reload.
+//! - `events.rs`: live events (server-sent events).
+//! - `metrics.rs`: Prometheus metrics.
+//! - `openapi.rs`: the generated OpenAPI document.
+//! - `dashboard.rs`: the web dashboard at `/` (public, like its assets).
+//!
+//! [`bind`] starts the server and returns a [`Server`] that knows its
+//! address (so tests can bind port 0) and shuts down gracefully: it stops
+//! accepting, ends the live event streams, and waits for requests in
+//! flight.
+
+mod auth;
+mod dashboard;
+mod error;
+mod events;
+mod metrics;
+mod openapi;
+mod plugins;
+mod sessions;
+mod sim;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::{Extension, Router};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::{ApiToken, TOKEN_ENV, TOKEN_FILE, token_path};
+
+use crate::supervisor::Supervisor;
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct ApiState {
+    pub supervisor: Supervisor,
+    token: ApiToken,
+    /// Turns true when the server shuts down (live streams end).
+    shutdown: watch::Receiver<bool>,
+}
+
+/// A running control API server.
+pub struct Server {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, ends live event streams, and waits for the
+    /// requests in flight.
+    pub async fn shutdown(self) {
+        self.shutdown.send_replace(true);
+        match self.task.await {
+            Ok(Ok(())) => tracing::info!("control API stopped"),
+            Ok(Err(error)) => tracing::error!(%error, "control API server failed"),
+            Err(error) => tracing::error!(%error, "control API server task ended abnormally"),
+        }
+    }
+}
+
+/// Serves the API for `supervisor` on `addr` (`127.0.0.1:0` picks a port).
+pub async fn bind(supervisor: Supervisor, addr: &str, token: ApiToken) -> anyhow::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("control API: binding {addr}"))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, stopping) = watch::channel(false);
+    let state = ApiState {
+        supervisor,
+        token,
+        shutdown: stopping.clone(),
+    };
+    let app = router(state);
+    let mut stopped = stopping;
+    let task = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                // Either the flag turned true or the Server was dropped.
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+    );
+    tracing::info!(%addr, "control API listening");
+    Ok(Server { addr, shutdown, task })
+}
+
+/// Every route, the token required on all but the public ones.
+fn router(state: ApiState) -> Router {
+    let protected = OpenApiRouter::new()
+        .routes(routes!(sessions::list, sessions::create))
+        .routes(routes!(sessions::get))
+        .routes(routes!(sessions::start))
+        .routes(routes!(sessions::disconnect))
+        .routes(routes!(sessions::destroy))
+        .routes(routes!(sessions::qr))
+        .routes(routes!(sessions::send))
+        .routes(routes!(sim::inbound))
+        .routes(routes!(sim::outbound))
+        .routes(routes!(plugins::list))
+        .routes(routes!(plugins::reload))
+        .routes(routes!(events::events))
+        .routes(routes!(metrics::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
+    let public = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(openapi::document));
+    let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(protected)
+        .merge(public)
+        .split_for_parts();
+    let document = match document.to_json() {
+        Ok(json) => json,
+        Err(error) => {
+            tracing::error!(%error, "OpenAPI document not serializable");
+            String::from("{}")
+        }
+    };
+    api.merge(dashboard::routes())
+        .fallback(error::no_route)
+        .layer(Extension(openapi::Document(Arc::from(document))))
+        .with_state(state)
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "host", security(()),
+    responses((status = 200, description = "The host is up", content_type = "text/plain", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}

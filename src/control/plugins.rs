@@ -1,0 +1,42 @@
+//! `/v1/plugins...`: every plugin's serving version and health, and
+//! reloading one from its file (`422` if the new file does not load: the
+//! old version keeps serving).
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use super::ApiState;
+use super::error::{ApiError, ErrorBody};
+use crate::plugin::PluginStatus;
+
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+    responses(
+        (status = 200, body = [PluginStatus]),
+        (status = 401, body = ErrorBody),
+    ))]
+pub async fn list(State(state): State<ApiState>) -> Json<Vec<PluginStatus>> {
+    Json(state.supervisor.plugins())
+}
+
+#[utoipa::path(post, path = "/v1/plugins/{name}/reload", tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    responses(
+        (status = 200, description = "The file was loaded (or had not changed)", body = PluginStatus),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "The new file does not load; the old version serves", body = ErrorBody),
+    ))]
+pub async fn reload(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<PluginStatus>, ApiError> {
+    if state.supervisor.plugin(&name).is_none() {
+        return Err(ApiError::unknown_plugin(&name));
+    }
+    tracing::info!(plugin = %name, "reload through the API");
+    match state.supervisor.reload_plugin(&name).await {
+        Ok(_) => state
+            .supervisor
+            .plugin(&name)
+            .map(Json)
+            .ok_or_else(|| ApiError::unknown_plugin(&name)),
+        Err(error) => Err(ApiError::invalid(format!("{error:#}"))),
+    }
+}

@@ -1,0 +1,194 @@
+//! The host's metrics, in a `prometheus-client` registry encoded for
+//! `GET /metrics` (OpenMetrics text, which Prometheus reads).
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `purr_events_in_total` | counter | `session` |
+//! | `purr_events_out_total` | counter | `session` |
+//! | `purr_handler_duration_seconds` | histogram | `plugin` |
+//! | `purr_plugin_traps_total` | counter | `plugin` |
+//! | `purr_plugin_reloads_total` | counter | `plugin`, `result` |
+//! | `purr_queue_depth` | gauge | `session` |
+//! | `purr_sessions` | gauge | `status` |
+//!
+//! Counters and the histogram are updated on the event path through
+//! handles resolved once per session or plugin ([`SessionMetrics`],
+//! [`PluginMetrics`]): an atomic add, no label lookup, no allocation.
+//! The gauges are set at scrape time ([`Metrics::encode`]) from what the
+//! supervisor reads then (queue lengths, statuses), not per event.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::session::State;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SessionLabel {
+    session: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabel {
+    plugin: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    plugin: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: &'static str,
+}
+
+/// Every status a session can be in, for `purr_sessions`.
+const STATES: [State; 7] = [
+    State::Stopped,
+    State::Starting,
+    State::ScanQr,
+    State::Connected,
+    State::Disconnected,
+    State::LoggedOut,
+    State::Failed,
+];
+
+fn handler_histogram() -> Histogram {
+    // 100 µs to ~3.3 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+/// The host's metrics.
+pub struct Metrics {
+    registry: Registry,
+    events_in: Family<SessionLabel, Counter>,
+    events_out: Family<SessionLabel, Counter>,
+    handler_seconds: Family<PluginLabel, Histogram, fn() -> Histogram>,
+    traps: Family<PluginLabel, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
+    queue_depth: Family<SessionLabel, Gauge>,
+    sessions: Family<StatusLabel, Gauge>,
+}
+
+/// A session's counters, resolved once.
+#[derive(Clone)]
+pub struct SessionMetrics {
+    pub events_in: Counter,
+    pub events_out: Counter,
+}
+
+/// A plugin's counters and histogram, resolved once.
+#[derive(Clone)]
+pub struct PluginMetrics {
+    pub handler_seconds: Histogram,
+    pub traps: Counter,
+    pub reloads_ok: Counter,
+    pub reloads_failed: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("purr");
+        let events_in = Family::<SessionLabel, Counter>::default();
+        let events_out = Family::<SessionLabel, Counter>::default();
+        let handler_seconds =
+            Family::<PluginLabel, Histogram, fn() -> Histogram>::new_with_constructor(handler_histogram);
+        let traps = Family::<PluginLabel, Counter>::default();
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        let queue_depth = Family::<SessionLabel, Gauge>::default();
+        let sessions = Family::<StatusLabel, Gauge>::default();
+        registry.register(
+            "events_in",
+            "Network events that reached a session's plugins",
+            events_in.clone(),
+        );
+        registry.register(
+            "events_out",
+            "Outbound actions the network accepted from a session",
+            events_out.clone(),
+        );
+        registry.register(
+            "handler_duration_seconds",
+            "Time a plugin took to handle one event",
+            handler_seconds.clone(),
+        );
+        registry.register("plugin_traps", "Plugin traps, all sessions together", traps.clone());
+        registry.register("plugin_reloads", "Plugin reloads by result", reloads.clone());
+        registry.register(
+            "queue_depth",
+            "Events waiting in a session's queues",
+            queue_depth.clone(),
+        );
+        registry.register("sessions", "Sessions by status", sessions.clone());
+        Metrics {
+            registry,
+            events_in,
+            events_out,
+            handler_seconds,
+            traps,
+            reloads,
+            queue_depth,
+            sessions,
+        }
+    }
+
+    /// The handles of session `name`.
+    pub fn session(&self, name: &str) -> SessionMetrics {
+        let label = SessionLabel {
+            session: name.to_string(),
+        };
+        SessionMetrics {
+            events_in: self.events_in.get_or_create_owned(&label),
+            events_out: self.events_out.get_or_create_owned(&label),
+        }
+    }
+
+    /// The handles of plugin `name`.
+    pub fn plugin(&self, name: &str) -> PluginMetrics {
+        let label = PluginLabel {
+            plugin: name.to_string(),
+        };
+        let reload = |result| ReloadLabels {
+            plugin: name.to_string(),
+            result,
+        };
+        PluginMetrics {
+            handler_seconds: self.handler_seconds.get_or_create_owned(&label),
+            traps: self.traps.get_or_create_owned(&label),
+            reloads_ok: self.reloads.get_or_create_owned(&reload("ok")),
+            reloads_failed: self.reloads.get_or_create_owned(&reload("error")),
+        }
+    }
+
+    /// The text exposition, with the gauges set from `queues` (session,
+    /// events waiting) and `states` (every session's status) read now.
+    pub fn encode(&self, queues: &[(String, usize)], states: &[State]) -> String {
+        self.queue_depth.clear();
+        for (session, depth) in queues {
+            let label = SessionLabel {
+                session: session.clone(),
+            };
+            self.queue_depth.get_or_create(&label).set(*depth as i64);
+        }
+        for state in STATES {
+            let count = states.iter().filter(|s| **s == state).count();
+            let label = StatusLabel { status: state.as_str() };
+            self.sessions.get_or_create(&label).set(count as i64);
+        }
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
