@@ -114,44 +114,61 @@ pub async fn events(
 
 /// One client's stream.
 struct Listener {
-    initial: VecDeque<Event>,
+    /// The opening `status` events, not sent yet.
+    initial: VecDeque<Outgoing>,
     receiver: broadcast::Receiver<Arc<HostEvent>>,
     shutdown: watch::Receiver<bool>,
     session: Option<String>,
     next_id: u64,
 }
 
+/// An event ready to send: its name and JSON data.
+#[derive(Debug)]
+struct Outgoing {
+    name: &'static str,
+    data: String,
+}
+
 impl Listener {
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
-        let event = loop {
+        let outgoing = self.next_outgoing().await?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let event = Event::default()
+            .event(outgoing.name)
+            .data(outgoing.data)
+            .id(id.to_string());
+        Some((Ok(event), self))
+    }
+
+    /// The next event for this client; `None` once the server shuts down.
+    async fn next_outgoing(&mut self) -> Option<Outgoing> {
+        loop {
             if let Some(event) = self.initial.pop_front() {
-                break event;
+                return Some(event);
             }
             tokio::select! {
                 _ = self.shutdown.changed() => return None,
                 received = self.receiver.recv() => match received {
                     Ok(event) => {
                         if let Some(event) = self.render(&event) {
-                            break event;
+                            return Some(event);
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::debug!(missed, "event stream client lagged");
-                        if let Some(event) = json_event("lagged", &LaggedEvent { missed }) {
-                            break event;
+                        if let Some(event) = outgoing("lagged", &LaggedEvent { missed }) {
+                            return Some(event);
                         }
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             }
-        };
-        let id = self.next_id;
-        self.next_id += 1;
-        Some((Ok(event.id(id.to_string())), self))
+        }
     }
 
     /// The SSE event for `event`, unless this client filters it out.
-    fn render(&self, event: &HostEvent) -> Option<Event> {
+    fn render(&self, event: &HostEvent) -> Option<Outgoing> {
         if let Some(only) = &self.session
             && event.session() != Some(only.as_str())
         {
@@ -159,7 +176,7 @@ impl Listener {
         }
         match event {
             HostEvent::Status { session, status } => status_event(session, status),
-            HostEvent::Message(message) => json_event(
+            HostEvent::Message(message) => outgoing(
                 "message",
                 &MessageEvent {
                     session: message.session.to_string(),
@@ -169,7 +186,7 @@ impl Listener {
                     text: message.text.clone(),
                 },
             ),
-            HostEvent::Sent(sent) => json_event(
+            HostEvent::Sent(sent) => outgoing(
                 "sent",
                 &SentEvent {
                     session: sent.session.to_string(),
@@ -177,12 +194,12 @@ impl Listener {
                     action: sent.action.clone(),
                 },
             ),
-            HostEvent::Plugin(plugin) => json_event("plugin", plugin),
+            HostEvent::Plugin(plugin) => outgoing("plugin", plugin),
         }
     }
 }
 
-fn status_event(session: &str, status: &SessionStatus) -> Option<Event> {
+fn status_event(session: &str, status: &SessionStatus) -> Option<Outgoing> {
     let data = StatusEvent {
         session: session.to_string(),
         status: StatusFields {
@@ -193,15 +210,78 @@ fn status_event(session: &str, status: &SessionStatus) -> Option<Event> {
             last_error: status.last_error.clone(),
         },
     };
-    json_event("status", &data)
+    outgoing("status", &data)
 }
 
-fn json_event(name: &str, data: &impl Serialize) -> Option<Event> {
-    match Event::default().event(name).json_data(data) {
-        Ok(event) => Some(event),
+fn outgoing(name: &'static str, data: &impl Serialize) -> Option<Outgoing> {
+    match serde_json::to_string(data) {
+        Ok(data) => Some(Outgoing { name, data }),
         Err(error) => {
             tracing::error!(event = name, %error, "event not serializable; skipped");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observe::{CAPACITY, EventBus};
+
+    fn status(session: &str, state: SessionState) -> HostEvent {
+        HostEvent::Status {
+            session: Arc::from(session),
+            status: SessionStatus {
+                state,
+                jid: None,
+                qr: None,
+                pair_code: None,
+                last_error: None,
+            },
+        }
+    }
+
+    fn listener(bus: &EventBus, session: Option<&str>) -> (Listener, watch::Sender<bool>) {
+        let (stop, shutdown) = watch::channel(false);
+        let listener = Listener {
+            initial: VecDeque::new(),
+            receiver: bus.subscribe(),
+            shutdown,
+            session: session.map(str::to_string),
+            next_id: 1,
+        };
+        (listener, stop)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_falls_behind_is_told_how_many_events_it_missed() {
+        let bus = EventBus::new();
+        let (mut listener, _stop) = listener(&bus, None);
+        for _ in 0..CAPACITY + 5 {
+            bus.publish(|| status("s", SessionState::Starting));
+        }
+        bus.publish(|| status("s", SessionState::Connected));
+        let lagged = listener.next_outgoing().await.unwrap();
+        assert_eq!((lagged.name, lagged.data.as_str()), ("lagged", r#"{"missed":6}"#));
+        // Then the newest events, the last one included.
+        let mut last = None;
+        for _ in 0..CAPACITY {
+            last = listener.next_outgoing().await;
+        }
+        let last = last.unwrap();
+        assert_eq!(last.name, "status");
+        assert!(last.data.contains(r#""status":"connected""#), "{}", last.data);
+    }
+
+    #[tokio::test]
+    async fn a_session_filter_keeps_that_session_only_and_shutdown_ends_the_stream() {
+        let bus = EventBus::new();
+        let (mut listener, stop) = listener(&bus, Some("a"));
+        bus.publish(|| status("b", SessionState::Starting));
+        bus.publish(|| status("a", SessionState::Starting));
+        let event = listener.next_outgoing().await.unwrap();
+        assert!(event.data.starts_with(r#"{"session":"a""#), "{}", event.data);
+        stop.send_replace(true);
+        assert!(listener.next_outgoing().await.is_none());
     }
 }

@@ -15,7 +15,7 @@ mod metrics;
 
 use std::sync::Arc;
 
-pub use bus::{EventBus, HostEvent, MessageEvent, SentEvent};
+pub use bus::{CAPACITY, EventBus, HostEvent, MessageEvent, SentEvent};
 pub use channel::ObservedChannel;
 pub use metrics::{Metrics, PluginMetrics, SessionMetrics};
 
