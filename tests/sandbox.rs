@@ -187,6 +187,46 @@ plugins = ["probe"]
 }
 
 #[tokio::test]
+async fn an_idle_sessions_instances_are_dropped_and_made_again_on_the_next_event() {
+    let config = TestConfig::new(
+        r#"
+[plugins.echo]
+path = "{echo}"
+idle_ms = 100
+
+[plugins.probe]
+path = "{probe}"
+idle_ms = 0
+
+[sessions.idle]
+channel = "sim"
+plugins = ["echo"]
+
+[sessions.kept]
+channel = "sim"
+plugins = ["probe"]
+"#,
+    );
+    let host = config.started().await;
+    assert_eq!(host.say("idle", "!count").await, ["1"]);
+    let released = async {
+        while host.supervisor.live_instances("idle").unwrap() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, released)
+        .await
+        .expect("the idle instance is dropped");
+    assert_eq!(host.say("idle", "!count").await, ["2"], "a new instance, the same data");
+    assert_eq!(host.supervisor.live_instances("idle").unwrap(), 1);
+    // With `idle_ms = 0` the instance stays: it still remembers the events
+    // it saw, long after the other session's was dropped.
+    assert_eq!(host.say("kept", "events").await, ["started,qr,connected"]);
+    assert_eq!(host.supervisor.live_instances("kept").unwrap(), 1);
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn a_full_instance_pool_fails_the_event_with_a_clear_message_until_a_slot_frees() {
     let config = TestConfig::with_host(
         "max_instances = 1",

@@ -276,7 +276,12 @@ async fn poll_inbox(network: Weak<Inner>) {
             let Some(sink) = inner.online.lock().expect("sim online lock").get(&row.session).cloned() else {
                 continue; // offline: kept for when it is back
             };
-            if !inner.inbox_in_flight.lock().expect("sim inbox lock").insert(row.id.clone()) {
+            if !inner
+                .inbox_in_flight
+                .lock()
+                .expect("sim inbox lock")
+                .insert(row.id.clone())
+            {
                 continue;
             }
             let from = row.sender.split('@').next().unwrap_or(&row.sender);

@@ -34,6 +34,7 @@ const PLUGIN_KEYS: &[&str] = &[
     "timeout_ms",
     "memory_mb",
     "max_calls",
+    "idle_ms",
     "max_kv_value_bytes",
     "max_kv_bytes",
     "max_timers",
@@ -211,6 +212,7 @@ impl Checker<'_> {
                 timeout_ms: self.integer(table, &entry, "timeout_ms", 1..=3_600_000).unwrap_or(1000) as u64,
                 memory_mb: self.integer(table, &entry, "memory_mb", 1..=4096).unwrap_or(64) as u64,
                 max_calls: self.integer(table, &entry, "max_calls", 1..=i64::MAX).unwrap_or(10_000) as u64,
+                idle_ms: self.integer(table, &entry, "idle_ms", 0..=i64::MAX).unwrap_or(60_000) as u64,
                 quotas: self.quotas(table, &entry),
                 settings: self.table(table, &entry, "config").cloned().unwrap_or_default(),
             };

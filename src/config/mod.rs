@@ -33,14 +33,20 @@ pub struct Config {
     pub sessions: BTreeMap<String, SessionConfig>,
 }
 
+/// The most instance slots purr reserves unless `max_instances` says
+/// otherwise. Each slot costs address space and memory mappings (Linux
+/// allows 65,530 per process by default); idle sessions hold no instances
+/// (`idle_ms`), so the slots needed are those of recently active sessions.
+pub const MAX_DEFAULT_INSTANCES: usize = 30_000;
+
 impl Config {
     /// How many plugin instances may be alive at once: `host.max_instances`,
     /// or by default twice the sum of all chain lengths (room for sessions
-    /// added by a config reload), at least 32.
+    /// added later), at least 32 and at most [`MAX_DEFAULT_INSTANCES`].
     pub fn instance_capacity(&self) -> u32 {
         self.host.max_instances.unwrap_or_else(|| {
             let chained: usize = self.sessions.values().map(|s| s.plugins.len()).sum();
-            (2 * chained).max(32) as u32
+            (2 * chained).clamp(32, MAX_DEFAULT_INSTANCES) as u32
         })
     }
 
@@ -96,6 +102,10 @@ pub struct PluginConfig {
     pub memory_mb: u64,
     /// Calls after which an instance is recycled, bounding leaks (default 10000).
     pub max_calls: u64,
+    /// A session's instance of the plugin is dropped after it had no event
+    /// for this long, so idle sessions hold no instances (default 60000;
+    /// 0 keeps instances for as long as the session runs).
+    pub idle_ms: u64,
     /// Quotas on the plugin's host calls, per session.
     pub quotas: PluginQuotas,
     /// The plugin's own settings, given to it through the `config` import.

@@ -9,7 +9,9 @@
 //! the version its [`PluginHandle`] serves at that moment; a reload is
 //! noticed here, between events, so the event in flight finishes on the
 //! code it started with. A trapped or worn-out instance is dropped and made
-//! afresh for the next event. A plugin that keeps trapping backs off
+//! afresh for the next event. An instance that served no event for its
+//! plugin's `idle_ms` is dropped too ([`Chain::release_idle`]), so idle
+//! sessions hold no instances. A plugin that keeps trapping backs off
 //! (exponentially, capped): events meanwhile fail at once for it instead
 //! of paying for a crash each. Each call's duration goes to the plugin's
 //! `purr_handler_duration_seconds` histogram.
@@ -44,6 +46,8 @@ struct Slot {
     /// The plugin's settings for this session (overrides merged).
     settings: Arc<toml::Table>,
     instance: Option<PluginInstance>,
+    /// When the instance last served an event.
+    last_used: Instant,
     /// Traps in a row, and when the next instance may be made.
     consecutive_traps: u32,
     retry_at: Option<Instant>,
@@ -59,9 +63,16 @@ impl Slot {
             overrides,
             plugin,
             instance: None,
+            last_used: Instant::now(),
             consecutive_traps: 0,
             retry_at: None,
         }
+    }
+
+    /// When the instance is to be dropped for idleness, if it is.
+    fn idle_deadline(&self) -> Option<Instant> {
+        let idle_ms = self.plugin.config.idle_ms;
+        (self.instance.is_some() && idle_ms > 0).then(|| self.last_used + Duration::from_millis(idle_ms))
     }
 
     /// Moves to the serving version if it changed since the last event.
@@ -126,6 +137,27 @@ impl Chain {
             .map(|(handle, overrides)| Slot::new(handle, overrides))
             .collect();
         Chain { scope, slots, gauge }
+    }
+
+    /// When the next instance goes idle (see [`release_idle`](Self::release_idle)).
+    pub fn next_idle_deadline(&self) -> Option<Instant> {
+        self.slots.iter().filter_map(Slot::idle_deadline).min()
+    }
+
+    /// Drops the instances idle past their plugin's `idle_ms`; the next
+    /// event makes them afresh.
+    pub fn release_idle(&mut self) {
+        let now = Instant::now();
+        for slot in &mut self.slots {
+            if slot.idle_deadline().is_some_and(|deadline| deadline <= now) {
+                slot.instance = None;
+                tracing::debug!(
+                    session = &*self.scope.session,
+                    plugin = &*slot.plugin.name,
+                    "idle instance dropped"
+                );
+            }
+        }
     }
 
     /// Runs a network event through the whole chain.
@@ -220,6 +252,7 @@ async fn call(
         }
     };
     let started = Instant::now();
+    slot.last_used = started;
     let flow = instance.handle(ctx, event).await;
     slot.handle
         .metrics()

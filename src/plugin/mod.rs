@@ -72,7 +72,13 @@ impl PluginHost {
     pub fn new(settings: EngineSettings) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(&settings))
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("creating the wasmtime engine ({} instance slots)", settings.instances))?;
+            .with_context(|| {
+                format!(
+                    "creating the wasmtime engine ({} instance slots; lower `max_instances` in [host], \
+                     or raise vm.max_map_count)",
+                    settings.instances
+                )
+            })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)

@@ -79,6 +79,7 @@ impl SessionTask {
                     Some(SessionInput::Close) | None => break,
                 },
                 timer = self.timers.next_due(), if self.online => self.handle_timer(timer).await,
+                _ = sleep_until_some(self.chain.next_idle_deadline()) => self.chain.release_idle(),
             }
         }
         self.sender.tried_all().await;
@@ -215,5 +216,13 @@ impl SessionTask {
         let id = format!("{}.{}", self.id_prefix, self.next_seq);
         self.next_seq += 1;
         id
+    }
+}
+
+/// Sleeps until `deadline`; never wakes without one.
+async fn sleep_until_some(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }

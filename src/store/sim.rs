@@ -64,12 +64,12 @@ impl Store {
 
     /// The oldest `limit` messages waiting for any session, oldest first.
     pub async fn sim_inbox(&self, limit: i64) -> anyhow::Result<Vec<SimInboxRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, session, sender, text FROM sim_inbox ORDER BY queued_at_ms, rowid LIMIT ?",
+        Ok(
+            sqlx::query_as("SELECT id, session, sender, text FROM sim_inbox ORDER BY queued_at_ms, rowid LIMIT ?")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
         )
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
     }
 
     /// What `session` sent on the sim network (`[sim] keep_sent`), in order:
