@@ -125,7 +125,9 @@ impl Dice {
 
 #[test]
 fn sigkill_at_random_points_loses_nothing_and_sends_nothing_twice() {
-    let config = TestConfig::new(CONFIG);
+    // Port 0: the control API takes any free port, so this test never
+    // collides with another host on the machine.
+    let config = TestConfig::with_host("api = \"127.0.0.1:0\"", CONFIG);
     // The sent log must outlive the process, like a real network's.
     let text = std::fs::read_to_string(&config.path)
         .unwrap()
