@@ -84,17 +84,14 @@ struct Plugin {
 }
 
 /// Runs `body` against the host `args` name; prints its failure.
-async fn with_remote<F>(args: &RemoteArgs, body: impl AsyncFnOnce(Remote) -> Result<F, Failure>) -> ExitCode
-where
-    F: Into<String>,
-{
+async fn with_remote(args: &RemoteArgs, body: impl AsyncFnOnce(Remote) -> Result<String, Failure>) -> ExitCode {
     let remote = match Remote::connect(args) {
         Ok(remote) => remote,
         Err(code) => return code,
     };
     match body(remote).await {
         Ok(out) => {
-            print!("{}", out.into());
+            print!("{out}");
             ExitCode::SUCCESS
         }
         Err(failure) => failure.report(),

@@ -7,6 +7,7 @@
 //! one line: the API's own error message, or "no purr host answers" when
 //! nothing listens at the address.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ConfigArg;
+use crate::control;
 
 /// How long a request (other than the event stream) may take: lifecycle
 /// actions wait for a session to drain its queue.
@@ -61,33 +63,16 @@ impl Remote {
     /// options and the environment leave open. `Err` carries the exit code
     /// after the problem was printed.
     pub fn connect(args: &RemoteArgs) -> Result<Remote, ExitCode> {
-        let config = if args.api.is_none() || args.token.is_none() {
-            Some(args.config.load()?)
-        } else {
-            None
-        };
-        let addr = match (&args.api, &config) {
-            (Some(api), _) => api.clone(),
-            (None, Some(config)) => config.host.api.clone(),
-            (None, None) => unreachable!("the config is loaded when --api is missing"),
-        };
-        let token = match (&args.token, &config) {
-            (Some(token), _) => token.clone(),
-            (None, Some(config)) => {
-                let path = config.host.data_dir.join("api-token");
-                match std::fs::read_to_string(&path) {
-                    Ok(token) => token.trim().to_string(),
-                    Err(error) => {
-                        return Err(Failure(format!(
-                            "cannot read the API token {}: {error}; the host creates it on its first start \
-                             (or set PURR_API_TOKEN / pass --token)",
-                            path.display()
-                        ))
-                        .report());
-                    }
-                }
+        let (addr, token) = match (&args.api, &args.token) {
+            (Some(api), Some(token)) => (api.clone(), token.clone()),
+            (api, token) => {
+                let config = args.config.load()?;
+                let token = match token {
+                    Some(token) => token.clone(),
+                    None => read_token(&config.host.data_dir).map_err(Failure::report)?,
+                };
+                (api.clone().unwrap_or(config.host.api), token)
             }
-            (None, None) => unreachable!("the config is loaded when --token is missing"),
         };
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -160,6 +145,20 @@ impl Remote {
             Failure(format!("talking to the host at {}: {error}", self.addr))
         }
     }
+}
+
+/// The token the host made in `data_dir`.
+fn read_token(data_dir: &Path) -> Result<String, Failure> {
+    let path = control::token_path(data_dir);
+    std::fs::read_to_string(&path)
+        .map(|token| token.trim().to_string())
+        .map_err(|error| {
+            Failure(format!(
+                "cannot read the API token {}: {error}; the host creates it on its first start \
+                 (or set PURR_API_TOKEN / pass --token)",
+                path.display()
+            ))
+        })
 }
 
 /// The message of the API's error body (`{"error": {"code", "message"}}`),
