@@ -71,7 +71,10 @@ fn script() -> Vec<(Step, Vec<(&'static str, &'static str)>)> {
         (Text("alice", "!count"), vec![("alice@sim", "1")]),
         (Text("alice", "!ping"), vec![("alice@sim", "pong")]),
         // Unicode: trimmed as Rust's `str::trim` does (White_Space), no more.
-        (Text("user", "\u{85}\u{a0}!ping\u{3000}\u{2029}"), vec![("user@sim", "pong")]),
+        (
+            Text("user", "\u{85}\u{a0}!ping\u{3000}\u{2029}"),
+            vec![("user@sim", "pong")],
+        ),
         (Text("user", "\u{1c}!ping"), vec![]),
         (Text("user", "!echo ünïcödé 🐱 "), vec![("user@sim", "ünïcödé 🐱")]),
         // Sent by this account itself: ignored, not even counted.
@@ -102,7 +105,13 @@ fn script() -> Vec<(Step, Vec<(&'static str, &'static str)>)> {
                     file_name: None,
                     seconds: None,
                 };
-                message(n, "user@sim", "user@sim", false, Content::Media(MediaKind::Image, media))
+                message(
+                    n,
+                    "user@sim",
+                    "user@sim",
+                    false,
+                    Content::Media(MediaKind::Image, media),
+                )
             }),
             vec![],
         ),
@@ -158,7 +167,12 @@ async fn every_language_echo_sends_the_same_messages() {
                         .await
                         .expect("inject");
                 }
-                Step::Event(make) => host.supervisor.sim().inject(session, make(n as u32)).await.expect("inject"),
+                Step::Event(make) => host
+                    .supervisor
+                    .sim()
+                    .inject(session, make(n as u32))
+                    .await
+                    .expect("inject"),
             }
             host.supervisor.flush(session).await.expect("flush");
             transcript.push(sent_since(&host, session, before));
@@ -213,7 +227,11 @@ async fn a_js_throw_or_a_python_raise_costs_only_the_current_event() {
     let config = TestConfig::new(&with_paths(FAILING, &["throw-js", "raise-py", "echo"]));
     let host = config.started().await;
     for (session, plugin, command) in [("js", "throw-js", "!throw"), ("py", "raise-py", "!raise")] {
-        assert_eq!(host.say(session, "!ping").await, ["pong", "pong"], "{plugin} and echo answer");
+        assert_eq!(
+            host.say(session, "!ping").await,
+            ["pong", "pong"],
+            "{plugin} and echo answer"
+        );
         assert_eq!(host.say(session, "!count").await, ["2"]);
         // The event fails: the chain stops, echo never sees it (nor counts it).
         assert_eq!(host.say(session, command).await, Vec::<String>::new(), "{command}");

@@ -4,7 +4,8 @@
 //! and plugins), [`chat`] (one sim session on stdin/stdout), [`sim`] (the
 //! sim network's other side, across processes) and [`dead_letters`];
 //! [`manage`] and [`events`] manage a running host through its control API
-//! ([`remote`] is their client). Logs go to stderr through `tracing`;
+//! ([`remote`] is their client); [`new`] creates a plugin project. Logs go
+//! to stderr through `tracing`;
 //! `RUST_LOG` filters them.
 
 mod chat;
@@ -12,6 +13,7 @@ mod check;
 mod dead_letters;
 mod events;
 mod manage;
+mod new;
 mod remote;
 mod run;
 mod sim;
@@ -59,6 +61,8 @@ enum Command {
     Events(events::EventsArgs),
     /// List the plugins of a running host.
     Plugins(remote::RemoteArgs),
+    /// Create a plugin project (Rust, JavaScript, Python or C) from a template.
+    New(new::NewArgs),
 }
 
 /// The `-c/--config` option shared by the commands.
@@ -111,6 +115,7 @@ pub fn main() -> ExitCode {
             Command::Send(args) => Ok(manage::send(args).await),
             Command::Events(args) => Ok(events::events(args).await),
             Command::Plugins(args) => Ok(manage::plugins(args).await),
+            Command::New(args) => new::new(args),
         }
     });
     match result {

@@ -1,0 +1,187 @@
+//! `purr new`: creates a plugin project from the templates embedded in the
+//! binary (`templates/<lang>/`, plus `wit/purr.wit` itself), with a
+//! `build.sh` that makes `<name>.wasm` and a `purr.toml` whose session `dev`
+//! runs it; prints the commands to build it and to talk to it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+/// The languages `purr new` has a template for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    Rust,
+    Js,
+    Python,
+    C,
+}
+
+/// Arguments of `purr new`.
+#[derive(Debug, clap::Args)]
+pub struct NewArgs {
+    /// The plugin's name: lowercase letters, digits and `-`, starting with a letter.
+    name: String,
+    /// The language of the plugin.
+    #[arg(long, value_enum)]
+    lang: Lang,
+    /// Where to create the project (default: `./<name>`); must not exist or be empty.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+const WIT: &str = include_str!("../../wit/purr.wit");
+
+/// (path in the project, contents, executable) of a language's template.
+fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
+    match lang {
+        Lang::Rust => vec![
+            ("Cargo.toml", include_str!("../../templates/rust/Cargo.toml"), false),
+            ("src/lib.rs", include_str!("../../templates/rust/src/lib.rs"), false),
+            ("build.sh", include_str!("../../templates/rust/build.sh"), true),
+            (".gitignore", include_str!("../../templates/rust/gitignore"), false),
+        ],
+        Lang::Js => vec![
+            ("package.json", include_str!("../../templates/js/package.json"), false),
+            // The exact versions purr's own JS plugins are built and tested with.
+            (
+                "package-lock.json",
+                include_str!("../../plugins/echo-js/package-lock.json"),
+                false,
+            ),
+            ("plugin.js", include_str!("../../templates/js/plugin.js"), false),
+            ("build.sh", include_str!("../../templates/js/build.sh"), true),
+            (".gitignore", include_str!("../../templates/js/gitignore"), false),
+        ],
+        Lang::Python => vec![
+            (
+                "requirements.txt",
+                include_str!("../../templates/python/requirements.txt"),
+                false,
+            ),
+            ("src/app.py", include_str!("../../templates/python/src/app.py"), false),
+            ("build.sh", include_str!("../../templates/python/build.sh"), true),
+            (".gitignore", include_str!("../../templates/python/gitignore"), false),
+        ],
+        Lang::C => vec![
+            ("plugin.c", include_str!("../../templates/c/plugin.c"), false),
+            ("build.sh", include_str!("../../templates/c/build.sh"), true),
+            (".gitignore", include_str!("../../templates/c/gitignore"), false),
+        ],
+    }
+}
+
+/// A config that runs the plugin alone in session `dev` on the sim network.
+fn config(name: &str) -> String {
+    format!(
+        "# `purr chat dev -c purr.toml` talks to the plugin (type !ping).\n\
+         [plugins.{name}]\n\
+         path = \"{name}.wasm\"\n\
+         config = {{ greeting = \"hello from {name}\" }}\n\n\
+         [sessions.dev]\n\
+         channel = \"sim\"\n\
+         plugins = [\"{name}\"]\n"
+    )
+}
+
+fn valid_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+}
+
+/// Fills the placeholders of a template file.
+fn render(text: &str, name: &str, lang: Lang, path: &str) -> String {
+    let text = text
+        .replace("{{name}}", name)
+        .replace("{{crate}}", &name.replace('-', "_"));
+    if lang == Lang::Js && path == "package-lock.json" {
+        // The lock file names its root package twice, before any dependency.
+        return text.replacen("\"name\": \"echo-js\"", &format!("\"name\": \"{name}\""), 2);
+    }
+    text
+}
+
+fn write(dir: &Path, path: &str, contents: &str, executable: bool) -> anyhow::Result<()> {
+    let path = dir.join(path);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    if executable {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("making {} executable", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Quotes `text` for a POSIX shell if it needs it.
+fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,@".contains(c))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
+    if !valid_name(&args.name) {
+        eprintln!(
+            "purr new: invalid name {:?}: use lowercase letters, digits and '-', starting with a letter",
+            args.name
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let dir = args.dir.unwrap_or_else(|| PathBuf::from(&args.name));
+    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        eprintln!("purr new: {} already exists and is not empty", dir.display());
+        return Ok(ExitCode::from(2));
+    }
+    for (path, text, executable) in template(args.lang) {
+        write(&dir, path, &render(text, &args.name, args.lang, path), executable)?;
+    }
+    write(&dir, "wit/purr.wit", WIT, false)?;
+    write(&dir, "purr.toml", &config(&args.name), false)?;
+
+    let shown = shell_quote(&dir.display().to_string());
+    println!("created {} ({:?} plugin {})", dir.display(), args.lang, args.name);
+    println!("build: cd {shown} && ./build.sh");
+    println!("chat:  purr chat dev -c {shown}/purr.toml");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for good in ["a", "echo", "my-bot2"] {
+            assert!(valid_name(good), "{good}");
+        }
+        for bad in ["", "2bot", "Bot", "my_bot", "bot-", "a b", "../x"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_template_is_filled_in() {
+        for lang in [Lang::Rust, Lang::Js, Lang::Python, Lang::C] {
+            for (path, text, _) in template(lang) {
+                let rendered = render(text, "my-bot", lang, path);
+                assert!(!rendered.contains("{{"), "{lang:?} {path}");
+                if path == "package-lock.json" {
+                    assert!(!rendered[..300].contains("echo-js"), "lock root renamed");
+                }
+            }
+        }
+    }
+}
