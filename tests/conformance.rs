@@ -138,6 +138,9 @@ fn script() -> Vec<(Step, Vec<(&'static str, &'static str)>)> {
     ]
 }
 
+/// What each step made a session send, as (chat, text).
+type Transcript = Vec<Vec<(String, String)>>;
+
 /// What `session` sent since `before`, as (chat, text).
 fn sent_since(host: &common::Host, session: &str, before: usize) -> Vec<(String, String)> {
     host.supervisor.sim().outbound(session)[before..]
@@ -154,7 +157,7 @@ async fn every_language_echo_sends_the_same_messages() {
     let config = echo_config();
     let host = config.started().await;
     let script = script();
-    let mut transcripts: Vec<(&str, Vec<Vec<(String, String)>>)> = Vec::new();
+    let mut transcripts: Vec<(&str, Transcript)> = Vec::new();
     for (session, _) in LANGUAGES {
         let mut transcript = Vec::new();
         for (n, (step, _)) in script.iter().enumerate() {
@@ -180,7 +183,7 @@ async fn every_language_echo_sends_the_same_messages() {
         transcripts.push((session, transcript));
     }
 
-    let expected: Vec<Vec<(String, String)>> = script
+    let expected: Transcript = script
         .iter()
         .map(|(_, sent)| sent.iter().map(|(c, t)| (c.to_string(), t.to_string())).collect())
         .collect();
