@@ -227,7 +227,7 @@ plugins = ["probe"]
 }
 
 #[tokio::test]
-async fn a_full_instance_pool_fails_the_event_with_a_clear_message_until_a_slot_frees() {
+async fn with_every_instance_slot_taken_idle_sessions_give_theirs_back() {
     let config = TestConfig::with_host(
         "max_instances = 1",
         r#"
@@ -241,17 +241,15 @@ plugins = ["echo"]
 [sessions.second]
 channel = "sim"
 plugins = ["echo"]
-autostart = false
 "#,
     );
     let host = config.started().await;
-    assert_eq!(host.say("first", "!ping").await, ["pong"], "first holds the only slot");
-    host.supervisor.start("second").await.unwrap();
-    host.wait_state("second", purr::session::State::Connected).await;
-    assert!(host.say("second", "!ping").await.is_empty(), "no slot for second");
-    assert_eq!(host.plugin("echo").traps, 0, "not the plugin's fault");
-
-    host.supervisor.disconnect("first").await.unwrap();
-    assert_eq!(host.say("second", "!ping").await, ["pong"], "the freed slot serves");
+    let live = |session| host.supervisor.live_instances(session).unwrap();
+    assert_eq!(host.say("first", "!ping").await, ["pong"]);
+    assert_eq!((live("first"), live("second")), (1, 0), "first holds the only slot");
+    assert_eq!(host.say("second", "!ping").await, ["pong"], "first, idle, gave it back");
+    assert_eq!((live("first"), live("second")), (0, 1));
+    assert_eq!(host.say("first", "!ping").await, ["pong"], "and back again");
+    assert_eq!(host.plugin("echo").traps, 0, "no room is not the plugin's fault");
     host.stop().await;
 }

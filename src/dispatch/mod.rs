@@ -34,6 +34,8 @@ const FREE_RESTARTS: u32 = 2;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 /// The longest back-off pause.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Waiting for room for an instance doubles its pause from 1 ms up to this.
+const SHORTAGE_LAST_PAUSE: Duration = Duration::from_millis(256);
 
 /// One plugin's place in a chain.
 struct Slot {
@@ -122,6 +124,8 @@ pub struct Chain {
     scope: SessionScope,
     slots: Vec<Slot>,
     gauge: InstanceGauge,
+    /// The host's shortage count this chain last acted on.
+    shortages_seen: u64,
 }
 
 impl Chain {
@@ -136,12 +140,34 @@ impl Chain {
             .into_iter()
             .map(|(handle, overrides)| Slot::new(handle, overrides))
             .collect();
-        Chain { scope, slots, gauge }
+        Chain {
+            scope,
+            slots,
+            shortages_seen: gauge.shortages(),
+            gauge,
+        }
     }
 
     /// When the next instance goes idle (see [`release_idle`](Self::release_idle)).
     pub fn next_idle_deadline(&self) -> Option<Instant> {
         self.slots.iter().filter_map(Slot::idle_deadline).min()
+    }
+
+    /// Drops every instance if some session reported a shortage since the
+    /// last call (call it between events); the next event makes them afresh.
+    pub fn release_on_shortage(&mut self) {
+        let reported = self.gauge.shortages();
+        if reported != self.shortages_seen {
+            self.shortages_seen = reported;
+            for slot in &mut self.slots {
+                slot.instance = None;
+            }
+        }
+    }
+
+    /// The session's instance gauge (it carries the host's shortage signal).
+    pub fn gauge(&self) -> &InstanceGauge {
+        &self.gauge
     }
 
     /// Drops the instances idle past their plugin's `idle_ms`; the next
@@ -246,9 +272,9 @@ async fn call(
     let instance = match &mut slot.instance {
         Some(instance) => instance,
         None => {
-            let state = PluginState::new(scope, &slot.plugin, slot.settings.clone());
+            let (plugin, settings) = (slot.plugin.clone(), slot.settings.clone());
             slot.instance
-                .insert(PluginInstance::start(&slot.plugin, state, gauge).await?)
+                .insert(instantiate(scope, gauge, &plugin, settings).await?)
         }
     };
     let started = Instant::now();
@@ -262,6 +288,30 @@ async fn call(
         slot.instance = None;
     }
     flow
+}
+
+/// Makes the slot's instance. If the host has no room (every pool slot,
+/// fiber stack or memory mapping in use), idle sessions are asked to give
+/// theirs back and the attempt is repeated, for up to about half a second.
+async fn instantiate(
+    scope: &SessionScope,
+    gauge: &InstanceGauge,
+    plugin: &LoadedPlugin,
+    settings: Arc<toml::Table>,
+) -> Result<PluginInstance, CallError> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let state = PluginState::new(scope, plugin, settings.clone());
+        match PluginInstance::start(plugin, state, gauge).await {
+            Err(CallError::Unavailable(reason)) if pause <= SHORTAGE_LAST_PAUSE => {
+                tracing::debug!(session = &*scope.session, plugin = &*plugin.name, %reason, "no room for an instance; asking idle sessions");
+                gauge.report_shortage();
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            result => return result,
+        }
+    }
 }
 
 fn event_kind(event: &Event) -> &'static str {

@@ -10,8 +10,9 @@
 //! worn out and replaced too, bounding whatever it leaks.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use tokio::sync::Notify;
 use wasmtime::{Store, UpdateDeadline};
 
 use super::bindings::Plugin;
@@ -37,14 +38,65 @@ pub enum CallError {
     Unavailable(String),
 }
 
-/// Counts live instances (for a session, or any scope that shares it).
+/// Counts a session's live instances, and carries the host-wide signal
+/// that instances ran short: a session that cannot get one reports it, and
+/// every other session gives its instances back (they are a cache) — at
+/// once if it is idle, else after its current event.
 #[derive(Debug, Clone, Default)]
-pub struct InstanceGauge(Arc<AtomicUsize>);
+pub struct InstanceGauge {
+    live: Arc<AtomicUsize>,
+    shortage: Arc<Shortage>,
+    /// The shortage count right after this session's own latest report.
+    own_report: Arc<AtomicU64>,
+}
+
+/// The host-wide "instances ran short" signal.
+#[derive(Debug, Default)]
+pub(super) struct Shortage {
+    /// Shortages reported so far.
+    reported: AtomicU64,
+    /// Wakes idle sessions.
+    notify: Notify,
+}
 
 impl InstanceGauge {
+    /// A gauge of its own that shares `shortage` with the other sessions.
+    pub(super) fn sharing(shortage: Arc<Shortage>) -> Self {
+        InstanceGauge {
+            live: Arc::default(),
+            shortage,
+            own_report: Arc::default(),
+        }
+    }
+
     /// How many instances counted by this gauge are alive.
     pub fn get(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Asks every other session to drop its instances.
+    pub fn report_shortage(&self) {
+        let count = self.shortage.reported.fetch_add(1, Ordering::SeqCst) + 1;
+        self.own_report.store(count, Ordering::SeqCst);
+        self.shortage.notify.notify_waiters();
+    }
+
+    /// How many shortages other sessions reported so far, as a count that
+    /// changes only with their reports (a session compares it with the one
+    /// it last acted on; its own reports are not a reason to give back the
+    /// instance it was waiting for).
+    pub fn shortages(&self) -> u64 {
+        let reported = self.shortage.reported.load(Ordering::SeqCst);
+        if reported > 0 && reported == self.own_report.load(Ordering::SeqCst) {
+            reported - 1 // the newest is this session's own
+        } else {
+            reported
+        }
+    }
+
+    /// Resolves when some session reports a shortage.
+    pub async fn shortage(&self) {
+        self.shortage.notify.notified().await;
     }
 }
 
@@ -53,7 +105,7 @@ struct GaugeGuard(InstanceGauge);
 
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
-        (self.0).0.fetch_sub(1, Ordering::SeqCst);
+        self.0.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -90,17 +142,13 @@ impl PluginInstance {
         // A new store's deadline is 0: set it before instantiating or it traps at once.
         store.data_mut().ticks_left = deadline_ticks;
         store.set_epoch_deadline(1);
-        gauge.0.fetch_add(1, Ordering::SeqCst);
+        gauge.live.fetch_add(1, Ordering::SeqCst);
         let guard = GaugeGuard(gauge.clone());
-        let exports = plugin.pre.instantiate_async(&mut store).await.map_err(|error| {
-            if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
-                CallError::Unavailable(format!(
-                    "{error}; every instance slot is in use: raise `max_instances` in [host]"
-                ))
-            } else {
-                CallError::Trap(error.into())
-            }
-        })?;
+        let exports = plugin
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?;
         exports
             .purr_bot_handler()
             .call_init(&mut store)
@@ -127,7 +175,7 @@ impl PluginInstance {
             .purr_bot_handler()
             .call_handle(&mut self.store, ctx, event)
             .await
-            .map_err(|e| CallError::Trap(e.into()))?
+            .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?
             .map_err(CallError::Plugin)
     }
 
@@ -135,4 +183,29 @@ impl PluginInstance {
     pub fn worn_out(&self) -> bool {
         self.calls >= self.max_calls
     }
+}
+
+/// The error if it says the host ran short of room for instances or calls
+/// (pool slots, fiber stacks, memory mappings): not the plugin's fault.
+fn host_shortage(error: &wasmtime::Error) -> Option<CallError> {
+    if error.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
+        return Some(CallError::Unavailable(format!(
+            "{error}; every instance slot is in use: raise `max_instances` in [host]"
+        )));
+    }
+    // ENOMEM, from a std::io::Error or from the rustix error wasmtime's
+    // mmap/mprotect calls return (shown the same way).
+    let out_of_memory = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            == Some(12)
+            || cause.to_string().ends_with("(os error 12)")
+    });
+    out_of_memory.then(|| {
+        CallError::Unavailable(format!(
+            "{error}: the host is out of memory or memory mappings for instances \
+             (lower `idle_ms` so idle sessions give theirs back, or raise vm.max_map_count)"
+        ))
+    })
 }

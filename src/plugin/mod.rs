@@ -65,6 +65,8 @@ pub struct PluginHost {
     linker: Arc<Linker<PluginState>>,
     cache: Option<CompileCache>,
     settings: Arc<EngineSettings>,
+    /// Signals that instances ran short (see [`InstanceGauge`]).
+    shortage: Arc<instance::Shortage>,
 }
 
 impl PluginHost {
@@ -91,7 +93,13 @@ impl PluginHost {
             linker: Arc::new(linker),
             cache,
             settings: Arc::new(settings),
+            shortage: Arc::default(),
         })
+    }
+
+    /// A gauge for one more session's instances.
+    pub fn gauge(&self) -> InstanceGauge {
+        InstanceGauge::sharing(self.shortage.clone())
     }
 
     /// Compiles the component at `config.path` (or loads it from the
@@ -152,6 +160,9 @@ impl PluginHost {
     }
 }
 
+/// Plugin calls in progress at once, at most (the pool's fiber stacks).
+const MAX_CALLS_IN_PROGRESS: u32 = 4096;
+
 /// Engine settings: component model, epoch interruption, and a pooling
 /// allocator whose memory slots are the size of the largest memory cap.
 fn engine_config(settings: &EngineSettings) -> Config {
@@ -166,8 +177,11 @@ fn engine_config(settings: &EngineSettings) -> Config {
         .max_tables_per_module(8)
         .total_memories(instances.saturating_mul(2))
         .max_memories_per_module(2)
-        // Every concurrent call runs on a fiber stack of its own.
-        .total_stacks(instances)
+        // Every call in progress (running or suspended at an await) runs on
+        // a fiber stack of its own; a session has at most one. Each stack's
+        // guard page is a memory mapping of its own, made up front, so the
+        // stacks are capped well below the process's mapping limit.
+        .total_stacks(instances.min(MAX_CALLS_IN_PROGRESS))
         .max_memory_size(slot_bytes as usize)
         .max_unused_warm_slots(instances.min(64));
     let mut config = Config::new();

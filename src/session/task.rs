@@ -59,7 +59,10 @@ impl SessionTask {
         for (seq, event) in replay {
             self.handle_event(Some(seq), event).await;
         }
+        let gauge = self.chain.gauge().clone();
         loop {
+            // Between events: give instances back if another session ran short.
+            self.chain.release_on_shortage();
             tokio::select! {
                 input = inbox.recv() => match input {
                     Some(SessionInput::Started) => {
@@ -80,6 +83,8 @@ impl SessionTask {
                 },
                 timer = self.timers.next_due(), if self.online => self.handle_timer(timer).await,
                 _ = sleep_until_some(self.chain.next_idle_deadline()) => self.chain.release_idle(),
+                // Woken to give instances back: done at the top of the loop.
+                _ = gauge.shortage() => {}
             }
         }
         self.sender.tried_all().await;

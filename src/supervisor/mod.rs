@@ -294,7 +294,7 @@ impl Supervisor {
             config,
             origin,
             status,
-            gauge: InstanceGauge::default(),
+            gauge: self.inner.host.gauge(),
             observer,
             live: Mutex::new(None),
             view: std::sync::Mutex::new(None),
