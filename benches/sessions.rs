@@ -11,8 +11,9 @@
 //! `connected`, and reports:
 //! - RSS: the process's resident memory (`/proc/self/status`) before the
 //!   sessions start (the baseline: engine, compiled plugins, database) and
-//!   once all are connected and idle; then again after one message through
-//!   each session (its plugins have live instances).
+//!   once all are connected and idle. With `idle_ms = 0` every session
+//!   keeps the instances its plugins' `started` event made; with
+//!   `idle_ms = 500` (60 s by default) they were dropped for idleness.
 //! - Start-up: from opening the host (database, plugins compiled or loaded
 //!   from the compile cache) until every session is `connected`, with an
 //!   empty compile cache (cold) and with the cache the cold run left
@@ -27,12 +28,14 @@ use purr::session::State;
 use purr::supervisor::Supervisor;
 
 const DEFAULT_COUNTS: [usize; 3] = [100, 1_000, 10_000];
+/// The plugins' `idle_ms` measured: instances kept, instances dropped.
+const IDLE_MS: [u64; 2] = [0, 500];
 
 /// The chains measured: the example bots, and none (what a session costs
 /// the host by itself).
 const CHAINS: [&str; 2] = ["guard,echo", ""];
 
-fn write_config(dir: &Path, sessions: usize, chain: &str) -> Config {
+fn write_config(dir: &Path, sessions: usize, chain: &str, idle_ms: u64) -> Config {
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/dist");
     for plugin in ["guard", "echo"] {
         let path = dist.join(format!("{plugin}.wasm"));
@@ -40,8 +43,8 @@ fn write_config(dir: &Path, sessions: usize, chain: &str) -> Config {
     }
     let mut text = format!(
         "[host]\ndata_dir = \"data\"\n\n[sim]\npair_delay_ms = 0\n\n\
-         [plugins.guard]\npath = \"{0}/guard.wasm\"\nconfig = {{ banned = [\"spam\"] }}\n\n\
-         [plugins.echo]\npath = \"{0}/echo.wasm\"\n",
+         [plugins.guard]\npath = \"{0}/guard.wasm\"\nidle_ms = {idle_ms}\nconfig = {{ banned = [\"spam\"] }}\n\n\
+         [plugins.echo]\npath = \"{0}/echo.wasm\"\nidle_ms = {idle_ms}\n",
         dist.display()
     );
     let chain: Vec<String> = chain
@@ -77,36 +80,34 @@ async fn all_connected(supervisor: &Supervisor, sessions: usize) {
     }
 }
 
-/// Child: memory of N connected sessions, idle and after one message each.
-async fn child_memory(dir: &Path, sessions: usize, chain: &str) {
-    let config = write_config(dir, sessions, chain);
+/// Child: memory of N connected, idle sessions.
+async fn child_memory(dir: &Path, sessions: usize, chain: &str, idle_ms: u64) {
+    let config = write_config(dir, sessions, chain, idle_ms);
     let supervisor = Supervisor::new(config).await.unwrap();
     let baseline = rss();
     supervisor.start_autostart().await;
     all_connected(&supervisor, sessions).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle = rss();
-    let idle_instances: usize = (0..sessions)
-        .map(|s| supervisor.live_instances(&format!("s{s}")).unwrap())
-        .sum();
-    for s in 0..sessions {
-        let session = format!("s{s}");
-        supervisor.sim().inject_text(&session, "user", "!ping").await.unwrap();
-    }
     for s in 0..sessions {
         supervisor.flush(&format!("s{s}")).await.unwrap();
     }
-    let busy = rss();
-    let busy_instances: usize = (0..sessions)
-        .map(|s| supervisor.live_instances(&format!("s{s}")).unwrap())
-        .sum();
-    println!("{baseline} {idle} {idle_instances} {busy} {busy_instances}");
+    let instances = || -> usize {
+        (0..sessions)
+            .map(|s| supervisor.live_instances(&format!("s{s}")).unwrap())
+            .sum()
+    };
+    if idle_ms > 0 {
+        while instances() > 0 {
+            tokio::time::sleep(Duration::from_millis(idle_ms / 5)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    println!("{baseline} {} {}", rss(), instances());
     supervisor.stop().await;
 }
 
 /// Child: seconds from opening the host to every session connected.
 async fn child_startup(dir: &Path, sessions: usize, chain: &str) {
-    let config = write_config(dir, sessions, chain);
+    let config = write_config(dir, sessions, chain, 60_000);
     let started = Instant::now();
     let supervisor = Supervisor::new(config).await.unwrap();
     supervisor.start_autostart().await;
@@ -116,7 +117,7 @@ async fn child_startup(dir: &Path, sessions: usize, chain: &str) {
 }
 
 /// Runs this binary as a child measuring `mode`, returning its output line.
-fn measure(mode: &str, dir: &Path, sessions: usize, chain: &str) -> String {
+fn measure(mode: &str, dir: &Path, sessions: usize, chain: &str, idle_ms: u64) -> String {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "--child",
@@ -125,6 +126,7 @@ fn measure(mode: &str, dir: &Path, sessions: usize, chain: &str) -> String {
             &sessions.to_string(),
             chain,
         ])
+        .arg(idle_ms.to_string())
         .output()
         .unwrap();
     assert!(
@@ -150,43 +152,49 @@ fn counts() -> Vec<usize> {
 }
 
 fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     if let Some(at) = args.iter().position(|a| a == "--child") {
         let (mode, dir, sessions) = (&args[at + 1], Path::new(&args[at + 2]), args[at + 3].parse().unwrap());
         let chain = &args[at + 4];
+        let idle_ms = args[at + 5].parse().unwrap();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         match mode.as_str() {
-            "memory" => runtime.block_on(child_memory(dir, sessions, chain)),
+            "memory" => runtime.block_on(child_memory(dir, sessions, chain, idle_ms)),
             "startup" => runtime.block_on(child_startup(dir, sessions, chain)),
             other => panic!("unknown child mode {other}"),
         }
         return;
     }
 
-    println!("memory: N sim sessions, all connected");
-    println!(
-        "| sessions | chain | baseline RSS | + N idle | per idle session | instances | + after one message each | per session | instances |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("memory: N sim sessions, all connected and idle");
+    println!("| sessions | chain | idle_ms | baseline RSS | + N sessions | per session | live instances |");
+    println!("|---|---|---|---|---|---|---|");
     for sessions in counts() {
         for chain in CHAINS {
-            let dir = tempfile::tempdir().unwrap();
-            let line = measure("memory", dir.path(), sessions, chain);
-            let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
-            let (baseline, idle, idle_instances, busy, busy_instances) = (v[0], v[1], v[2], v[3], v[4]);
-            let shown = if chain.is_empty() {
-                "(none)".to_string()
-            } else {
-                chain.replace(',', " → ")
-            };
-            println!(
-                "| {sessions} | {shown} | {} | {} | {:.1} KiB | {idle_instances} | {} | {:.1} KiB | {busy_instances} |",
-                mib(baseline),
-                mib(idle - baseline),
-                (idle - baseline) / sessions as f64 / 1024.0,
-                mib(busy - baseline),
-                (busy - baseline) / sessions as f64 / 1024.0,
-            );
+            for idle_ms in IDLE_MS {
+                if chain.is_empty() && idle_ms > 0 {
+                    continue; // no instances to drop
+                }
+                let dir = tempfile::tempdir().unwrap();
+                let line = measure("memory", dir.path(), sessions, chain, idle_ms);
+                let v: Vec<f64> = line.split_whitespace().map(|x| x.parse().unwrap()).collect();
+                let (baseline, connected, instances) = (v[0], v[1], v[2]);
+                let shown = if chain.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    chain.replace(',', " → ")
+                };
+                println!(
+                    "| {sessions} | {shown} | {idle_ms} | {} | {} | {:.1} KiB | {instances} |",
+                    mib(baseline),
+                    mib(connected - baseline),
+                    (connected - baseline) / sessions as f64 / 1024.0,
+                );
+            }
         }
     }
 
@@ -196,9 +204,13 @@ fn main() {
     println!("|---|---|---|---|");
     for sessions in counts().into_iter().filter(|&n| n <= 1_000) {
         let dir = tempfile::tempdir().unwrap();
-        let cold: f64 = measure("startup", dir.path(), sessions, CHAINS[0]).parse().unwrap();
+        let cold: f64 = measure("startup", dir.path(), sessions, CHAINS[0], 60_000)
+            .parse()
+            .unwrap();
         // The same data dir: the compile cache is filled, the sessions are paired.
-        let warm: f64 = measure("startup", dir.path(), sessions, CHAINS[0]).parse().unwrap();
+        let warm: f64 = measure("startup", dir.path(), sessions, CHAINS[0], 60_000)
+            .parse()
+            .unwrap();
         println!(
             "| {sessions} | {:.0} ms | {:.0} ms | {:.2} |",
             cold * 1000.0,
