@@ -4,14 +4,18 @@
 //!
 //! Run with `cargo bench --bench throughput` (after `scripts/build-plugins`).
 //! The baseline is the same pipeline with `[host] journal = false`, measured
-//! in the same run; sends go through the outbox in both.
+//! in the same run; sends go through the outbox in both. The C, JavaScript
+//! and Python echo plugins run the same workload with the journal on.
 
 #[path = "pipeline/mod.rs"]
 mod pipeline;
 
-use pipeline::{EVENTS_PER_SESSION, SESSIONS, events_per_second, median};
+use pipeline::{EVENTS_PER_SESSION, SESSIONS, events_per_second, events_per_second_with, median};
 
 const ROUNDS: usize = 3;
+
+/// The other languages' echo plugins, measured with the journal on.
+const OTHER_LANGUAGES: [(&str, &str); 3] = [("echo-c", "C"), ("echo-js", "JavaScript"), ("echo-py", "Python")];
 
 fn main() {
     tracing_subscriber::fmt()
@@ -20,16 +24,27 @@ fn main() {
         .init();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (mut off, mut on) = (Vec::new(), Vec::new());
+    let mut languages: Vec<Vec<f64>> = vec![Vec::new(); OTHER_LANGUAGES.len()];
     for _ in 0..ROUNDS {
         off.push(runtime.block_on(events_per_second(false)));
         on.push(runtime.block_on(events_per_second(true)));
+        for (samples, (plugin, _)) in languages.iter_mut().zip(OTHER_LANGUAGES) {
+            samples.push(runtime.block_on(events_per_second_with(true, plugin)));
+        }
     }
     let (off, on) = (median(off), median(on));
-    println!("throughput, {SESSIONS} sessions x {EVENTS_PER_SESSION} events, Rust echo, median of {ROUNDS}");
+    println!("throughput, {SESSIONS} sessions x {EVENTS_PER_SESSION} events, median of {ROUNDS}");
     println!("| pipeline | events/s | ratio |");
     println!("|---|---|---|");
-    println!("| journal off (baseline) | {off:.0} | 1.00 |");
-    println!("| journal on (SQLite WAL, group commit) | {on:.0} | {:.2} |", on / off);
+    println!("| Rust echo, journal off (baseline) | {off:.0} | 1.00 |");
+    println!(
+        "| Rust echo, journal on (SQLite WAL, group commit) | {on:.0} | {:.2} |",
+        on / off
+    );
+    for (samples, (_, language)) in languages.into_iter().zip(OTHER_LANGUAGES) {
+        let events = median(samples);
+        println!("| {language} echo, journal on | {events:.0} | {:.2} |", events / off);
+    }
 }
 
 // The same allocator as the `purr` binary (src/main.rs).

@@ -1,6 +1,6 @@
 //! The sim pipeline the throughput benchmarks drive: several sessions fed
-//! concurrently with `!echo <n>` messages, Rust `echo` plugin, until every
-//! reply reached the sim network. Shared by `throughput.rs` and `bridge.rs`
+//! concurrently with `!echo <n>` messages, an `echo` plugin (Rust unless
+//! said otherwise), until every reply reached the sim network. Shared by `throughput.rs` and `bridge.rs`
 //! (each bench target includes it with `#[path]`).
 
 use std::path::Path;
@@ -13,8 +13,8 @@ use purr::supervisor::Supervisor;
 pub const SESSIONS: usize = 4;
 pub const EVENTS_PER_SESSION: usize = 25_000;
 
-fn config(dir: &Path, journal: bool) -> Config {
-    let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/dist/echo.wasm");
+fn config(dir: &Path, journal: bool, plugin: &str) -> Config {
+    let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("plugins/dist/{plugin}.wasm"));
     assert!(echo.is_file(), "{} missing: run scripts/build-plugins", echo.display());
     let mut text = format!(
         "[host]\ndata_dir = \"data\"\njournal = {journal}\n\n[sim]\npair_delay_ms = 0\n\n\
@@ -31,10 +31,16 @@ fn config(dir: &Path, journal: bool) -> Config {
     Config::load(&path).unwrap()
 }
 
-/// Events/s for one run: every session fed concurrently, until every reply is out.
+/// Events/s for one run with the Rust `echo`: every session fed
+/// concurrently, until every reply is out.
 pub async fn events_per_second(journal: bool) -> f64 {
+    events_per_second_with(journal, "echo").await
+}
+
+/// Events/s for one run with the plugin `plugins/dist/<plugin>.wasm`.
+pub async fn events_per_second_with(journal: bool, plugin: &str) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let supervisor = Supervisor::new(config(dir.path(), journal)).await.unwrap();
+    let supervisor = Supervisor::new(config(dir.path(), journal, plugin)).await.unwrap();
     supervisor.start_autostart().await;
     for s in 0..SESSIONS {
         supervisor
