@@ -244,6 +244,9 @@ plugins = ["echo"]
 "#,
     );
     let host = config.started().await;
+    // Both have handled their start-up events (and passed the slot between them).
+    host.supervisor.flush("first").await.unwrap();
+    host.supervisor.flush("second").await.unwrap();
     let live = |session| host.supervisor.live_instances(session).unwrap();
     assert_eq!(host.say("first", "!ping").await, ["pong"]);
     assert_eq!((live("first"), live("second")), (1, 0), "first holds the only slot");
