@@ -14,19 +14,9 @@ use purr::session::State;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use common::{Host, PATIENCE, TestConfig, plugin_path};
+use common::{ECHO_ALONE, Host, PATIENCE, TestConfig, plugin_path};
 
 const TOKEN: &str = "test-token-0123456789";
-
-/// `echo` in the connected sim session `s`.
-const ECHO: &str = r#"
-[plugins.echo]
-path = "{echo}"
-
-[sessions.s]
-channel = "sim"
-plugins = ["echo"]
-"#;
 
 /// A control API server on a free loopback port, and a client for it.
 struct Api {
@@ -205,7 +195,7 @@ fn protected_routes() -> Vec<(Method, &'static str, Option<Value>)> {
 
 #[tokio::test]
 async fn without_the_right_token_every_protected_route_is_refused_and_nothing_happens() {
-    let config = TestConfig::new(ECHO);
+    let config = TestConfig::new(ECHO_ALONE);
     let host = config.started().await;
     let api = Api::serve(&host).await;
     for (method, path, body) in protected_routes() {
@@ -245,7 +235,7 @@ async fn without_the_right_token_every_protected_route_is_refused_and_nothing_ha
 
 #[tokio::test]
 async fn public_routes_need_no_token() {
-    let config = TestConfig::new(ECHO);
+    let config = TestConfig::new(ECHO_ALONE);
     let host = config.host().await;
     let api = Api::serve(&host).await;
     let health = api.send(Method::GET, "/healthz", None, None).await;
@@ -286,7 +276,7 @@ async fn the_token_file_is_made_once_private_and_kept() {
 #[tokio::test]
 async fn sessions_are_listed_inspected_and_unknown_ones_are_404() {
     let config = TestConfig::new(&format!(
-        "{ECHO}\n[sessions.idle]\nchannel = \"sim\"\nplugins = []\nautostart = false\n"
+        "{ECHO_ALONE}\n[sessions.idle]\nchannel = \"sim\"\nplugins = []\nautostart = false\n"
     ));
     let host = config.started().await;
     let api = Api::serve(&host).await;
@@ -350,7 +340,7 @@ async fn sessions_are_listed_inspected_and_unknown_ones_are_404() {
 
 #[tokio::test]
 async fn lifecycle_messages_and_the_sim_through_the_api() {
-    let config = TestConfig::new(ECHO);
+    let config = TestConfig::new(ECHO_ALONE);
     let host = config.started().await;
     let api = Api::serve(&host).await;
 
@@ -545,7 +535,7 @@ autostart = false
 
 #[tokio::test]
 async fn runtime_sessions_are_validated_stored_and_survive_a_restart() {
-    let config = TestConfig::new(ECHO);
+    let config = TestConfig::new(ECHO_ALONE);
     let host = config.started().await;
     let api = Api::serve(&host).await;
 
@@ -625,7 +615,7 @@ async fn runtime_sessions_are_validated_stored_and_survive_a_restart() {
     );
 
     // A config reload does not remove run-time sessions.
-    config.write(&format!("{ECHO}\nsends_per_minute = 100\n"));
+    config.write(&format!("{ECHO_ALONE}\nsends_per_minute = 100\n"));
     let report = host.supervisor.reconfigure(config.load()).await.unwrap();
     assert_eq!(report.sessions_restarted, ["s"]);
     assert_eq!(host.supervisor.status("rt").unwrap().state, State::Connected);
@@ -681,7 +671,7 @@ async fn runtime_sessions_are_validated_stored_and_survive_a_restart() {
 #[tokio::test]
 async fn events_stream_statuses_in_order_then_messages_and_sends() {
     let config = TestConfig::new(&format!(
-        "{ECHO}autostart = false\n\n[sessions.other]\nchannel = \"sim\"\nautostart = false\n"
+        "{ECHO_ALONE}autostart = false\n\n[sessions.other]\nchannel = \"sim\"\nautostart = false\n"
     ));
     let host = config.host().await;
     let api = Api::serve(&host).await;
@@ -841,7 +831,7 @@ async fn scrape(api: &Api) -> prometheus_parse::Scrape {
 #[tokio::test]
 async fn metrics_parse_and_count_events() {
     let config = TestConfig::new(&format!(
-        "{ECHO}\n[plugins.hostile]\npath = \"{{hostile}}\"\n\n[sessions.h]\nchannel = \"sim\"\nplugins = [\"hostile\"]\n\n[sessions.idle]\nchannel = \"sim\"\nautostart = false\n"
+        "{ECHO_ALONE}\n[plugins.hostile]\npath = \"{{hostile}}\"\n\n[sessions.h]\nchannel = \"sim\"\nplugins = [\"hostile\"]\n\n[sessions.idle]\nchannel = \"sim\"\nautostart = false\n"
     ));
     let host = config.started().await;
     let api = Api::serve(&host).await;
@@ -889,7 +879,7 @@ async fn metrics_parse_and_count_events() {
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_route() {
-    let config = TestConfig::new(ECHO);
+    let config = TestConfig::new(ECHO_ALONE);
     let host = config.host().await;
     let api = Api::serve(&host).await;
     let text = api

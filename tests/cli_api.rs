@@ -7,21 +7,12 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use common::{PATIENCE, TestConfig};
+use common::{ECHO_ALONE, KillOnDrop, PATIENCE, TestConfig};
 use serde_json::Value;
-
-const CONFIG: &str = r#"
-[plugins.echo]
-path = "{echo}"
-
-[sessions.s]
-channel = "sim"
-plugins = ["echo"]
-"#;
 
 /// A port nobody listens on right now.
 fn free_port() -> u16 {
@@ -95,18 +86,6 @@ fn status(config: &TestConfig, name: &str) -> String {
         .to_string()
 }
 
-/// A child process killed when the test ends, however it ends.
-struct Background(Child);
-
-impl Drop for Background {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// The actions `session` sent, through the sim outbound route (the CLI has
 /// no command for it).
 fn sim_outbound(api: &str, token: &str, session: &str) -> Value {
@@ -132,7 +111,7 @@ fn sim_outbound(api: &str, token: &str, session: &str) -> Value {
 #[test]
 fn the_cli_manages_a_running_host() {
     let api = format!("127.0.0.1:{}", free_port());
-    let config = TestConfig::with_host(&format!("api = \"{api}\""), CONFIG);
+    let config = TestConfig::with_host(&format!("api = \"{api}\""), ECHO_ALONE);
 
     let refused = fails(&config, &["list", "--token", "x"]);
     assert_eq!(
@@ -140,7 +119,7 @@ fn the_cli_manages_a_running_host() {
         format!("error: no purr host answers at {api}; is `purr run` running?")
     );
 
-    let mut host = Background(
+    let mut host = KillOnDrop(
         purr(&config, &["run"])
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -153,7 +132,7 @@ fn the_cli_manages_a_running_host() {
     });
     let token = std::fs::read_to_string(config.dir.path().join("data/api-token")).expect("api-token");
 
-    let mut events = Background(
+    let mut events = KillOnDrop(
         purr(&config, &["events", "--session", "s"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

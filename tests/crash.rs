@@ -8,10 +8,10 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, TestConfig};
+use common::{KillOnDrop, PATIENCE, TestConfig};
 
 const SESSIONS: [&str; 3] = ["a", "b", "c"];
 const MESSAGES_PER_SESSION: usize = 1200;
@@ -95,20 +95,9 @@ fn replies_so_far(config: &TestConfig) -> u64 {
     })
 }
 
-/// A running `purr run`, killed if the test fails before stopping it.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn run(config: &TestConfig) -> Running {
-    Running(purr(config, &["run"]).spawn().expect("purr run"))
+/// Starts `purr run`; it is killed if the test fails before stopping it.
+fn run(config: &TestConfig) -> KillOnDrop {
+    KillOnDrop(purr(config, &["run"]).spawn().expect("purr run"))
 }
 
 /// A small deterministic generator for kill points (xorshift).

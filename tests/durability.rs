@@ -5,20 +5,11 @@
 
 mod common;
 
-use common::TestConfig;
+use common::{ECHO_ALONE, TestConfig};
 use purr::channel::sim::SimError;
 use purr::channel::{ChannelEvent, Content, InboundMessage, Outbound};
 use purr::session::State;
 use purr::store::{Completion, JournalEntry, OutboxRow};
-
-const ECHO: &str = r#"
-[plugins.echo]
-path = "{echo}"
-
-[sessions.s]
-channel = "sim"
-plugins = ["echo"]
-"#;
 
 fn text_from_user(id: &str, text: &str) -> ChannelEvent {
     ChannelEvent::Message(InboundMessage {
@@ -45,7 +36,7 @@ fn texts(host: &common::Host, session: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_message_delivered_twice_is_handled_once() {
-    let config = TestConfig::new(ECHO);
+    let config = TestConfig::new(ECHO_ALONE);
     let host = config.started().await;
     let sim = host.supervisor.sim();
     sim.inject("s", text_from_user("m-1", "!echo once")).await.unwrap();
@@ -58,7 +49,8 @@ async fn a_message_delivered_twice_is_handled_once() {
 
 #[tokio::test]
 async fn unfinished_events_are_replayed_in_order_before_new_ones() {
-    let config = TestConfig::new(&ECHO.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let config =
+        TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
     let host = config.host().await;
     let journal: Vec<JournalEntry> = ["a", "b", "c"]
         .iter()
@@ -95,7 +87,8 @@ async fn unfinished_events_are_replayed_in_order_before_new_ones() {
 
 #[tokio::test]
 async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
-    let config = TestConfig::new(&ECHO.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let config =
+        TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
     let host = config.host().await;
     let action = Outbound::Text {
         chat: "user@sim".into(),
@@ -173,11 +166,11 @@ async fn a_failed_event_leaves_no_kv_writes_and_no_sends() {
 
 #[tokio::test]
 async fn a_database_that_cannot_be_written_is_a_clear_error() {
-    let config = TestConfig::new(ECHO);
+    let config = TestConfig::new(ECHO_ALONE);
     // Create the database, then open it read-only: starting says why it cannot.
     config.host().await.stop().await;
     let db = config.dir.path().join("data/purr.db");
-    let read_only = TestConfig::with_host(&format!("database = \"sqlite://{}?mode=ro\"", db.display()), ECHO);
+    let read_only = TestConfig::with_host(&format!("database = \"sqlite://{}?mode=ro\"", db.display()), ECHO_ALONE);
     let error = match purr::supervisor::Supervisor::new(read_only.load()).await {
         Ok(_) => panic!("a read-only database was accepted"),
         Err(error) => format!("{error:#}"),

@@ -157,6 +157,12 @@ mod tests {
         store.writer().complete(completion).await.await.unwrap().unwrap();
     }
 
+    /// The sequence numbers of `session`'s unfinished events.
+    async fn pending_seqs(store: &crate::store::Store, session: &str) -> Vec<i64> {
+        let pending = store.journal_pending(session).await.unwrap();
+        pending.iter().map(|e| e.seq).collect()
+    }
+
     #[tokio::test]
     async fn pending_is_what_follows_each_sessions_done_mark() {
         let (store, _dir) = temp_store().await;
@@ -167,21 +173,9 @@ mod tests {
         store.writer().append(rows).await.unwrap();
         complete(&store, "a", 1).await;
         complete(&store, "a", 2).await;
-        let pending: Vec<i64> = store
-            .journal_pending("a")
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let pending = pending_seqs(&store, "a").await;
         assert_eq!(pending, [3, 4, 5]);
-        let other: Vec<i64> = store
-            .journal_pending("b")
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let other = pending_seqs(&store, "b").await;
         assert_eq!(other, [1], "another session's completions do not touch b");
     }
 
@@ -209,13 +203,7 @@ mod tests {
         // Every row is gone, yet the next event must not get a number the done mark covers.
         assert_eq!(store.journal_last_seq("a").await.unwrap(), 3);
         store.writer().append(vec![entry("a", 4, 0)]).await.unwrap();
-        let pending: Vec<i64> = store
-            .journal_pending("a")
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let pending = pending_seqs(&store, "a").await;
         assert_eq!(pending, [4]);
     }
 }

@@ -29,6 +29,16 @@ pub fn plugin_path(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("plugin {name} is not built: run scripts/build-plugins first"))
 }
 
+/// The `echo` plugin alone in session `s`.
+pub const ECHO_ALONE: &str = r#"
+[plugins.echo]
+path = "{echo}"
+
+[sessions.s]
+channel = "sim"
+plugins = ["echo"]
+"#;
+
 /// The `probe` plugin alone in session `s`.
 pub const PROBE_ALONE: &str = r#"
 [plugins.probe]
@@ -160,5 +170,17 @@ impl Host {
 
     pub async fn stop(self) {
         self.supervisor.stop().await;
+    }
+}
+
+/// A child process (a real `purr`) killed when the test ends, however it ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
