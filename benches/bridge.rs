@@ -16,6 +16,8 @@
 
 #[path = "pipeline/mod.rs"]
 mod pipeline;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -23,7 +25,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use futures::{SinkExt, StreamExt};
-use pipeline::{EVENTS_PER_SESSION, SESSIONS, events_per_second, median};
+use pipeline::{EVENTS_PER_SESSION, SESSIONS, events_per_second};
+use support::median;
 use tokio_tungstenite::tungstenite::Message;
 
 const ROUNDS: usize = 3;

@@ -12,6 +12,9 @@
 //! - `instantiate`: the same with `max_calls = 1` (a fresh instance, plus its
 //!   `init`, for every event), minus `event`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -19,6 +22,7 @@ use purr::config::Config;
 use purr::plugin::{EngineSettings, PluginHost, Source};
 use purr::session::State;
 use purr::supervisor::Supervisor;
+use support::{median, variant};
 
 const LANGUAGES: [(&str, &str); 4] = [
     ("Rust", "echo"),
@@ -35,20 +39,6 @@ fn wasm_path(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("plugins/dist/{name}.wasm"));
     assert!(path.is_file(), "{} missing: run scripts/build-plugins", path.display());
     path
-}
-
-/// `wasm` with a custom section appended: same code, new file hash (a cache miss).
-fn variant(wasm: &[u8], n: u32) -> Vec<u8> {
-    let name = format!("v{n:08}");
-    let mut bytes = wasm.to_vec();
-    bytes.extend_from_slice(&[0, name.len() as u8 + 1, name.len() as u8]);
-    bytes.extend_from_slice(name.as_bytes());
-    bytes
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 /// A config with one session `s` running `plugin` (or nothing) with `max_calls`.

@@ -10,13 +10,14 @@
 //! `<n>` goes into an HDR histogram. The baseline is the same run with the
 //! journal off, in the same process run.
 
+#[path = "pipeline/mod.rs"]
+mod pipeline;
+
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use purr::config::Config;
 use purr::session::State;
 use purr::supervisor::Supervisor;
 
@@ -25,26 +26,12 @@ const RATE_PER_SECOND: u64 = 1_000;
 const WARM_UP: Duration = Duration::from_secs(1);
 const MEASURED: Duration = Duration::from_secs(10);
 
-fn config(dir: &Path, journal: bool) -> Config {
-    let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/dist/echo.wasm");
-    assert!(echo.is_file(), "{} missing: run scripts/build-plugins", echo.display());
-    let mut text = format!(
-        "[host]\ndata_dir = \"data\"\njournal = {journal}\n\n[sim]\npair_delay_ms = 0\n\n\
-         [plugins.echo]\npath = \"{}\"\n",
-        echo.display()
-    );
-    for s in 0..SESSIONS {
-        text.push_str(&format!("\n[sessions.s{s}]\nchannel = \"sim\"\nplugins = [\"echo\"]\n"));
-    }
-    let path = dir.join("purr.toml");
-    std::fs::write(&path, text).unwrap();
-    Config::load(&path).unwrap()
-}
-
 /// The latency histogram (microseconds) of one run.
 async fn run(journal: bool) -> Histogram<u64> {
     let dir = tempfile::tempdir().unwrap();
-    let supervisor = Supervisor::new(config(dir.path(), journal)).await.unwrap();
+    let supervisor = Supervisor::new(pipeline::config(dir.path(), journal, "echo", SESSIONS))
+        .await
+        .unwrap();
     supervisor.start_autostart().await;
     for s in 0..SESSIONS {
         let session = format!("s{s}");

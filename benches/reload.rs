@@ -10,32 +10,22 @@
 //! - `watched`: the same through the file watcher, which first waits for
 //!   the file to be quiet for `reload::DEBOUNCE`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use purr::config::Config;
 use purr::plugin::{EngineSettings, PluginHost, Source};
 use purr::supervisor::Supervisor;
+use support::{median, variant};
 
 const ROUNDS: usize = 9;
 
 fn plugin(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/plugins/dist/{name}.wasm"));
     std::fs::read(&path).unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins", path.display()))
-}
-
-/// `wasm` with a custom section appended: same code, new file hash.
-fn variant(wasm: &[u8], n: u32) -> Vec<u8> {
-    let name = format!("v{n:08}");
-    let mut bytes = wasm.to_vec();
-    bytes.extend_from_slice(&[0, name.len() as u8 + 1, name.len() as u8]);
-    bytes.extend_from_slice(name.as_bytes());
-    bytes
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 fn ms(d: Duration) -> String {

@@ -9,8 +9,11 @@
 
 #[path = "pipeline/mod.rs"]
 mod pipeline;
+#[path = "support/mod.rs"]
+mod support;
 
-use pipeline::{EVENTS_PER_SESSION, SESSIONS, events_per_second, events_per_second_with, median};
+use pipeline::{EVENTS_PER_SESSION, SESSIONS, events_per_second, events_per_second_with};
+use support::median;
 
 const ROUNDS: usize = 3;
 

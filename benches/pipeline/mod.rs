@@ -1,7 +1,10 @@
 //! The sim pipeline the throughput benchmarks drive: several sessions fed
 //! concurrently with `!echo <n>` messages, an `echo` plugin (Rust unless
 //! said otherwise), until every reply reached the sim network. Shared by `throughput.rs` and `bridge.rs`
-//! (each bench target includes it with `#[path]`).
+//! (each bench target includes it with `#[path]`), and by `latency.rs` for
+//! its config.
+
+#![allow(dead_code)] // each bench uses its own part
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,7 +16,9 @@ use purr::supervisor::Supervisor;
 pub const SESSIONS: usize = 4;
 pub const EVENTS_PER_SESSION: usize = 25_000;
 
-fn config(dir: &Path, journal: bool, plugin: &str) -> Config {
+/// A host config with `sessions` sim sessions `s0`, `s1`, ... each running
+/// `plugins/dist/<plugin>.wasm`, sends unlimited.
+pub fn config(dir: &Path, journal: bool, plugin: &str, sessions: usize) -> Config {
     let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("plugins/dist/{plugin}.wasm"));
     assert!(echo.is_file(), "{} missing: run scripts/build-plugins", echo.display());
     let mut text = format!(
@@ -21,7 +26,7 @@ fn config(dir: &Path, journal: bool, plugin: &str) -> Config {
          [plugins.echo]\npath = \"{}\"\n",
         echo.display()
     );
-    for s in 0..SESSIONS {
+    for s in 0..sessions {
         text.push_str(&format!(
             "\n[sessions.s{s}]\nchannel = \"sim\"\nplugins = [\"echo\"]\nsends_per_minute = 1000000\n"
         ));
@@ -40,7 +45,9 @@ pub async fn events_per_second(journal: bool) -> f64 {
 /// Events/s for one run with the plugin `plugins/dist/<plugin>.wasm`.
 pub async fn events_per_second_with(journal: bool, plugin: &str) -> f64 {
     let dir = tempfile::tempdir().unwrap();
-    let supervisor = Supervisor::new(config(dir.path(), journal, plugin)).await.unwrap();
+    let supervisor = Supervisor::new(config(dir.path(), journal, plugin, SESSIONS))
+        .await
+        .unwrap();
     supervisor.start_autostart().await;
     for s in 0..SESSIONS {
         supervisor
@@ -78,10 +85,4 @@ pub async fn events_per_second_with(journal: bool, plugin: &str) -> f64 {
     }
     supervisor.stop().await;
     total as f64 / elapsed.as_secs_f64()
-}
-
-/// The median of `samples`.
-pub fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
 }
