@@ -10,7 +10,7 @@
 //!   (connect, start, disconnect, destroy, list, stop).
 //! - [`session`]: one session at run time: journal stage, bounded ordered
 //!   queue, task, outbox sender, status.
-//! - [`channel`]: the network side of a session (`sim`; `whatsapp` later).
+//! - [`channel`]: the network side of a session (`sim`, `whatsapp`).
 //! - [`dispatch`]: the plugin chain of a session (`next` / `stop`).
 //! - [`plugin`]: the wasmtime engine, compiled plugins, instances.
 //! - [`capability`]: what plugins may import: messaging, kv, config, timers, log.
@@ -21,6 +21,10 @@
 //! - [`cli`]: the `purr` command line.
 //!
 //! The plugin contract is `wit/purr.wit` (package `purr:bot`).
+
+// The fake-server shortcut skips WhatsApp's certificate check: tests only.
+#[cfg(all(feature = "fake-whatsapp-server", not(debug_assertions)))]
+compile_error!("feature `fake-whatsapp-server` is for tests only and must not be built into a release");
 
 pub mod capability;
 pub mod channel;

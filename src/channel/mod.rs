@@ -11,6 +11,7 @@
 
 mod model;
 pub mod sim;
+pub mod whatsapp;
 
 use std::sync::Arc;
 

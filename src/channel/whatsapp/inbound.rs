@@ -1,0 +1,1 @@
+//! Protocol events → channel events (being written).

@@ -1,0 +1,1 @@
+//! Outbound actions → client calls (being written).

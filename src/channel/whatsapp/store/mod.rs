@@ -1,0 +1,1 @@
+//! whatsapp-rust's storage traits on purr's database (being written).
