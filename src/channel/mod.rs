@@ -7,7 +7,7 @@
 //! to Spin; adding one means a module here and a line in [`open`].
 //!
 //! - [`sim`]: the in-process simulated network (tests, demos, `purr chat`).
-//! - `whatsapp`: WhatsApp through whatsapp-rust (not built in yet).
+//! - [`whatsapp`]: WhatsApp through whatsapp-rust, its auth in purr's database.
 
 mod model;
 pub mod sim;
@@ -73,14 +73,24 @@ pub trait Channel: Send + Sync {
 pub struct ChannelDeps {
     pub store: Store,
     pub sim: sim::SimNetwork,
+    /// How WhatsApp sessions reach WhatsApp.
+    pub whatsapp: whatsapp::Connector,
 }
 
-/// Creates the channel of `kind` for the session fed by `sink`.
-pub fn open(kind: ChannelKind, sink: EventSink, deps: &ChannelDeps) -> anyhow::Result<Arc<dyn Channel>> {
-    match kind {
+/// Which channel a session uses, and its channel settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSpec {
+    pub kind: ChannelKind,
+    /// Phone number to link by pair code (WhatsApp).
+    pub pair_phone: Option<String>,
+}
+
+/// Creates the channel `spec` describes for the session fed by `sink`.
+pub fn open(spec: &ChannelSpec, sink: EventSink, deps: &ChannelDeps) -> anyhow::Result<Arc<dyn Channel>> {
+    match spec.kind {
         ChannelKind::Sim => Ok(Arc::new(deps.sim.channel(sink))),
         ChannelKind::Whatsapp => {
-            anyhow::bail!("the whatsapp channel is not built into this version of purr yet; use channel = \"sim\"")
+            anyhow::bail!("the whatsapp channel is being built; use channel = \"sim\"")
         }
     }
 }

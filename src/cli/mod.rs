@@ -3,7 +3,7 @@
 //! One module per command: [`run`] (the host), [`check`] (validate config
 //! and plugins), [`chat`] (one sim session on stdin/stdout), [`sim`] (the
 //! sim network's other side, across processes) and [`dead_letters`];
-//! [`manage`] and [`events`] manage a running host through its control API
+//! [`manage`], [`events`] and [`pair`] manage a running host through its control API
 //! ([`remote`] is their client); [`new`] creates a plugin project. Logs go
 //! to stderr through `tracing`;
 //! `RUST_LOG` filters them.
@@ -14,6 +14,7 @@ mod dead_letters;
 mod events;
 mod manage;
 mod new;
+mod pair;
 mod remote;
 mod run;
 mod sim;
@@ -55,6 +56,9 @@ enum Command {
     Disconnect(manage::SessionArgs),
     /// Log a session of a running host out for good (it needs a new QR).
     Destroy(manage::SessionArgs),
+    /// Link a WhatsApp account to a session of a running host: draws the QR
+    /// in the terminal (or prints a pair code with --phone), exits when linked.
+    Pair(pair::PairArgs),
     /// Send a text through a session of a running host.
     Send(manage::SendArgs),
     /// Follow a running host's live events, one line each.
@@ -112,6 +116,7 @@ pub fn main() -> ExitCode {
             Command::Start(args) => Ok(manage::lifecycle(manage::Action::Start, args).await),
             Command::Disconnect(args) => Ok(manage::lifecycle(manage::Action::Disconnect, args).await),
             Command::Destroy(args) => Ok(manage::lifecycle(manage::Action::Destroy, args).await),
+            Command::Pair(args) => Ok(pair::pair(args).await),
             Command::Send(args) => Ok(manage::send(args).await),
             Command::Events(args) => Ok(events::events(args).await),
             Command::Plugins(args) => Ok(manage::plugins(args).await),

@@ -455,7 +455,8 @@ fn list_or_none(names: &[&str]) -> String {
 }
 
 /// `+` and 6 to 15 digits.
-fn is_phone_number(phone: &str) -> bool {
+/// Whether `phone` is a number in international form: `+` and 6 to 15 digits.
+pub fn is_phone_number(phone: &str) -> bool {
     phone
         .strip_prefix('+')
         .is_some_and(|digits| (6..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))

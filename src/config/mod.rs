@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use load::is_phone_number;
 
 /// The whole, validated configuration.
 #[derive(Debug, Clone, PartialEq)]

@@ -107,6 +107,7 @@ fn router(state: ApiState) -> Router {
         .routes(routes!(sessions::list, sessions::create))
         .routes(routes!(sessions::get))
         .routes(routes!(sessions::start))
+        .routes(routes!(sessions::pair_code))
         .routes(routes!(sessions::disconnect))
         .routes(routes!(sessions::destroy))
         .routes(routes!(sessions::qr))

@@ -1,5 +1,6 @@
 //! `/v1/sessions...`: list, create, inspect, the lifecycle (start,
-//! disconnect, destroy), the QR code as SVG, and sending a text.
+//! start linking by pair code, disconnect, destroy), the QR code as SVG,
+//! and sending a text.
 //!
 //! Lifecycle calls use [`Supervisor::try_lifecycle`]: while another
 //! lifecycle call on the same session runs, the answer is `409` instead of
@@ -81,6 +82,39 @@ pub async fn get(State(state): State<ApiState>, Path(name): Path<String>) -> Res
     ))]
 pub async fn start(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<SessionInfo>, ApiError> {
     lifecycle(&state, &name, Lifecycle::Start).await
+}
+
+/// `POST /v1/sessions/{name}/pair-code`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairByPhone {
+    /// The account's phone number in international form (`+15551234567`).
+    pub phone: String,
+}
+
+#[utoipa::path(post, path = "/v1/sessions/{name}/pair-code", tag = "sessions", request_body = PairByPhone,
+    params(("name" = String, Path, description = "Session name")),
+    responses(
+        (status = 200, description = "Starting; a new account gets a pair code (`pair_code`) instead of QR codes", body = SessionInfo),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "Not a WhatsApp session, or another lifecycle action is in progress", body = ErrorBody),
+        (status = 422, description = "Not a phone number", body = ErrorBody),
+    ))]
+pub async fn pair_code(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<PairByPhone>,
+) -> Result<Json<SessionInfo>, ApiError> {
+    if !crate::config::is_phone_number(&body.phone) {
+        return Err(ApiError::invalid(format!(
+            "{:?} is not a phone number like \"+15551234567\"",
+            body.phone
+        )));
+    }
+    tracing::info!(session = %name, "linking by pair code through the API");
+    Ok(Json(state.supervisor.try_pair_by_phone(&name, &body.phone).await?))
 }
 
 #[utoipa::path(post, path = "/v1/sessions/{name}/disconnect", tag = "sessions",

@@ -32,8 +32,7 @@ pub use status::{QrCode, SessionStatus, State, StatusCell};
 use crate::capability::kv::SessionKv;
 use crate::capability::messaging::{EventSends, SendBudget};
 use crate::capability::timers::SessionTimers;
-use crate::channel::{self, Channel, ChannelDeps};
-use crate::config::ChannelKind;
+use crate::channel::{self, Channel, ChannelDeps, ChannelSpec};
 use crate::dispatch::Chain;
 use crate::observe::{ObservedChannel, SessionObserver};
 use crate::plugin::{InstanceGauge, PluginHandle};
@@ -59,7 +58,7 @@ pub struct SessionScope {
 /// How to bring one session up.
 pub struct SessionSpec {
     pub name: Arc<str>,
-    pub channel: ChannelKind,
+    pub channel: ChannelSpec,
     /// The chain, in order, each plugin with this session's overrides.
     pub plugins: Vec<(Arc<PluginHandle>, Option<toml::Table>)>,
     pub queue_capacity: usize,
@@ -119,7 +118,7 @@ impl LiveSession {
         let (intake, intake_queue) = mpsc::channel(spec.queue_capacity);
         let (queue, inbox) = mpsc::channel(spec.queue_capacity);
         let sink = EventSink::new(name.clone(), intake.clone(), status.clone());
-        let channel = ObservedChannel::wrap(channel::open(spec.channel, sink.clone(), deps)?, spec.observer.clone());
+        let channel = ObservedChannel::wrap(channel::open(&spec.channel, sink.clone(), deps)?, spec.observer.clone());
         let timers = SessionTimers::load(store.clone(), name.clone())
             .await
             .context("loading the session's timers")?;

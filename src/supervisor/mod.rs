@@ -46,8 +46,9 @@ pub use runtime::{CreateError, NewSession};
 pub use views::{SendTextError, SimActionError};
 
 use crate::channel::sim::SimNetwork;
-use crate::channel::{Channel, ChannelDeps};
-use crate::config::{Config, SessionConfig};
+use crate::channel::whatsapp::Connector;
+use crate::channel::{Channel, ChannelDeps, ChannelSpec};
+use crate::config::{ChannelKind, Config, SessionConfig};
 use crate::observe::{Observer, SessionObserver};
 use crate::plugin::{EngineSettings, InstanceGauge, PluginHandle, PluginHost, PluginStatus};
 use crate::session::{LiveSession, QrCode, QueueDepth, SessionSpec, SessionStatus, State, StatusCell};
@@ -119,6 +120,9 @@ pub enum LifecycleError {
     /// Another lifecycle call on the session is in progress.
     #[error("session {0:?} is busy: another lifecycle action on it is in progress")]
     Busy(String),
+    /// The session's network cannot do this.
+    #[error("{0}")]
+    WrongChannel(String),
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -128,7 +132,7 @@ impl LifecycleError {
     fn into_anyhow(self) -> anyhow::Error {
         match self {
             LifecycleError::Unknown(error) => error.into(),
-            LifecycleError::Busy(_) => anyhow::Error::new(self),
+            LifecycleError::Busy(_) | LifecycleError::WrongChannel(_) => anyhow::Error::new(self),
             LifecycleError::Failed(error) => error,
         }
     }
@@ -206,6 +210,12 @@ impl Supervisor {
     /// compile cache) and registers the config's sessions and the run-time
     /// sessions stored in the database. Starts nothing.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
+        Self::with_whatsapp(config, Connector::network()).await
+    }
+
+    /// Like [`new`](Self::new), with WhatsApp sessions reaching WhatsApp
+    /// through `whatsapp` (e.g. an in-process fake server in tests).
+    pub async fn with_whatsapp(config: Config, whatsapp: Connector) -> anyhow::Result<Self> {
         let store = match &config.host.database {
             Some(url) => Store::open_url(url).await,
             None => Store::open(&config.host.data_dir).await,
@@ -237,6 +247,7 @@ impl Supervisor {
         let deps = ChannelDeps {
             store: store.clone(),
             sim: SimNetwork::new(store.clone(), &config.sim),
+            whatsapp,
         };
         let supervisor = Supervisor {
             inner: Arc::new(Inner {
@@ -322,7 +333,7 @@ impl Supervisor {
             .await
             .map_err(LifecycleError::into_anyhow)?;
         if live.is_none() {
-            let session = self.prepare(name, &slot).await?;
+            let session = self.prepare(name, &slot, None).await?;
             slot.attach(&mut live, session);
         }
         Ok(())
@@ -367,6 +378,32 @@ impl Supervisor {
         self.lifecycle(name, action, false).await
     }
 
+    /// `start`, linking a new WhatsApp account by a pair code for `phone`
+    /// (typed on the phone) instead of a QR. A session waiting to be linked
+    /// is restarted with it; a linked or connected one just starts.
+    /// Refuses like [`try_lifecycle`](Self::try_lifecycle) while another
+    /// lifecycle call runs.
+    pub async fn try_pair_by_phone(&self, name: &str, phone: &str) -> Result<SessionInfo, LifecycleError> {
+        let slot = self.slot(name)?;
+        let mut live = lock_live(&slot, name, false).await?;
+        if slot.config.channel != ChannelKind::Whatsapp {
+            let network = slot.config.channel.as_str();
+            return Err(LifecycleError::WrongChannel(format!(
+                "session {name:?} is on the {network} network: pair codes are WhatsApp's"
+            )));
+        }
+        if live.is_some() && matches!(slot.status.state(), State::Connected | State::Disconnected) {
+            return Ok(self.info(name, &slot));
+        }
+        // A session showing QR codes is restarted to ask for a pair code.
+        disconnect_locked(name, &slot, &mut live).await;
+        let session = self.prepare(name, &slot, Some(phone)).await?;
+        slot.attach(&mut live, session);
+        tracing::info!(session = name, "starting session to link by pair code");
+        live.as_ref().expect("prepared above").start().await?;
+        Ok(self.info(name, &slot))
+    }
+
     async fn lifecycle(&self, name: &str, action: Lifecycle, wait: bool) -> Result<SessionInfo, LifecycleError> {
         let slot = self.slot(name)?;
         let mut live = lock_live(&slot, name, wait).await?;
@@ -388,7 +425,7 @@ impl Supervisor {
             return Ok(());
         }
         if live.is_none() {
-            let session = self.prepare(name, slot).await?;
+            let session = self.prepare(name, slot, None).await?;
             slot.attach(live, session);
         }
         tracing::info!(session = name, "starting session");
@@ -403,7 +440,7 @@ impl Supervisor {
     ) -> anyhow::Result<()> {
         let session = match slot.detach(live) {
             Some(session) => session,
-            None => self.prepare(name, slot).await?,
+            None => self.prepare(name, slot, None).await?,
         };
         tracing::info!(session = name, "destroying session");
         let logout = session.channel().logout().await;
@@ -521,13 +558,18 @@ impl Supervisor {
         &self.inner.store
     }
 
-    async fn prepare(&self, name: &str, slot: &SessionSlot) -> anyhow::Result<LiveSession> {
+    /// `connect`: the session's queue, channel, chain and task, ready to
+    /// start; `pair_phone` replaces the config's for this run.
+    async fn prepare(&self, name: &str, slot: &SessionSlot, pair_phone: Option<&str>) -> anyhow::Result<LiveSession> {
         let host = self.inner.config.read().expect("config lock").host.clone();
         let prepared = match self.chain_of(&slot.config) {
             Ok(plugins) => {
                 let spec = SessionSpec {
                     name: Arc::from(name),
-                    channel: slot.config.channel,
+                    channel: ChannelSpec {
+                        kind: slot.config.channel,
+                        pair_phone: pair_phone.map(str::to_string).or_else(|| slot.config.pair_phone.clone()),
+                    },
                     plugins,
                     queue_capacity: host.queue_capacity,
                     event_attempts: host.event_attempts,
