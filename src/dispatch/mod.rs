@@ -15,6 +15,10 @@
 //! (exponentially, capped): events meanwhile fail at once for it instead
 //! of paying for a crash each. Each call's duration goes to the plugin's
 //! `purr_handler_duration_seconds` histogram.
+//!
+//! A chain may mix wasm plugins and [`native`](crate::plugin::native)
+//! handlers (Rust code in the host): both are [`PluginInstance`]s, made,
+//! called, timed, dropped and backed off the same way here.
 
 mod convert;
 
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 use crate::capability::config::merge;
 use crate::channel::ChannelEvent;
 use crate::plugin::bindings::purr::bot::types::{Context, Event, Flow, TimerFired};
-use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginHandle, PluginInstance, PluginState};
+use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginHandle, PluginInstance};
 use crate::session::SessionScope;
 use crate::store::TimerRow;
 
@@ -301,8 +305,7 @@ async fn instantiate(
 ) -> Result<PluginInstance, CallError> {
     let mut pause = Duration::from_millis(1);
     loop {
-        let state = PluginState::new(scope, plugin, settings.clone());
-        match PluginInstance::start(plugin, state, gauge).await {
+        match PluginInstance::start(plugin, scope, settings.clone(), gauge).await {
             Err(CallError::Unavailable(reason)) if pause <= SHORTAGE_LAST_PAUSE => {
                 tracing::debug!(session = &*scope.session, plugin = &*plugin.name, %reason, "no room for an instance; asking idle sessions");
                 gauge.report_shortage();

@@ -32,6 +32,8 @@ pub enum Source {
     Cache,
     /// Compiled now (and stored for next time).
     Compiled,
+    /// A native handler: Rust code compiled into the host (no file).
+    Native,
 }
 
 /// A directory of compiled components for one engine configuration.

@@ -8,6 +8,9 @@
 //! instance must not be called again: the dispatcher drops it and makes a
 //! fresh one for the next event. After `max_calls` calls an instance is
 //! worn out and replaced too, bounding whatever it leaks.
+//!
+//! The instance of a [`native`](super::native) handler is the handler with
+//! its [`Capabilities`]; the dispatcher treats both kinds alike.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,9 +18,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::Plugin;
 use super::bindings::exports::purr::bot::handler::{Context, Event, Flow};
-use super::{EPOCH_TICK, LoadedPlugin, PluginState};
+use super::bindings::{Plugin, PluginPre};
+use super::native::NativeHandler;
+use super::{Capabilities, Code, EPOCH_TICK, LoadedPlugin, PluginState};
+use crate::session::SessionScope;
 
 /// Why a call did not produce a flow.
 #[derive(Debug, thiserror::Error)]
@@ -116,18 +121,66 @@ pub struct DeadlineExceeded(u64);
 
 /// A ready instance of one plugin.
 pub struct PluginInstance {
-    store: Store<PluginState>,
-    exports: Plugin,
-    deadline_ticks: u64,
+    live: Live,
     calls: u64,
     max_calls: u64,
-    _gauge: GaugeGuard,
+}
+
+/// What serves the calls.
+enum Live {
+    Wasm {
+        store: Store<PluginState>,
+        exports: Plugin,
+        deadline_ticks: u64,
+        _gauge: GaugeGuard,
+    },
+    Native {
+        handler: Box<dyn NativeHandler>,
+        caps: Capabilities,
+    },
 }
 
 impl PluginInstance {
-    /// Instantiates `plugin` with `state` and runs its `init`.
-    pub async fn start(plugin: &LoadedPlugin, state: PluginState, gauge: &InstanceGauge) -> Result<Self, CallError> {
-        let mut store = Store::new(plugin.pre.engine(), state);
+    /// Makes an instance of `plugin` for the session of `scope` (with the
+    /// plugin's `settings` for it) and runs its `init`. A wasm instance
+    /// counts in `gauge`; a native one takes no pool slot and does not.
+    pub async fn start(
+        plugin: &LoadedPlugin,
+        scope: &SessionScope,
+        settings: Arc<toml::Table>,
+        gauge: &InstanceGauge,
+    ) -> Result<Self, CallError> {
+        let live = match &plugin.code {
+            Code::Wasm(pre) => {
+                let state = PluginState::new(scope, plugin, settings);
+                Self::start_wasm(plugin, pre, state, gauge).await?
+            }
+            Code::Native(factory) => {
+                let mut caps = Capabilities::new(scope, plugin, settings);
+                let mut handler = factory();
+                handler
+                    .init(&mut caps)
+                    .await
+                    .map_err(|e| CallError::Trap(e.into()))?
+                    .map_err(|e| CallError::Plugin(format!("init: {e}")))?;
+                Live::Native { handler, caps }
+            }
+        };
+        Ok(PluginInstance {
+            live,
+            calls: 0,
+            max_calls: plugin.config.max_calls,
+        })
+    }
+
+    /// Instantiates the component `pre` of `plugin` with `state` and runs its `init`.
+    async fn start_wasm(
+        plugin: &LoadedPlugin,
+        pre: &PluginPre<PluginState>,
+        state: PluginState,
+        gauge: &InstanceGauge,
+    ) -> Result<Live, CallError> {
+        let mut store = Store::new(pre.engine(), state);
         store.limiter(|state| &mut state.limits);
         let timeout_ms = plugin.config.timeout_ms;
         let deadline_ticks = timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1;
@@ -144,8 +197,7 @@ impl PluginInstance {
         store.set_epoch_deadline(1);
         gauge.live.fetch_add(1, Ordering::SeqCst);
         let guard = GaugeGuard(gauge.clone());
-        let exports = plugin
-            .pre
+        let exports = pre
             .instantiate_async(&mut store)
             .await
             .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?;
@@ -155,28 +207,42 @@ impl PluginInstance {
             .await
             .map_err(|e| CallError::Trap(e.into()))?
             .map_err(|e| CallError::Plugin(format!("init: {e}")))?;
-        Ok(PluginInstance {
+        Ok(Live::Wasm {
             store,
             exports,
             deadline_ticks,
-            calls: 0,
-            max_calls: plugin.config.max_calls,
             _gauge: guard,
         })
     }
 
-    /// Handles one event within the plugin's deadline.
+    /// Handles one event (a wasm instance within the plugin's deadline).
     pub async fn handle(&mut self, ctx: &Context, event: &Event) -> Result<Flow, CallError> {
         self.calls += 1;
-        self.store.data_mut().log.event_id.clone_from(&ctx.event_id);
-        self.store.data_mut().ticks_left = self.deadline_ticks;
-        self.store.set_epoch_deadline(1);
-        self.exports
-            .purr_bot_handler()
-            .call_handle(&mut self.store, ctx, event)
-            .await
-            .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?
-            .map_err(CallError::Plugin)
+        let flow = match &mut self.live {
+            Live::Wasm {
+                store,
+                exports,
+                deadline_ticks,
+                ..
+            } => {
+                store.data_mut().log.event_id.clone_from(&ctx.event_id);
+                store.data_mut().ticks_left = *deadline_ticks;
+                store.set_epoch_deadline(1);
+                exports
+                    .purr_bot_handler()
+                    .call_handle(&mut *store, ctx, event)
+                    .await
+                    .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?
+            }
+            Live::Native { handler, caps } => {
+                caps.log.event_id.clone_from(&ctx.event_id);
+                handler
+                    .handle(caps, ctx, event)
+                    .await
+                    .map_err(|e| CallError::Trap(e.into()))?
+            }
+        };
+        flow.map_err(CallError::Plugin)
     }
 
     /// Whether this instance has served its `max_calls` and should be replaced.

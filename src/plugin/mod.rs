@@ -9,11 +9,16 @@
 //! ([`LoadedPlugin`]). A [`PluginHandle`] holds the version of a plugin
 //! that currently serves and is what hot reload swaps; sessions make cheap
 //! [`PluginInstance`]s from it.
+//!
+//! A plugin's code is a wasm component or, for hosts that embed purr as a
+//! library, a [`native`] handler: Rust code compiled into the host that
+//! takes a plugin's place in chains, with the same capabilities.
 
 pub mod bindings;
 mod cache;
 mod handle;
 mod instance;
+pub mod native;
 mod state;
 mod stdio;
 
@@ -29,7 +34,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 pub use cache::{CompileCache, Source};
 pub use handle::{PluginHandle, PluginHealth, PluginStatus};
 pub use instance::{CallError, InstanceGauge, PluginInstance};
-pub use state::PluginState;
+pub use state::{Capabilities, PluginState};
 
 use crate::config::PluginConfig;
 
@@ -141,7 +146,7 @@ impl PluginHost {
             digest,
             source,
             load_time: started.elapsed(),
-            pre,
+            code: Code::Wasm(pre),
         })
     }
 
@@ -209,17 +214,33 @@ fn spawn_epoch_ticker(engine: &Engine) {
         .expect("spawning the epoch ticker thread");
 }
 
-/// A compiled plugin, linked and ready to instantiate.
+/// A compiled plugin, linked and ready to instantiate (or a native
+/// handler, see [`native::NativePlugin::into_loaded`]).
 pub struct LoadedPlugin {
     pub name: Arc<str>,
     pub config: PluginConfig,
-    /// SHA-256 of the wasm file this was built from.
+    /// SHA-256 of the wasm file this was built from (zeros for a native handler).
     pub digest: [u8; 32],
     /// Whether this came from the compile cache.
     pub source: Source,
     /// How long loading took (reading, compiling or deserializing, linking).
     pub load_time: Duration,
-    pre: bindings::PluginPre<PluginState>,
+    code: Code,
+}
+
+impl LoadedPlugin {
+    /// Whether this is a native handler (no file, nothing to reload).
+    pub fn is_native(&self) -> bool {
+        matches!(self.code, Code::Native(_))
+    }
+}
+
+/// What runs a plugin's instances.
+enum Code {
+    /// A component, linked against the plugin world.
+    Wasm(bindings::PluginPre<PluginState>),
+    /// Rust code in the host.
+    Native(native::Factory),
 }
 
 /// Reads and hashes `path`, to tell a real change from a touch.

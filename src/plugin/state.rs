@@ -2,7 +2,9 @@
 //!
 //! Each instance serves one plugin in one session, so every capability
 //! state here is already scoped to that (plugin, session) pair: a guest
-//! cannot name another session or another plugin's data.
+//! cannot name another session or another plugin's data. A native handler
+//! (see [`native`](super::native)) gets the same capability states as
+//! [`Capabilities`], built by the same code.
 
 use std::sync::Arc;
 
@@ -14,6 +16,39 @@ use super::LoadedPlugin;
 use super::stdio::LogStream;
 use crate::capability::{config::Settings, kv::Kv, log::Log, messaging::Messaging, timers::Timers};
 use crate::session::SessionScope;
+
+/// The host side of every capability of one plugin in one session: what a
+/// wasm instance's imports reach through [`PluginState`], and what a
+/// native handler calls directly, through the same `Host` traits
+/// (`purr::plugin::bindings::purr::bot::{messaging, kv, config, timers,
+/// log}::Host`).
+pub struct Capabilities {
+    pub messaging: Messaging,
+    pub kv: Kv,
+    pub config: Settings,
+    pub timers: Timers,
+    pub log: Log,
+}
+
+impl Capabilities {
+    /// The capabilities of `plugin` serving the session of `scope`, with its quotas.
+    pub(super) fn new(scope: &SessionScope, plugin: &LoadedPlugin, settings: Arc<toml::Table>) -> Self {
+        let name = &plugin.name;
+        Capabilities {
+            messaging: Messaging::new(scope.channel.clone(), scope.send_budget.clone(), scope.sends.clone()),
+            kv: Kv::new(
+                scope.store.clone(),
+                scope.kv.clone(),
+                name.clone(),
+                scope.session.clone(),
+                plugin.config.quotas,
+            ),
+            config: Settings::new(settings),
+            timers: Timers::new(scope.timers.clone(), name.clone(), plugin.config.quotas.timers),
+            log: Log::new(scope.session.clone(), name.clone()),
+        }
+    }
+}
 
 /// The data of one plugin instance's store.
 pub struct PluginState {
@@ -40,6 +75,13 @@ impl PluginState {
             .stdout(LogStream::new(&scope.session, name, "stdout"))
             .stderr(LogStream::new(&scope.session, name, "stderr"))
             .build();
+        let Capabilities {
+            messaging,
+            kv,
+            config,
+            timers,
+            log,
+        } = Capabilities::new(scope, plugin, settings);
         PluginState {
             wasi,
             table: ResourceTable::new(),
@@ -48,17 +90,11 @@ impl PluginState {
                 .trap_on_grow_failure(true)
                 .build(),
             ticks_left: 0,
-            messaging: Messaging::new(scope.channel.clone(), scope.send_budget.clone(), scope.sends.clone()),
-            kv: Kv::new(
-                scope.store.clone(),
-                scope.kv.clone(),
-                name.clone(),
-                scope.session.clone(),
-                plugin.config.quotas,
-            ),
-            config: Settings::new(settings),
-            timers: Timers::new(scope.timers.clone(), name.clone(), plugin.config.quotas.timers),
-            log: Log::new(scope.session.clone(), name.clone()),
+            messaging,
+            kv,
+            config,
+            timers,
+            log,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Changing a live host: reloading one plugin, applying a new config.
+//! Changing a live host: reloading one plugin, applying a new config,
+//! adding a native handler.
 //!
 //! Both compile off the event path and swap at event boundaries (see
 //! [`PluginHandle`]). Nothing that fails to load replaces what serves:
@@ -7,13 +8,14 @@
 //! plugins do not load is not applied at all. Only what changed is
 //! touched: a session whose entry is unchanged keeps running, its queue
 //! and instances intact. Sessions created through the API are not the
-//! config's to remove (see `runtime.rs`).
+//! config's to remove (see `runtime.rs`), nor are native handlers.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::Supervisor;
 use crate::config::Config;
+use crate::plugin::native::NativePlugin;
 use crate::plugin::{PluginHandle, file_digest};
 
 /// What [`Supervisor::reconfigure`] changed.
@@ -40,6 +42,9 @@ impl Supervisor {
             anyhow::bail!("unknown plugin {name:?}");
         };
         let current = handle.current();
+        if current.is_native() {
+            return Ok(false);
+        }
         if file_digest(&current.config.path).is_ok_and(|digest| digest == current.digest) {
             return Ok(false);
         }
@@ -67,6 +72,9 @@ impl Supervisor {
         let old = self.config();
         if old.host != new.host || old.sim != new.sim {
             tracing::warn!("[host] and [sim] changes take effect when purr restarts");
+        }
+        if let Some(name) = new.plugins.keys().find(|name| self.is_native(name)) {
+            anyhow::bail!("the new config defines plugin {name:?}, the name of a native handler; not applied");
         }
         let mut report = Reconfigured::default();
 
@@ -147,9 +155,35 @@ impl Supervisor {
             .plugins
             .write()
             .expect("plugins lock")
-            .retain(|name, _| new.plugins.contains_key(name) || runtime.contains(name));
+            .retain(|name, handle| {
+                new.plugins.contains_key(name) || runtime.contains(name) || handle.current().is_native()
+            });
         *self.inner.config.write().expect("config lock") = new;
         tracing::info!(?report, "config applied");
         Ok(report)
+    }
+
+    /// Registers a native handler (Rust code of a host embedding purr, see
+    /// [`crate::plugin::native`]) as a plugin sessions can name from now
+    /// on: sessions started afterwards, whose `plugins` name it (config
+    /// sessions built in code, or sessions created at run time). Its name
+    /// must be new. It is never reloaded and outlives config changes.
+    pub async fn add_native(&self, native: NativePlugin) -> anyhow::Result<()> {
+        let _reconfiguring = self.inner.reconfiguring.lock().await;
+        let name = native.name().to_string();
+        let mut plugins = self.inner.plugins.write().expect("plugins lock");
+        if plugins.contains_key(&name) {
+            anyhow::bail!("native handler {name:?}: a plugin of that name is already defined");
+        }
+        let handle = PluginHandle::new(Arc::new(native.into_loaded()), self.inner.observer.plugin(&name));
+        plugins.insert(name, Arc::new(handle));
+        Ok(())
+    }
+
+    /// Whether `name` is a native handler's.
+    fn is_native(&self, name: &str) -> bool {
+        self.read_plugins()
+            .get(name)
+            .is_some_and(|handle| handle.current().is_native())
     }
 }
