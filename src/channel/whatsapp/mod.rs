@@ -1,6 +1,6 @@
 //! The WhatsApp channel: one whatsapp-rust `Bot` per session.
 //!
-//! - `connection`: one session's connection (`WhatsappChannel`): the bot's
+//! - `connection`: one session's connection ([`WhatsappChannel`]): the bot's
 //!   lifecycle, in-order at-least-once delivery, logout.
 //! - [`store`]: whatsapp-rust's storage traits on purr's database, every
 //!   row keyed by session name (device identity, Signal sessions, prekeys,
@@ -14,6 +14,7 @@
 //! default), or a transport given by the embedder (the offline tests'
 //! in-process fake server).
 
+mod connection;
 mod inbound;
 mod outbound;
 pub mod store;
@@ -25,6 +26,9 @@ use whatsapp_rust::async_channel;
 use whatsapp_rust::http::{HttpClient, HttpRequest, HttpResponse, UreqHttpClient};
 use whatsapp_rust::transport::{TokioWebSocketTransportFactory, Transport, TransportEvent, TransportFactory};
 use whatsapp_rust::wacore::net::{StreamingHttpResponse, UploadBody};
+
+pub use connection::WhatsappChannel;
+pub use store::WhatsappStore;
 
 /// How sessions reach WhatsApp: the network transport and HTTP client
 /// (media, version checks) their bots use.
@@ -93,7 +97,12 @@ impl HttpClient for SharedHttp {
         self.0.supports_upload_streaming()
     }
 
-    fn execute_upload(&self, request: HttpRequest, body: UploadBody, content_length: u64) -> anyhow::Result<HttpResponse> {
+    fn execute_upload(
+        &self,
+        request: HttpRequest,
+        body: UploadBody,
+        content_length: u64,
+    ) -> anyhow::Result<HttpResponse> {
         self.0.execute_upload(request, body, content_length)
     }
 }

@@ -1,0 +1,323 @@
+//! One session's WhatsApp connection: [`WhatsappChannel`].
+//!
+//! `connect` builds a whatsapp-rust `Bot` over the session's
+//! [`WhatsappStore`]: a new device shows QR codes (and a pair code when the
+//! session has `pair_phone`), a stored one logs straight in. Reconnecting
+//! after a network loss is the crate's (with backoff); the `disconnected`
+//! → `connected` events it emits become the session's status.
+//!
+//! Delivery is in order and at least once. Messages reach purr through the
+//! crate's inbound durability hook: it hands a batch to the session's
+//! journal and returns only once the journal has committed it, and only
+//! then does the crate acknowledge the messages to WhatsApp (a failed
+//! commit or a crash means WhatsApp delivers them again; the journal drops
+//! the duplicates by message id). Every other event goes through one raw
+//! event handler, which runs inline on the crate's dispatch path, into one
+//! forwarding task per session: arrival order is kept (the crate's default
+//! callback delivery is concurrent and unordered).
+//!
+//! `logout` unlinks the device on WhatsApp (connecting first if needed)
+//! and then deletes the session's rows; an unlink done from the phone
+//! deletes them too, so the next `start` shows a fresh QR.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use whatsapp_rust::bot::{Bot, BotHandle};
+use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::traits::DeviceStore as _;
+use whatsapp_rust::types::events::{BatchOrigin, Event, EventHandler, InboundMessage, MessageBatch};
+use whatsapp_rust::{Client, InboundDurabilityHook};
+
+use super::store::WhatsappStore;
+use super::{Connector, SharedHttp, SharedTransport, inbound, outbound};
+use crate::channel::{Channel, Outbound, SendError};
+use crate::config::ChannelKind;
+use crate::session::EventSink;
+
+/// How long `logout` waits for a stopped session to come online so it can
+/// unlink the device.
+const LOGOUT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a graceful shutdown of the connection may take before it is cut.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the account is, as the channel last heard from the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Offline,
+    Online,
+    LoggedOut,
+}
+
+/// One session's WhatsApp connection.
+pub struct WhatsappChannel {
+    sink: EventSink,
+    store: WhatsappStore,
+    connector: Connector,
+    /// Digits of the phone number to link by pair code, if any.
+    pair_phone: Option<String>,
+    running: tokio::sync::Mutex<Option<Running>>,
+}
+
+/// A started bot and the task forwarding its events.
+struct Running {
+    bot: BotHandle,
+    client: Arc<Client>,
+    forwarder: JoinHandle<()>,
+    link: watch::Receiver<Link>,
+}
+
+impl WhatsappChannel {
+    /// The channel of the session fed by `sink`, its auth in `store`.
+    pub fn new(sink: EventSink, store: WhatsappStore, connector: Connector, pair_phone: Option<&str>) -> Self {
+        WhatsappChannel {
+            sink,
+            store,
+            connector,
+            pair_phone: pair_phone.map(|phone| phone.chars().filter(char::is_ascii_digit).collect()),
+            running: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn session(&self) -> &str {
+        self.sink.session()
+    }
+
+    /// Builds and spawns the session's bot.
+    async fn spawn_bot(&self) -> anyhow::Result<Running> {
+        let (events, queued) = mpsc::unbounded_channel();
+        let (link_tx, link) = watch::channel(Link::Offline);
+        let mut builder = Bot::builder()
+            .with_backend(self.store.clone())
+            .with_transport_factory(SharedTransport(self.connector.transport.clone()))
+            .with_http_client(SharedHttp(self.connector.http.clone()))
+            .with_event_handler(Forward { events, link: link_tx })
+            .with_inbound_durability_hook(Journal {
+                sink: self.sink.clone(),
+            })
+            .skip_history_sync();
+        if let Some(phone) = &self.pair_phone {
+            builder = builder.with_pair_code(PairCodeOptions {
+                phone_number: phone.clone(),
+                ..PairCodeOptions::default()
+            });
+        }
+        let bot = builder.build().await.context("setting up the WhatsApp client")?;
+        let client = bot.client();
+        let forwarder = tokio::spawn(forward(queued, Arc::downgrade(&client), self.sink.clone()));
+        Ok(Running {
+            bot: bot.spawn(),
+            client,
+            forwarder,
+            link,
+        })
+    }
+
+    /// Stops the bot (gracefully; cut after [`SHUTDOWN_TIMEOUT`], as
+    /// dropping its handle aborts it) and its forwarder. If WhatsApp had
+    /// unlinked the device, its now useless keys are deleted — after the
+    /// bot stopped, so nothing writes them back.
+    async fn stop(&self, running: Running) -> anyhow::Result<()> {
+        let Running {
+            bot, forwarder, link, ..
+        } = running;
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, bot.shutdown()).await.is_err() {
+            tracing::warn!(
+                session = self.session(),
+                "the WhatsApp connection did not close in time and was cut"
+            );
+        }
+        forwarder.abort();
+        if *link.borrow() == Link::LoggedOut {
+            self.store.wipe().await.context("deleting the unlinked device's keys")?;
+            tracing::info!(
+                session = self.session(),
+                "device unlinked by WhatsApp: its keys were deleted"
+            );
+        }
+        Ok(())
+    }
+
+    /// Unlinks the linked device on WhatsApp through `current`, or through
+    /// a connection made for it, and stops that connection.
+    async fn unlink(&self, current: Option<Running>) -> anyhow::Result<()> {
+        let mut current = match current {
+            Some(current) => current,
+            None => self.spawn_bot().await?,
+        };
+        let reached = tokio::time::timeout(
+            LOGOUT_CONNECT_TIMEOUT,
+            current.link.wait_for(|link| *link != Link::Offline),
+        )
+        .await;
+        let link = reached.ok().and_then(Result::ok).map(|link| *link);
+        if link == Some(Link::Online) {
+            current.client.logout().await;
+        }
+        self.stop(current).await?;
+        match link {
+            Some(_) => Ok(()),
+            None => anyhow::bail!(
+                "could not reach WhatsApp to unlink the device: its keys are kept; try again when online \
+                 (or remove the linked device on the phone, then destroy again)"
+            ),
+        }
+    }
+
+    /// Whether the stored device was ever linked to an account.
+    async fn has_account(&self) -> anyhow::Result<bool> {
+        let device = self.store.load().await.context("reading the stored device")?;
+        Ok(device.is_some_and(|device| device.pn.is_some()))
+    }
+}
+
+#[async_trait]
+impl Channel for WhatsappChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Whatsapp
+    }
+
+    async fn connect(&self) -> anyhow::Result<()> {
+        let mut running = self.running.lock().await;
+        // A device unlinked meanwhile starts over with a new QR.
+        if let Some(current) = running.take_if(|current| *current.link.borrow() == Link::LoggedOut) {
+            self.stop(current).await?;
+        }
+        if running.is_none() {
+            tracing::info!(session = self.session(), "connecting to WhatsApp");
+            *running = Some(self.spawn_bot().await?);
+        }
+        Ok(())
+    }
+
+    async fn disconnect(&self) -> anyhow::Result<()> {
+        if let Some(running) = self.running.lock().await.take() {
+            tracing::info!(session = self.session(), "disconnecting from WhatsApp");
+            self.stop(running).await?;
+        }
+        Ok(())
+    }
+
+    async fn logout(&self) -> anyhow::Result<()> {
+        let mut running = self.running.lock().await;
+        let current = running.take();
+        if self.has_account().await? {
+            self.unlink(current).await?;
+        } else if let Some(current) = current {
+            self.stop(current).await?; // never linked: nothing to tell WhatsApp
+        }
+        self.store
+            .wipe()
+            .await
+            .context("deleting the session's WhatsApp data")?;
+        tracing::info!(
+            session = self.session(),
+            "WhatsApp device unlinked and its data deleted"
+        );
+        Ok(())
+    }
+
+    fn message_id(&self, key: &str) -> String {
+        outbound::message_id(&format!("{}/{key}", self.session()))
+    }
+
+    async fn send(&self, id: &str, action: Outbound) -> Result<(), SendError> {
+        let client = self.client().await?;
+        outbound::perform(&client, id, action).await
+    }
+
+    async fn download_media(&self, handle: &str) -> Result<Vec<u8>, SendError> {
+        let client = self.client().await?;
+        outbound::download(&client, handle).await
+    }
+}
+
+impl WhatsappChannel {
+    /// The connected client, for outbound calls.
+    async fn client(&self) -> Result<Arc<Client>, SendError> {
+        let running = self.running.lock().await;
+        match running.as_ref() {
+            Some(running) if running.client.is_connected() => Ok(running.client.clone()),
+            _ => Err(SendError::NotConnected),
+        }
+    }
+}
+
+/// The raw event handler: runs inline on the crate's dispatch path, so it
+/// only queues (keeping arrival order) and notes the link state.
+struct Forward {
+    events: mpsc::UnboundedSender<Arc<Event>>,
+    link: watch::Sender<Link>,
+}
+
+impl EventHandler for Forward {
+    fn handle_event(&self, event: Arc<Event>) {
+        let link = match &*event {
+            Event::Connected(_) => Some(Link::Online),
+            Event::Disconnected(_) => Some(Link::Offline),
+            Event::LoggedOut(_) => Some(Link::LoggedOut),
+            _ => None,
+        };
+        if let Some(link) = link {
+            self.link.send_replace(link);
+        }
+        // The forwarder is gone only when the channel stopped the bot.
+        let _ = self.events.send(event);
+    }
+}
+
+/// Hands the queued protocol events, mapped, to the session in order.
+/// Messages the durability hook already journaled are skipped.
+async fn forward(mut queued: mpsc::UnboundedReceiver<Arc<Event>>, client: Weak<Client>, sink: EventSink) {
+    while let Some(event) = queued.recv().await {
+        if let Event::Messages(batch) = &*event
+            && batch.hook_committed
+        {
+            continue;
+        }
+        let me = client
+            .upgrade()
+            .and_then(|client| client.pn())
+            .map(|jid| jid.to_string());
+        for mapped in inbound::map_event(&event, me.as_deref()) {
+            if sink.emit(mapped).await.is_err() {
+                return; // the session is closing
+            }
+        }
+    }
+}
+
+/// The inbound durability hook: a batch of messages is acknowledged to
+/// WhatsApp only once the session's journal has committed it.
+struct Journal {
+    sink: EventSink,
+}
+
+#[async_trait]
+impl InboundDurabilityHook for Journal {
+    async fn on_messages(&self, client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
+        let me = client.pn().map(|jid| jid.to_string());
+        let event = Event::Messages(
+            MessageBatch::builder()
+                .messages(batch.to_vec().into())
+                .origin(BatchOrigin::Live)
+                .build(),
+        );
+        let mut commits = Vec::with_capacity(batch.len());
+        for mapped in inbound::map_event(&event, me.as_deref()) {
+            commits.push(self.sink.emit_pipelined(mapped).await?);
+        }
+        for commit in commits {
+            commit
+                .await
+                .map_err(|_| crate::session::SessionClosed)?
+                .map_err(|error| anyhow::anyhow!("journal: {error}"))?;
+        }
+        Ok(())
+    }
+}
