@@ -1,1 +1,182 @@
-//! whatsapp-rust's storage traits on purr's database (being written).
+//! whatsapp-rust's storage traits on purr's database: [`WhatsappStore`].
+//!
+//! whatsapp-rust persists through a `Backend`, blanket-implemented for any
+//! type implementing wacore's five store traits. [`WhatsappStore`] implements
+//! them on purr's SQLite pool (sqlx), one session's rows at a time: every
+//! `wa_*` table (`migrations/0005_whatsapp.sql`) is keyed by the session name
+//! first, and every statement here filters on it, so sessions sharing the
+//! database never see, overwrite or delete each other's rows.
+//!
+//! One file per trait group:
+//! - `signal`: `SignalStore` (identities, Signal sessions, prekeys, signed
+//!   prekeys, sender keys);
+//! - `app_sync`: `AppSyncStore` (app-state keys, versions, mutation MACs);
+//! - `protocol`: `ProtocolStore` (sender-key devices, LID mappings, base
+//!   keys, device lists, group metadata, tc tokens, sent messages, the
+//!   pending-inbound buffer);
+//! - `msg_secret`: `MsgSecretStore`;
+//! - `device`: `DeviceStore` (the account's own keys).
+//!
+//! This file holds the handle, [`WhatsappStore::wipe`] and what the groups
+//! share: error mapping and statement batching.
+//!
+//! Semantics follow wacore's reference `InMemoryBackend` (the tests compare
+//! the two call by call). Batches (`*_batch`, `put_lid_mappings`,
+//! `update_device_lists`, MAC lookups, ...) run as one transaction of
+//! multi-row statements, chunked to stay under SQLite's bound-variable
+//! limit. Read-modify-write operations (msg-secret merges, tc-token touches)
+//! are single upserts, so they are atomic without a lock.
+//!
+//! Serialized values: wacore's serde types (`Device`, `HashState`,
+//! `DeviceListRecord`) are stored as serde_json. The types evolve by adding
+//! `#[serde(default)]` fields and use `skip_serializing_if`; both only work
+//! with a self-describing format, so JSON keeps rows written by one crate
+//! version readable by the next, where a positional encoding (bincode,
+//! postcard) would fail on the first added field. Signal records and other
+//! byte strings the crate hands us are stored as they come.
+
+mod app_sync;
+mod device;
+mod msg_secret;
+mod protocol;
+mod signal;
+#[cfg(test)]
+mod tests;
+
+use sqlx::{AssertSqlSafe, SqlitePool};
+use whatsapp_rust::wacore::store::error::StoreError;
+
+/// Every `wa_*` table: what [`WhatsappStore::wipe`] empties.
+const TABLES: &[&str] = &[
+    "wa_device",
+    "wa_identities",
+    "wa_sessions",
+    "wa_prekeys",
+    "wa_signed_prekeys",
+    "wa_sender_keys",
+    "wa_app_state_keys",
+    "wa_app_state_versions",
+    "wa_app_state_mutation_macs",
+    "wa_sender_key_devices",
+    "wa_lid_mappings",
+    "wa_base_keys",
+    "wa_device_lists",
+    "wa_group_metadata",
+    "wa_tc_tokens",
+    "wa_sent_messages",
+    "wa_pending_inbound",
+    "wa_msg_secrets",
+];
+
+/// SQLite's historical bound-variable limit (newer builds allow 32766); multi-row
+/// statements are chunked to stay under it whichever SQLite is linked.
+const MAX_VARIABLES: usize = 999;
+
+/// One session's WhatsApp auth data in purr's database.
+#[derive(Clone)]
+pub struct WhatsappStore {
+    pool: SqlitePool,
+    session: String,
+}
+
+impl std::fmt::Debug for WhatsappStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhatsappStore").field("session", &self.session).finish()
+    }
+}
+
+impl WhatsappStore {
+    /// The store of `session`'s rows in `pool` (purr's database, migrated).
+    pub fn new(pool: SqlitePool, session: impl Into<String>) -> Self {
+        WhatsappStore {
+            pool,
+            session: session.into(),
+        }
+    }
+
+    /// Deletes every row of this session (all wa_ tables) in one transaction.
+    pub async fn wipe(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for table in TABLES {
+            // `table` comes from the constant list above.
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE session = ?")))
+                .bind(&self.session)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A database error of operation `op`, with this session for context.
+    fn db_error(&self, op: &'static str, error: sqlx::Error) -> StoreError {
+        let connection = matches!(
+            error,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+        );
+        let error = Box::new(Failure {
+            session: self.session.clone(),
+            op,
+            source: Box::new(error),
+        });
+        if connection {
+            StoreError::Connection(error)
+        } else {
+            StoreError::Database(error)
+        }
+    }
+
+    /// A value of operation `op` that would not (de)serialize.
+    fn serde_error(&self, op: &'static str, error: serde_json::Error) -> StoreError {
+        StoreError::Serialization(Box::new(Failure {
+            session: self.session.clone(),
+            op,
+            source: Box::new(error),
+        }))
+    }
+
+    /// A stored value of operation `op` that is not what wacore expects.
+    fn invalid(&self, op: &'static str, what: impl std::fmt::Display) -> StoreError {
+        StoreError::Validation(format!("whatsapp store of session {:?}, {op}: {what}", self.session))
+    }
+
+    /// A stored `u32` (prekey id) read back from an INTEGER column.
+    fn to_u32(&self, op: &'static str, value: i64) -> Result<u32, StoreError> {
+        u32::try_from(value).map_err(|_| self.invalid(op, format_args!("id {value} out of range")))
+    }
+
+    /// A stored 32-byte value (identity key).
+    fn to_array32(&self, op: &'static str, value: Vec<u8>) -> Result<[u8; 32], StoreError> {
+        let len = value.len();
+        <[u8; 32]>::try_from(value).map_err(|_| self.invalid(op, format_args!("{len} bytes where 32 are expected")))
+    }
+}
+
+/// An error with the operation and session it happened in; its source is the
+/// underlying sqlx or serde_json error.
+#[derive(Debug, thiserror::Error)]
+#[error("whatsapp store of session {session:?}: {op}")]
+struct Failure {
+    session: String,
+    op: &'static str,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// `.ctx(store, op)` on sqlx results: maps the error into a [`StoreError`]
+/// naming the operation and the session.
+trait Ctx<T> {
+    fn ctx(self, store: &WhatsappStore, op: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Ctx<T> for Result<T, sqlx::Error> {
+    fn ctx(self, store: &WhatsappStore, op: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| store.db_error(op, e))
+    }
+}
+
+/// How many rows of `columns` bound values fit in one statement, keeping one
+/// variable for the session of a `WHERE session = ? AND x IN (...)`.
+fn rows_per_statement(columns: usize) -> usize {
+    ((MAX_VARIABLES - 1) / columns).max(1)
+}
