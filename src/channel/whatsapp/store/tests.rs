@@ -905,7 +905,9 @@ async fn fill(s: &WhatsappStore, tag: u8) {
     .await
     .unwrap();
     s.put_mutation_macs("regular", 1, &[mac(1, tag)]).await.unwrap();
-    s.set_sender_key_status("g", &[("d", tag.is_multiple_of(2))]).await.unwrap();
+    s.set_sender_key_status("g", &[("d", tag.is_multiple_of(2))])
+        .await
+        .unwrap();
     s.put_lid_mapping(&lid("100", &format!("55{tag}"), 1)).await.unwrap();
     s.save_base_key("1@lid", "m", &t).await.unwrap();
     s.update_device_list(device_list("u", &[u32::from(tag)], 1))
