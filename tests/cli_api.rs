@@ -248,3 +248,44 @@ fn the_cli_manages_a_running_host() {
     );
     assert_eq!(said.trim(), format!("error: the host at {api} closed the event stream"));
 }
+
+#[test]
+fn purr_pair_draws_the_qr_and_exits_once_linked() {
+    let api = format!("127.0.0.1:{}", free_port());
+    let body = ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false");
+    let config = TestConfig::with_host(&format!("api = \"{api}\""), &body);
+    let _host = KillOnDrop(
+        purr(&config, &["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("purr run"),
+    );
+    eventually("the host answers", || {
+        output(&config, &["list"]).status.success().then_some(())
+    });
+    assert_eq!(status(&config, "s"), "stopped");
+
+    // A new account: the QR is drawn in the terminal, then the sim links it.
+    let paired = output(&config, &["pair", "s"]);
+    assert!(paired.status.success(), "purr pair failed: {}", stderr(&paired));
+    let printed = stdout(&paired);
+    let drawn = printed.lines().filter(|l| l.contains('█') || l.contains('▀')).count();
+    // Two rows of modules per line: a version-1 QR (21 modules) takes 11 lines.
+    assert!(drawn >= 11, "a QR is drawn:\n{printed}");
+    assert!(printed.contains("Linked devices"), "{printed}");
+    assert!(
+        printed.trim_end().ends_with("linked: session s is connected as s@sim"),
+        "{printed}"
+    );
+    assert_eq!(status(&config, "s"), "connected");
+
+    // Linked already: nothing to draw.
+    assert_eq!(ok(&config, &["pair", "s"]), "linked: session s is connected as s@sim\n");
+
+    // Pair codes are WhatsApp's; the sim refuses them, and a bad number is refused first.
+    let refused = fails(&config, &["pair", "s", "--phone", "+15551234567"]);
+    assert!(refused.contains("pair codes are WhatsApp's"), "{refused}");
+    let bad = fails(&config, &["pair", "s", "--phone", "555"]);
+    assert!(bad.contains("not a phone number"), "{bad}");
+}

@@ -88,7 +88,7 @@ async fn link(remote: &Remote, args: &PairArgs) -> Result<String, Failure> {
     let session = segment(&args.session);
     // Follow first, so no status between the start and the stream is missed.
     let mut stream = remote.stream(&format!("/v1/events?session={session}")).await?;
-    let started = match &args.phone {
+    match &args.phone {
         Some(phone) => {
             let body = json!({ "phone": phone });
             remote
@@ -97,9 +97,6 @@ async fn link(remote: &Remote, args: &PairArgs) -> Result<String, Failure> {
         }
         None => remote.post(&format!("/v1/sessions/{session}/start"), None::<&()>).await?,
     };
-    if started["channel"].as_str().is_some_and(|channel| channel != "whatsapp") {
-        eprintln!("note: session {} is on the {} network", args.session, started["channel"]);
-    }
     let mut parser = SseParser::default();
     let mut shown: Option<Step> = None;
     loop {
