@@ -108,6 +108,8 @@
 //! `NewsletterLiveUpdate`, `MexNotification`, the passkey pairing events,
 //! `AppStateSyncFailed`, and any variant a later crate version adds.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use whatsapp_rust::Jid;
 use whatsapp_rust::proto_helpers::MessageExt;
@@ -582,51 +584,17 @@ const HANDLE_V1: &str = "wa1:";
 impl MediaRef {
     pub(super) fn encode(&self) -> String {
         let json = serde_json::to_vec(self).expect("a MediaRef always serializes");
-        format!("{HANDLE_V1}{}", base64url::encode(&json))
+        format!("{HANDLE_V1}{}", URL_SAFE_NO_PAD.encode(json))
     }
 
     pub(super) fn decode(handle: &str) -> Result<MediaRef, String> {
         let Some(body) = handle.strip_prefix(HANDLE_V1) else {
             return Err("not a WhatsApp media handle (expected the wa1: prefix)".to_string());
         };
-        let json = base64url::decode(body).ok_or("malformed WhatsApp media handle (bad base64url)")?;
+        let json = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|e| format!("malformed WhatsApp media handle: {e}"))?;
         serde_json::from_slice(&json).map_err(|e| format!("malformed WhatsApp media handle: {e}"))
     }
 }
 
-/// Unpadded base64url (RFC 4648 §5), enough for media handles.
-mod base64url {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-    pub fn encode(bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-            for i in 0..=chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            }
-        }
-        out
-    }
-
-    pub fn decode(text: &str) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-        for chunk in text.as_bytes().chunks(4) {
-            if chunk.len() == 1 {
-                return None;
-            }
-            let mut n = 0u32;
-            for (i, c) in chunk.iter().enumerate() {
-                let v = ALPHABET.iter().position(|a| a == c)? as u32;
-                n |= v << (18 - 6 * i);
-            }
-            for i in 0..chunk.len() - 1 {
-                out.push((n >> (16 - 8 * i)) as u8);
-            }
-        }
-        Some(out)
-    }
-}
