@@ -20,7 +20,8 @@
 //! and then deletes the session's rows; an unlink done from the phone
 //! deletes them too, so the next `start` shows a fresh QR.
 
-use std::sync::{Arc, Weak};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -34,8 +35,9 @@ use whatsapp_rust::types::events::{BatchOrigin, Event, EventHandler, InboundMess
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
 use super::store::WhatsappStore;
+use super::outbound::KnownMessage;
 use super::{Connector, SharedHttp, SharedTransport, inbound, outbound};
-use crate::channel::{Channel, Outbound, SendError};
+use crate::channel::{Channel, ChannelEvent, Outbound, SendError};
 use crate::config::ChannelKind;
 use crate::session::EventSink;
 
@@ -62,6 +64,8 @@ pub struct WhatsappChannel {
     /// Digits of the phone number to link by pair code, if any.
     pair_phone: Option<String>,
     running: tokio::sync::Mutex<Option<Running>>,
+    /// Authors of the latest messages, for quotes and reactions.
+    recent: RecentMessages,
 }
 
 /// A started bot and the task forwarding its events.
@@ -81,6 +85,7 @@ impl WhatsappChannel {
             connector,
             pair_phone: pair_phone.map(|phone| phone.chars().filter(char::is_ascii_digit).collect()),
             running: tokio::sync::Mutex::new(None),
+            recent: RecentMessages::default(),
         }
     }
 
@@ -99,6 +104,7 @@ impl WhatsappChannel {
             .with_event_handler(Forward { events, link: link_tx })
             .with_inbound_durability_hook(Journal {
                 sink: self.sink.clone(),
+                recent: self.recent.clone(),
             })
             .skip_history_sync();
         if let Some(phone) = &self.pair_phone {
@@ -109,7 +115,12 @@ impl WhatsappChannel {
         }
         let bot = builder.build().await.context("setting up the WhatsApp client")?;
         let client = bot.client();
-        let forwarder = tokio::spawn(forward(queued, Arc::downgrade(&client), self.sink.clone()));
+        let forwarder = tokio::spawn(forward(
+            queued,
+            Arc::downgrade(&client),
+            self.sink.clone(),
+            self.recent.clone(),
+        ));
         Ok(Running {
             bot: bot.spawn(),
             client,
@@ -228,7 +239,19 @@ impl Channel for WhatsappChannel {
 
     async fn send(&self, id: &str, action: Outbound) -> Result<(), SendError> {
         let client = self.client().await?;
-        outbound::perform(&client, id, action).await
+        let known = match &action {
+            Outbound::Reply { quoted: target, .. }
+            | Outbound::React { target, .. }
+            | Outbound::Edit { target, .. }
+            | Outbound::Delete { target, .. } => self.recent.lookup(target),
+            _ => None,
+        };
+        let sent_message = matches!(action, Outbound::Text { .. } | Outbound::Reply { .. } | Outbound::Media { .. });
+        outbound::perform(&client, id, action, known.as_ref()).await?;
+        if sent_message && let Some(me) = client.pn() {
+            self.recent.note(id, me.to_non_ad().to_string(), true);
+        }
+        Ok(())
     }
 
     async fn download_media(&self, handle: &str) -> Result<Vec<u8>, SendError> {
@@ -273,7 +296,12 @@ impl EventHandler for Forward {
 
 /// Hands the queued protocol events, mapped, to the session in order.
 /// Messages the durability hook already journaled are skipped.
-async fn forward(mut queued: mpsc::UnboundedReceiver<Arc<Event>>, client: Weak<Client>, sink: EventSink) {
+async fn forward(
+    mut queued: mpsc::UnboundedReceiver<Arc<Event>>,
+    client: Weak<Client>,
+    sink: EventSink,
+    recent: RecentMessages,
+) {
     while let Some(event) = queued.recv().await {
         if let Event::Messages(batch) = &*event
             && batch.hook_committed
@@ -285,6 +313,7 @@ async fn forward(mut queued: mpsc::UnboundedReceiver<Arc<Event>>, client: Weak<C
             .and_then(|client| client.pn())
             .map(|jid| jid.to_string());
         for mapped in inbound::map_event(&event, me.as_deref()) {
+            recent.note_event(&mapped);
             if sink.emit(mapped).await.is_err() {
                 return; // the session is closing
             }
@@ -296,6 +325,7 @@ async fn forward(mut queued: mpsc::UnboundedReceiver<Arc<Event>>, client: Weak<C
 /// WhatsApp only once the session's journal has committed it.
 struct Journal {
     sink: EventSink,
+    recent: RecentMessages,
 }
 
 #[async_trait]
@@ -310,6 +340,7 @@ impl InboundDurabilityHook for Journal {
         );
         let mut commits = Vec::with_capacity(batch.len());
         for mapped in inbound::map_event(&event, me.as_deref()) {
+            self.recent.note_event(&mapped);
             commits.push(self.sink.emit_pipelined(mapped).await?);
         }
         for commit in commits {
@@ -319,5 +350,71 @@ impl InboundDurabilityHook for Journal {
                 .map_err(|error| anyhow::anyhow!("journal: {error}"))?;
         }
         Ok(())
+    }
+}
+
+/// How many recent messages a session remembers the authors of.
+const RECENT_MESSAGES: usize = 4096;
+
+/// The authors of a session's latest messages (received and sent), by
+/// message id: a plugin quotes, reacts to, edits or deletes a message by
+/// id, and WhatsApp wants to know who wrote it. Oldest forgotten first.
+#[derive(Clone, Default)]
+struct RecentMessages(Arc<Mutex<Recent>>);
+
+#[derive(Default)]
+struct Recent {
+    by_id: HashMap<String, KnownMessage>,
+    order: VecDeque<String>,
+}
+
+impl RecentMessages {
+    fn note(&self, id: &str, sender: String, from_me: bool) {
+        let mut recent = self.0.lock().expect("recent messages lock");
+        if recent.by_id.insert(id.to_string(), KnownMessage { sender, from_me }).is_none() {
+            recent.order.push_back(id.to_string());
+        }
+        while recent.order.len() > RECENT_MESSAGES {
+            if let Some(oldest) = recent.order.pop_front() {
+                recent.by_id.remove(&oldest);
+            }
+        }
+    }
+
+    fn note_event(&self, event: &ChannelEvent) {
+        if let ChannelEvent::Message(message) = event {
+            self.note(&message.id, message.sender.clone(), message.from_me);
+        }
+    }
+
+    fn lookup(&self, id: &str) -> Option<KnownMessage> {
+        self.0.lock().expect("recent messages lock").by_id.get(id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_messages_remember_authors_and_forget_the_oldest() {
+        let recent = RecentMessages::default();
+        recent.note("first", "alice@s.whatsapp.net".into(), false);
+        recent.note("mine", "me@s.whatsapp.net".into(), true);
+        assert_eq!(
+            recent.lookup("first"),
+            Some(KnownMessage {
+                sender: "alice@s.whatsapp.net".into(),
+                from_me: false
+            })
+        );
+        assert!(recent.lookup("mine").is_some_and(|known| known.from_me));
+        for n in 0..RECENT_MESSAGES {
+            recent.note(&format!("m{n}"), "bob@s.whatsapp.net".into(), false);
+        }
+        assert_eq!(recent.lookup("first"), None, "the oldest is forgotten");
+        assert_eq!(recent.lookup("mine"), None);
+        assert!(recent.lookup(&format!("m{}", RECENT_MESSAGES - 1)).is_some());
+        assert_eq!(recent.0.lock().unwrap().by_id.len(), RECENT_MESSAGES);
     }
 }

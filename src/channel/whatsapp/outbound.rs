@@ -32,13 +32,13 @@
 //!
 //! An action only names the message it quotes or targets by id. WhatsApp
 //! wants more: a quote's `participant` (who wrote the quoted message) and a
-//! reaction key's `fromMe`/`participant`. Without more knowledge
-//! ([`perform`]) the guesses are: the quoted/targeted message was written by
+//! reaction key's `fromMe`/`participant`. When purr does not
+//! know the target (no [`KnownMessage`]), the guesses are: the quoted/targeted message was written by
 //! the other person in a direct chat (`participant` = the chat, `fromMe` =
 //! false) — right for a bot answering what it received — and in a group
 //! the participant is left out, which WhatsApp may not attribute. Callers
-//! that know the target (e.g. from recent inbound messages) pass it to
-//! [`perform_with`] as a [`KnownMessage`]. The quote carries no copy of the
+//! that know the target pass it to [`perform`] as a [`KnownMessage`]: the
+//! channel remembers the authors of the session's latest messages. The quote carries no copy of the
 //! quoted content (`quotedMessage`): other people's clients look the message
 //! up by id and do not trust a copy anyway; the bot's own phone may show an
 //! empty quote.
@@ -90,13 +90,10 @@ pub(super) struct KnownMessage {
     pub from_me: bool,
 }
 
-/// Performs `action`; sends use `id` as the message id, so a retry is the same message to the network.
-pub(super) async fn perform(client: &Arc<Client>, id: &str, action: Outbound) -> Result<(), SendError> {
-    perform_with(client, id, action, None).await
-}
-
-/// [`perform`], with what is known about the quoted or targeted message.
-pub(super) async fn perform_with(
+/// Performs `action`; sends use `id` as the message id, so a retry is the
+/// same message to the network. `known` is what purr knows of the message
+/// the action quotes or targets (its author matters in groups).
+pub(super) async fn perform(
     client: &Arc<Client>,
     id: &str,
     action: Outbound,
@@ -247,7 +244,7 @@ struct MediaToSend {
     file_name: Option<String>,
 }
 
-/// The pure half of [`perform_with`]: what `action` sends. `now_ms` stamps reactions.
+/// The pure half of [`perform`]: what `action` sends. `now_ms` stamps reactions.
 fn plan(action: Outbound, known: Option<&KnownMessage>, now_ms: i64) -> Result<Plan, SendError> {
     Ok(match action {
         Outbound::Text { chat, text } => Plan::Send {
