@@ -34,8 +34,8 @@ use whatsapp_rust::traits::DeviceStore as _;
 use whatsapp_rust::types::events::{BatchOrigin, Event, EventHandler, InboundMessage, MessageBatch};
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
-use super::store::WhatsappStore;
 use super::outbound::KnownMessage;
+use super::store::WhatsappStore;
 use super::{Connector, SharedHttp, SharedTransport, inbound, outbound};
 use crate::channel::{Channel, ChannelEvent, Outbound, SendError};
 use crate::config::ChannelKind;
@@ -246,7 +246,10 @@ impl Channel for WhatsappChannel {
             | Outbound::Delete { target, .. } => self.recent.lookup(target),
             _ => None,
         };
-        let sent_message = matches!(action, Outbound::Text { .. } | Outbound::Reply { .. } | Outbound::Media { .. });
+        let sent_message = matches!(
+            action,
+            Outbound::Text { .. } | Outbound::Reply { .. } | Outbound::Media { .. }
+        );
         outbound::perform(&client, id, action, known.as_ref()).await?;
         if sent_message && let Some(me) = client.pn() {
             self.recent.note(id, me.to_non_ad().to_string(), true);
@@ -371,7 +374,11 @@ struct Recent {
 impl RecentMessages {
     fn note(&self, id: &str, sender: String, from_me: bool) {
         let mut recent = self.0.lock().expect("recent messages lock");
-        if recent.by_id.insert(id.to_string(), KnownMessage { sender, from_me }).is_none() {
+        if recent
+            .by_id
+            .insert(id.to_string(), KnownMessage { sender, from_me })
+            .is_none()
+        {
             recent.order.push_back(id.to_string());
         }
         while recent.order.len() > RECENT_MESSAGES {
