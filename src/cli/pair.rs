@@ -95,7 +95,11 @@ async fn link(remote: &Remote, args: &PairArgs) -> Result<String, Failure> {
                 .post(&format!("/v1/sessions/{session}/pair-code"), Some(&body))
                 .await?
         }
-        None => remote.post(&format!("/v1/sessions/{session}/start"), None::<&()>).await?,
+        None => {
+            remote
+                .post(&format!("/v1/sessions/{session}/start"), None::<&()>)
+                .await?
+        }
     };
     let mut parser = SseParser::default();
     let mut shown: Option<Step> = None;

@@ -568,7 +568,9 @@ impl Supervisor {
                     name: Arc::from(name),
                     channel: ChannelSpec {
                         kind: slot.config.channel,
-                        pair_phone: pair_phone.map(str::to_string).or_else(|| slot.config.pair_phone.clone()),
+                        pair_phone: pair_phone
+                            .map(str::to_string)
+                            .or_else(|| slot.config.pair_phone.clone()),
                     },
                     plugins,
                     queue_capacity: host.queue_capacity,

@@ -597,4 +597,3 @@ impl MediaRef {
         serde_json::from_slice(&json).map_err(|e| format!("malformed WhatsApp media handle: {e}"))
     }
 }
-

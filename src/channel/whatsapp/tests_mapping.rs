@@ -1005,7 +1005,6 @@ fn other_events_map_to_nothing() {
     }
 }
 
-
 #[test]
 fn malformed_media_handles_are_refused() {
     assert!(MediaRef::decode("wa2:TWFu").is_err(), "another version");
