@@ -283,14 +283,26 @@ struct Forward {
 
 impl EventHandler for Forward {
     fn handle_event(&self, event: Arc<Event>) {
-        let link = match &*event {
-            Event::Connected(_) => Some(Link::Online),
-            Event::Disconnected(_) => Some(Link::Offline),
-            Event::LoggedOut(_) => Some(Link::LoggedOut),
-            _ => None,
-        };
-        if let Some(link) = link {
-            self.link.send_replace(link);
+        // The link state as the session's status will show it (a connect
+        // failure with 401 is an unlink too). Messages change nothing.
+        if !matches!(*event, Event::Messages(_)) {
+            for mapped in inbound::map_event(&event, None) {
+                let link = match mapped {
+                    ChannelEvent::Connected { .. } => Link::Online,
+                    ChannelEvent::Disconnected { .. } => Link::Offline,
+                    ChannelEvent::LoggedOut { .. } => Link::LoggedOut,
+                    _ => continue,
+                };
+                // An unlink is final for this connection: the drop of the
+                // connection that follows it does not make it "offline".
+                self.link.send_if_modified(|current| {
+                    let changes = *current != link && !(*current == Link::LoggedOut && link == Link::Offline);
+                    if changes {
+                        *current = link;
+                    }
+                    changes
+                });
+            }
         }
         // The forwarder is gone only when the channel stopped the bot.
         let _ = self.events.send(event);
