@@ -172,6 +172,11 @@ fn protected_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         ),
         (Method::GET, "/v1/sessions/s", None),
         (Method::POST, "/v1/sessions/s/start", None),
+        (
+            Method::POST,
+            "/v1/sessions/s/pair-code",
+            Some(json!({"phone": "+15551234567"})),
+        ),
         (Method::POST, "/v1/sessions/s/disconnect", None),
         (Method::POST, "/v1/sessions/s/destroy", None),
         (Method::GET, "/v1/sessions/s/qr", None),
@@ -315,6 +320,13 @@ async fn sessions_are_listed_inspected_and_unknown_ones_are_404() {
         )
         .await;
     }
+    let phone = json!({"phone": "+15551234567"});
+    assert_error(
+        api.post("/v1/sessions/nope/pair-code", Some(phone)).await,
+        StatusCode::NOT_FOUND,
+        "unknown_session",
+    )
+    .await;
     let message = json!({"to": "user@sim", "text": "hi"});
     assert_error(
         api.post("/v1/sessions/nope/messages", Some(message)).await,
@@ -902,6 +914,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/v1/sessions", "post"),
         ("/v1/sessions/{name}", "get"),
         ("/v1/sessions/{name}/start", "post"),
+        ("/v1/sessions/{name}/pair-code", "post"),
         ("/v1/sessions/{name}/disconnect", "post"),
         ("/v1/sessions/{name}/destroy", "post"),
         ("/v1/sessions/{name}/qr", "get"),
