@@ -1,6 +1,7 @@
 //! The sim pipeline the throughput benchmarks drive: several sessions fed
 //! concurrently with `!echo <n>` messages, an `echo` plugin (Rust unless
-//! said otherwise), until every reply reached the sim network. Shared by `throughput.rs` and `bridge.rs`
+//! said otherwise, or [`NativeEcho`] in its place), until every reply
+//! reached the sim network. Shared by `throughput.rs` and `bridge.rs`
 //! (each bench target includes it with `#[path]`), and by `latency.rs` for
 //! its config.
 
@@ -9,7 +10,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use purr::config::Config;
+use purr::plugin::bindings::purr::bot::config::Host as _;
+use purr::plugin::bindings::purr::bot::kv::Host as _;
+use purr::plugin::bindings::purr::bot::messaging::Host as _;
+use purr::plugin::bindings::purr::bot::types::{Content, Message};
+use purr::plugin::native::{Capabilities, Context, Event, Flow, NativeHandler, NativePlugin};
 use purr::session::State;
 use purr::supervisor::Supervisor;
 
@@ -48,6 +55,25 @@ pub async fn events_per_second_with(journal: bool, plugin: &str) -> f64 {
     let supervisor = Supervisor::new(config(dir.path(), journal, plugin, SESSIONS))
         .await
         .unwrap();
+    run(supervisor).await
+}
+
+/// Events/s for one run with [`NativeEcho`] in the plugin's place: the
+/// same config and sessions, the chain's `echo` a native handler.
+pub async fn events_per_second_native(journal: bool) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path(), journal, "echo", SESSIONS);
+    config.plugins.remove("echo");
+    let supervisor = Supervisor::new(config).await.unwrap();
+    supervisor
+        .add_native(NativePlugin::new("echo", || NativeEcho))
+        .await
+        .unwrap();
+    run(supervisor).await
+}
+
+/// Feeds every session of `supervisor` concurrently until every reply is out.
+async fn run(supervisor: Supervisor) -> f64 {
     supervisor.start_autostart().await;
     for s in 0..SESSIONS {
         supervisor
@@ -85,4 +111,61 @@ pub async fn events_per_second_with(journal: bool, plugin: &str) -> f64 {
     }
     supervisor.stop().await;
     total as f64 / elapsed.as_secs_f64()
+}
+
+/// `plugins/echo` (the Rust `echo` plugin) as a native handler: the same
+/// commands and the same capability calls (a kv get and set per message,
+/// a send per answer), so the two differ only in wasm vs native code.
+pub struct NativeEcho;
+
+#[async_trait]
+impl NativeHandler for NativeEcho {
+    async fn handle(
+        &mut self,
+        caps: &mut Capabilities,
+        _ctx: &Context,
+        event: &Event,
+    ) -> wasmtime::Result<Result<Flow, String>> {
+        if let Event::Message(message) = event
+            && !message.from_me
+            && let Err(error) = answer(caps, message).await?
+        {
+            return Ok(Err(error));
+        }
+        Ok(Ok(Flow::Next))
+    }
+}
+
+async fn answer(caps: &mut Capabilities, message: &Message) -> wasmtime::Result<Result<(), String>> {
+    // Counts one more message in the chat, as `echo` does.
+    let key = format!("count/{}", message.chat);
+    let seen = match caps.kv.get(key.clone()).await? {
+        Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).parse::<u64>().unwrap_or(0),
+        Ok(None) => 0,
+        Err(error) => return Ok(Err(error)),
+    } + 1;
+    if let Err(error) = caps.kv.set(key, seen.to_string().into_bytes()).await? {
+        return Ok(Err(error));
+    }
+    let text = match &message.content {
+        Content::Text(text) => text,
+        Content::ExtendedText(extended) => &extended.text,
+        _ => return Ok(Ok(())),
+    };
+    let text = text.trim();
+    let reply = if text == "!ping" {
+        "pong".to_string()
+    } else if let Some(rest) = text.strip_prefix("!echo ") {
+        rest.to_string()
+    } else if text == "!count" {
+        seen.to_string()
+    } else if text == "!hello" {
+        caps.config
+            .get("greeting".into())
+            .await?
+            .unwrap_or_else(|| "hello".into())
+    } else {
+        return Ok(Ok(()));
+    };
+    Ok(caps.messaging.send_text(message.chat.clone(), reply).await?.map(drop))
 }
