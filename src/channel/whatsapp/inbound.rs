@@ -112,6 +112,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use whatsapp_rust::Jid;
+use whatsapp_rust::download::Downloadable;
 use whatsapp_rust::proto_helpers::MessageExt;
 use whatsapp_rust::types::events::{
     ConnectFailureReason, Event, GroupUpdate as WaGroupUpdate, InboundMessage as WaInbound, LoggedOut as WaLoggedOut,
@@ -431,105 +432,70 @@ fn unknown_kind(msg: &wa::Message) -> &'static str {
 }
 
 fn media(msg: &wa::Message) -> Option<Content> {
-    /// The fields every downloadable media proto has.
-    struct Fields<'a> {
+    /// What differs between the media protos; the download fields come
+    /// from the crate's `Downloadable`, which every one of them implements.
+    struct Described<'a> {
         kind: MediaKind,
-        direct_path: Option<&'a String>,
-        media_key: Option<&'a Vec<u8>>,
-        file_sha256: Option<&'a Vec<u8>>,
-        file_enc_sha256: Option<&'a Vec<u8>>,
-        file_length: Option<u64>,
+        file: &'a dyn Downloadable,
         mime: Option<&'a String>,
         caption: Option<&'a String>,
         file_name: Option<&'a String>,
         seconds: Option<u32>,
     }
-    let f = if let Some(m) = msg.image_message.as_option() {
-        Fields {
-            kind: MediaKind::Image,
-            direct_path: m.direct_path.as_ref(),
-            media_key: m.media_key.as_ref(),
-            file_sha256: m.file_sha256.as_ref(),
-            file_enc_sha256: m.file_enc_sha256.as_ref(),
-            file_length: m.file_length,
-            mime: m.mimetype.as_ref(),
-            caption: m.caption.as_ref(),
-            file_name: None,
-            seconds: None,
-        }
+    let described = |kind, file, mime, caption, file_name, seconds| Described {
+        kind,
+        file,
+        mime,
+        caption,
+        file_name,
+        seconds,
+    };
+    let d = if let Some(m) = msg.image_message.as_option() {
+        described(MediaKind::Image, m, m.mimetype.as_ref(), m.caption.as_ref(), None, None)
     } else if let Some(m) = msg.video_message.as_option().or(msg.ptv_message.as_option()) {
-        Fields {
-            kind: MediaKind::Video,
-            direct_path: m.direct_path.as_ref(),
-            media_key: m.media_key.as_ref(),
-            file_sha256: m.file_sha256.as_ref(),
-            file_enc_sha256: m.file_enc_sha256.as_ref(),
-            file_length: m.file_length,
-            mime: m.mimetype.as_ref(),
-            caption: m.caption.as_ref(),
-            file_name: None,
-            seconds: m.seconds,
-        }
+        described(
+            MediaKind::Video,
+            m,
+            m.mimetype.as_ref(),
+            m.caption.as_ref(),
+            None,
+            m.seconds,
+        )
     } else if let Some(m) = msg.audio_message.as_option() {
-        Fields {
-            kind: MediaKind::Audio,
-            direct_path: m.direct_path.as_ref(),
-            media_key: m.media_key.as_ref(),
-            file_sha256: m.file_sha256.as_ref(),
-            file_enc_sha256: m.file_enc_sha256.as_ref(),
-            file_length: m.file_length,
-            mime: m.mimetype.as_ref(),
-            caption: None,
-            file_name: None,
-            seconds: m.seconds,
-        }
+        described(MediaKind::Audio, m, m.mimetype.as_ref(), None, None, m.seconds)
     } else if let Some(m) = msg.document_message.as_option() {
-        Fields {
-            kind: MediaKind::Document,
-            direct_path: m.direct_path.as_ref(),
-            media_key: m.media_key.as_ref(),
-            file_sha256: m.file_sha256.as_ref(),
-            file_enc_sha256: m.file_enc_sha256.as_ref(),
-            file_length: m.file_length,
-            mime: m.mimetype.as_ref(),
-            caption: m.caption.as_ref(),
-            file_name: m.file_name.as_ref(),
-            seconds: None,
-        }
+        let name = m.file_name.as_ref();
+        described(
+            MediaKind::Document,
+            m,
+            m.mimetype.as_ref(),
+            m.caption.as_ref(),
+            name,
+            None,
+        )
     } else if let Some(m) = msg.sticker_message.as_option() {
-        Fields {
-            kind: MediaKind::Sticker,
-            direct_path: m.direct_path.as_ref(),
-            media_key: m.media_key.as_ref(),
-            file_sha256: m.file_sha256.as_ref(),
-            file_enc_sha256: m.file_enc_sha256.as_ref(),
-            file_length: m.file_length,
-            mime: m.mimetype.as_ref(),
-            caption: None,
-            file_name: None,
-            seconds: None,
-        }
+        described(MediaKind::Sticker, m, m.mimetype.as_ref(), None, None, None)
     } else {
         return None;
     };
     let media_ref = MediaRef {
-        kind: kind_name(f.kind).to_string(),
-        direct_path: f.direct_path.cloned().unwrap_or_default(),
-        media_key: f.media_key.map(hex::encode).unwrap_or_default(),
-        file_sha256: f.file_sha256.map(hex::encode).unwrap_or_default(),
-        file_enc_sha256: f.file_enc_sha256.map(hex::encode).unwrap_or_default(),
-        length: f.file_length.unwrap_or_default(),
+        kind: kind_name(d.kind).to_string(),
+        direct_path: d.file.direct_path().unwrap_or_default().to_string(),
+        media_key: d.file.media_key().map(hex::encode).unwrap_or_default(),
+        file_sha256: d.file.file_sha256().map(hex::encode).unwrap_or_default(),
+        file_enc_sha256: d.file.file_enc_sha256().map(hex::encode).unwrap_or_default(),
+        length: d.file.file_length().unwrap_or_default(),
     };
     let nonempty = |s: Option<&String>| s.filter(|s| !s.is_empty()).cloned();
     Some(Content::Media(
-        f.kind,
+        d.kind,
         Media {
             handle: media_ref.encode(),
-            mime: nonempty(f.mime).unwrap_or_else(|| default_mime(f.kind).to_string()),
-            size: f.file_length.unwrap_or_default(),
-            caption: nonempty(f.caption),
-            file_name: nonempty(f.file_name),
-            seconds: f.seconds,
+            mime: nonempty(d.mime).unwrap_or_else(|| default_mime(d.kind).to_string()),
+            size: d.file.file_length().unwrap_or_default(),
+            caption: nonempty(d.caption),
+            file_name: nonempty(d.file_name),
+            seconds: d.seconds,
         },
     ))
 }
