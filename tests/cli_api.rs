@@ -61,6 +61,21 @@ fn fails(config: &TestConfig, args: &[&str]) -> String {
     stderr(&output)
 }
 
+/// `purr run` in the background, once its API answers.
+fn run_host(config: &TestConfig) -> KillOnDrop {
+    let host = KillOnDrop(
+        purr(config, &["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("purr run"),
+    );
+    eventually("the host answers", || {
+        output(config, &["list"]).status.success().then_some(())
+    });
+    host
+}
+
 /// Polls `check` until it gives something, at most [`PATIENCE`].
 fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
@@ -119,17 +134,8 @@ fn the_cli_manages_a_running_host() {
         format!("error: no purr host answers at {api}; is `purr run` running?")
     );
 
-    let mut host = KillOnDrop(
-        purr(&config, &["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("purr run"),
-    );
     // The host makes the token file on its first start; the CLI reads it from there.
-    eventually("the host answers", || {
-        output(&config, &["list"]).status.success().then_some(())
-    });
+    let mut host = run_host(&config);
     let token = std::fs::read_to_string(config.dir.path().join("data/api-token")).expect("api-token");
 
     let mut events = KillOnDrop(
@@ -254,16 +260,7 @@ fn purr_pair_draws_the_qr_and_exits_once_linked() {
     let api = format!("127.0.0.1:{}", free_port());
     let body = ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false");
     let config = TestConfig::with_host(&format!("api = \"{api}\""), &body);
-    let _host = KillOnDrop(
-        purr(&config, &["run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("purr run"),
-    );
-    eventually("the host answers", || {
-        output(&config, &["list"]).status.success().then_some(())
-    });
+    let _host = run_host(&config);
     assert_eq!(status(&config, "s"), "stopped");
 
     // A new account: the QR is drawn in the terminal, then the sim links it.
