@@ -127,7 +127,11 @@ fn check_accepts_a_good_config_and_the_examples() {
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for example in ["examples/quickstart.toml", "examples/multi.toml"] {
+    for example in [
+        "examples/quickstart.toml",
+        "examples/multi.toml",
+        "examples/whatsapp.toml",
+    ] {
         let path = format!("{}/{example}", env!("CARGO_MANIFEST_DIR"));
         let output = purr(&["check", "-c", &path], "");
         assert!(
