@@ -22,9 +22,15 @@
 //!    the real server sends, so the client emits real
 //!    `Event::PairingQrCode`s, one per ref as they expire (60 s, then 20 s
 //!    each). The client's `type="result"` acknowledgement is recorded.
-//! 4. Every `get`/`set` IQ the client sends (keepalive pings, ...) gets an
+//! 4. For a login payload (a paired device) on a server made with
+//!    [`FakeWhatsapp::refusing_logins`]: the `<failure reason="..."/>` node
+//!    the real server answers a login with when it no longer accepts the
+//!    device (401: unlinked from the phone), then the server closes the
+//!    connection, as WhatsApp's edge does. Otherwise a login is recorded and
+//!    left unanswered.
+//! 5. Every `get`/`set` IQ the client sends (keepalive pings, ...) gets an
 //!    empty `type="result"`.
-//! 5. An HTTP stub answering the client's fetch of `web.whatsapp.com/sw.js`
+//! 6. An HTTP stub answering the client's fetch of `web.whatsapp.com/sw.js`
 //!    (its app-version check) with a fixed `client_revision`.
 //!
 //! What it records ([`Connection`]): each connection's client static key,
@@ -36,13 +42,14 @@
 //!
 //! What a test controls: the refs offered ([`FakeWhatsapp::with_refs`],
 //! default six per connection like the real server), whether the
-//! pair-device IQ is sent at all ([`FakeWhatsapp::without_pairing`]),
-//! extra nodes pushed to a live connection ([`FakeWhatsapp::send`]) and a
-//! server-side close ([`FakeWhatsapp::close`]).
+//! pair-device IQ is sent at all ([`FakeWhatsapp::without_pairing`]), the
+//! answer to a login ([`FakeWhatsapp::refusing_logins`]), extra nodes
+//! pushed to a live connection ([`FakeWhatsapp::send`]) and a server-side
+//! close ([`FakeWhatsapp::close`]).
 //!
 //! What it does NOT fake: `pair-success` (the phone's signed device
-//! identity) and therefore `<success>`, logins of a paired device (a login
-//! payload is recorded and then left unanswered), the IK and XX-fallback
+//! identity) and therefore `<success>`, a login that succeeds (a login
+//! payload is left unanswered, or refused), the IK and XX-fallback
 //! handshakes a paired device with a cached certificate would use, media,
 //! messages, receipts, app state, prekey uploads, usync, or any IQ that
 //! needs a meaningful answer.
@@ -94,6 +101,8 @@ struct Behaviour {
     /// Refs for the pair-device IQ; `{conn}` becomes the connection index.
     refs: Vec<String>,
     pair_device: bool,
+    /// The `reason` of the `<failure>` that answers a login, if any.
+    login_failure: Option<String>,
 }
 
 /// Something a test asks a live connection to do.
@@ -153,6 +162,11 @@ impl Connection {
         Some(u32::from_be_bytes(bytes.try_into().ok()?))
     }
 
+    /// The payload logs a paired device in (it names the account's user).
+    pub fn is_login(&self) -> bool {
+        !self.is_registration() && self.login_user().is_some()
+    }
+
     /// The user (phone number) a login payload of a paired device names.
     pub fn login_user(&self) -> Option<u64> {
         self.payload.as_ref()?.username
@@ -194,6 +208,7 @@ impl FakeWhatsapp {
                     behaviour: Behaviour {
                         refs,
                         pair_device: true,
+                        login_failure: None,
                     },
                     connections: Vec::new(),
                     controls: Vec::new(),
@@ -207,6 +222,15 @@ impl FakeWhatsapp {
     /// Sends no pair-device IQ: the client sits connected, unpaired.
     pub fn without_pairing(self) -> Self {
         self.inner.lock().behaviour.pair_device = false;
+        self
+    }
+
+    /// Answers every login (a paired device's payload) with
+    /// `<failure reason="{reason}" location="rva"/>` and closes the
+    /// connection: `"401"` is a device unlinked from the phone.
+    /// Registrations are served as usual.
+    pub fn refusing_logins(self, reason: &str) -> Self {
+        self.inner.lock().behaviour.login_failure = Some(reason.to_string());
         self
     }
 

@@ -50,6 +50,8 @@ enum End {
     ClientGone,
     /// A test asked for it.
     Closed,
+    /// The server refused the login with a `<failure>` and hung up.
+    Refused,
     /// The client broke the protocol.
     Error(String),
 }
@@ -77,6 +79,10 @@ pub(super) async fn serve(mut s: Served) {
             code: Some(1000),
             reason: "closed by the test".into(),
         },
+        End::Refused => DisconnectReason::ServerClose {
+            code: Some(1000),
+            reason: "login refused".into(),
+        },
         End::Error(e) => DisconnectReason::ReadError(format!("fake WhatsApp: {e}")),
     };
     let _ = s.to_client.send(TransportEvent::Disconnected(reason)).await;
@@ -95,6 +101,16 @@ async fn run(s: &mut Served) -> Result<(), End> {
     };
 
     let is_registration = s.inner.lock().connections[s.index].is_registration();
+    if !is_registration && let Some(reason) = s.behaviour.login_failure.clone() {
+        // What WhatsApp answers a login it no longer accepts, before it
+        // closes the stream.
+        let failure = NodeBuilder::new("failure")
+            .attr("reason", reason)
+            .attr("location", "rva")
+            .build();
+        send_node(s, &mut keys, failure).await?;
+        return Err(End::Refused);
+    }
     if is_registration && s.behaviour.pair_device {
         let refs: Vec<String> = s
             .behaviour
