@@ -154,3 +154,27 @@ impl EventSink {
         }
     }
 }
+
+/// One event a test sink took, with the answer its journal commit gets.
+#[cfg(test)]
+pub(crate) type TakenEvent = (ChannelEvent, oneshot::Sender<Result<bool, String>>);
+
+#[cfg(test)]
+impl EventSink {
+    /// A sink for channel tests: the test receives every event with its
+    /// commit, playing the journal (answering, or not yet).
+    pub(crate) fn for_test(session: &str) -> (EventSink, mpsc::UnboundedReceiver<TakenEvent>) {
+        let (queue, mut intake) = mpsc::channel(64);
+        let (taken, events) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(item) = intake.recv().await {
+                if let Intake::Event(event, commit) = item
+                    && taken.send((*event, commit)).is_err()
+                {
+                    return;
+                }
+            }
+        });
+        (EventSink::new(Arc::from(session), queue, StatusCell::new(None)), events)
+    }
+}

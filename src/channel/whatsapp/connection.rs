@@ -347,6 +347,14 @@ struct Journal {
 impl InboundDurabilityHook for Journal {
     async fn on_messages(&self, client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
         let me = client.pn().map(|jid| jid.to_string());
+        self.commit(batch, me.as_deref()).await
+    }
+}
+
+impl Journal {
+    /// Hands `batch` to the session's journal and returns once all of it
+    /// is committed; an error (nothing acknowledged) if any of it is not.
+    async fn commit(&self, batch: &[InboundMessage], me: Option<&str>) -> anyhow::Result<()> {
         let event = Event::Messages(
             MessageBatch::builder()
                 .messages(batch.to_vec().into())
@@ -354,7 +362,7 @@ impl InboundDurabilityHook for Journal {
                 .build(),
         );
         let mut commits = Vec::with_capacity(batch.len());
-        for mapped in inbound::map_event(&event, me.as_deref()) {
+        for mapped in inbound::map_event(&event, me) {
             self.recent.note_event(&mapped);
             commits.push(self.sink.emit_pipelined(mapped).await?);
         }
@@ -413,7 +421,109 @@ impl RecentMessages {
 
 #[cfg(test)]
 mod tests {
+    use whatsapp_rust::types::message::{MessageInfo, MessageSource};
+    use whatsapp_rust::waproto::whatsapp as wa;
+
     use super::*;
+    use crate::channel::Content;
+
+    const PEER: &str = "15550001111@s.whatsapp.net";
+
+    /// A text message from PEER, as the crate hands it over.
+    fn inbound(id: &str, text: &str) -> InboundMessage {
+        let peer: whatsapp_rust::Jid = PEER.parse().unwrap();
+        let info = MessageInfo {
+            source: MessageSource {
+                chat: peer.clone(),
+                sender: peer,
+                ..Default::default()
+            },
+            id: id.to_string(),
+            ..Default::default()
+        };
+        let message = wa::Message {
+            conversation: Some(text.to_string()),
+            ..Default::default()
+        };
+        InboundMessage::builder()
+            .message(Arc::new(message))
+            .info(Arc::new(info))
+            .build()
+    }
+
+    fn text_of(event: &ChannelEvent) -> (&str, &str) {
+        match event {
+            ChannelEvent::Message(message) => match &message.content {
+                Content::Text(text) => (message.id.as_str(), text.as_str()),
+                other => panic!("not text: {other:?}"),
+            },
+            other => panic!("not a message: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_acknowledged_only_once_the_journal_committed_all_of_it() {
+        let (sink, mut journal) = EventSink::for_test("s");
+        let hook = Journal {
+            sink,
+            recent: RecentMessages::default(),
+        };
+        let batch = [inbound("M1", "one"), inbound("M2", "two")];
+        let acked = tokio::spawn(async move { hook.commit(&batch, None).await });
+        let (first, commit_first) = journal.recv().await.unwrap();
+        let (second, commit_second) = journal.recv().await.unwrap();
+        assert_eq!([text_of(&first), text_of(&second)], [("M1", "one"), ("M2", "two")]);
+        commit_first.send(Ok(true)).unwrap();
+        tokio::task::yield_now().await;
+        assert!(!acked.is_finished(), "acknowledged before M2 was committed");
+        commit_second.send(Ok(false)).unwrap(); // a duplicate the journal already had
+        acked.await.unwrap().expect("acknowledged once all is committed");
+
+        // A failed commit refuses the whole batch: WhatsApp delivers it again.
+        let (sink, mut journal) = EventSink::for_test("s");
+        let hook = Journal {
+            sink,
+            recent: RecentMessages::default(),
+        };
+        let batch = [inbound("M3", "three"), inbound("M4", "four")];
+        let acked = tokio::spawn(async move { hook.commit(&batch, None).await });
+        let (_, commit) = journal.recv().await.unwrap();
+        commit.send(Err("disk full".into())).unwrap();
+        let (_, commit) = journal.recv().await.unwrap();
+        commit.send(Ok(true)).unwrap();
+        let refused = acked.await.unwrap().expect_err("not acknowledged");
+        assert!(refused.to_string().contains("disk full"), "{refused:#}");
+    }
+
+    #[tokio::test]
+    async fn the_forwarder_keeps_order_and_skips_what_the_hook_journaled() {
+        let (sink, mut journal) = EventSink::for_test("s");
+        let (events, queued) = mpsc::unbounded_channel();
+        let recent = RecentMessages::default();
+        tokio::spawn(forward(queued, Weak::new(), sink, recent.clone()));
+        let batch = |ids: &[&str], hook_committed: bool| {
+            let messages: Vec<InboundMessage> = ids.iter().map(|id| inbound(id, id)).collect();
+            Arc::new(Event::Messages(
+                MessageBatch::builder()
+                    .messages(messages.into())
+                    .origin(BatchOrigin::Live)
+                    .hook_committed(hook_committed)
+                    .build(),
+            ))
+        };
+        events.send(batch(&["H1"], true)).unwrap(); // journaled by the hook already
+        events.send(batch(&["N1", "N2"], false)).unwrap(); // e.g. a newsletter: the event is all there is
+        events.send(batch(&["H2"], true)).unwrap();
+        events.send(batch(&["N3"], false)).unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            let (event, commit) = journal.recv().await.unwrap();
+            seen.push(text_of(&event).0.to_string());
+            commit.send(Ok(true)).unwrap();
+        }
+        assert_eq!(seen, ["N1", "N2", "N3"]);
+        assert!(recent.lookup("N2").is_some_and(|known| known.sender == PEER));
+    }
 
     #[test]
     fn recent_messages_remember_authors_and_forget_the_oldest() {
