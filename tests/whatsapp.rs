@@ -734,3 +734,36 @@ async fn a_device_unlinked_from_the_phone_is_logged_out_and_replaced_on_the_next
     host.stop().await;
     assert_eq!(fake.errors(), [], "no protocol errors");
 }
+
+/// A network on which WhatsApp cannot be reached: every connection is refused.
+struct Unreachable;
+
+#[async_trait]
+impl whatsapp_rust::transport::TransportFactory for Unreachable {
+    async fn create_transport(
+        &self,
+    ) -> anyhow::Result<(
+        Arc<dyn whatsapp_rust::transport::Transport>,
+        whatsapp_rust::async_channel::Receiver<whatsapp_rust::transport::TransportEvent>,
+    )> {
+        anyhow::bail!("connection refused")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_that_cannot_reach_whatsapp_says_so_instead_of_starting_forever() {
+    let fake = FakeWhatsapp::new();
+    let config = TestConfig::new(WHATSAPP_SESSION);
+    let connector = Connector::custom(Arc::new(Unreachable), Arc::new(fake.http_client()));
+    let host = Host {
+        supervisor: Supervisor::with_whatsapp(config.load(), connector)
+            .await
+            .expect("supervisor"),
+    };
+    host.supervisor.start("wa").await.expect("start");
+    host.wait_state("wa", State::Disconnected).await;
+    let status = host.supervisor.status("wa").expect("status");
+    let reason = status.last_error.expect("the reason is shown");
+    assert!(reason.contains("cannot reach WhatsApp"), "{reason}");
+    host.stop().await;
+}

@@ -73,6 +73,7 @@ struct Running {
     bot: BotHandle,
     client: Arc<Client>,
     forwarder: JoinHandle<()>,
+    watchdog: JoinHandle<()>,
     link: watch::Receiver<Link>,
 }
 
@@ -121,10 +122,16 @@ impl WhatsappChannel {
             self.sink.clone(),
             self.recent.clone(),
         ));
+        let watchdog = tokio::spawn(report_unreachable(
+            Arc::downgrade(&client),
+            self.sink.clone(),
+            link.clone(),
+        ));
         Ok(Running {
             bot: bot.spawn(),
             client,
             forwarder,
+            watchdog,
             link,
         })
     }
@@ -135,8 +142,13 @@ impl WhatsappChannel {
     /// bot stopped, so nothing writes them back.
     async fn stop(&self, running: Running) -> anyhow::Result<()> {
         let Running {
-            bot, forwarder, link, ..
+            bot,
+            forwarder,
+            watchdog,
+            link,
+            ..
         } = running;
+        watchdog.abort();
         if tokio::time::timeout(SHUTDOWN_TIMEOUT, bot.shutdown()).await.is_err() {
             tracing::warn!(
                 session = self.session(),
@@ -333,6 +345,42 @@ async fn forward(
                 return; // the session is closing
             }
         }
+    }
+}
+
+/// How often a connection checks whether its attempts to reach WhatsApp fail.
+const REACHABILITY_CHECK: Duration = Duration::from_secs(2);
+
+/// Failed connection attempts in a row after which the session shows it.
+const FAILED_ATTEMPTS_SHOWN: u32 = 2;
+
+/// Shows a connection that cannot reach WhatsApp. The crate retries with
+/// backoff but emits no event for a failed attempt, so without this a
+/// session with no way to WhatsApp (no network, DNS, a firewall) would
+/// show `starting` forever: after [`FAILED_ATTEMPTS_SHOWN`] failures in a
+/// row it shows `disconnected` with the reason, once until it connects.
+async fn report_unreachable(client: Weak<Client>, sink: EventSink, link: watch::Receiver<Link>) {
+    let mut shown = false;
+    loop {
+        tokio::time::sleep(REACHABILITY_CHECK).await;
+        let Some(client) = client.upgrade() else { return };
+        let failures = client.stats().reconnect_errors;
+        if client.is_connected() || failures == 0 {
+            shown = false;
+            continue;
+        }
+        if shown || failures < FAILED_ATTEMPTS_SHOWN || *link.borrow() == Link::LoggedOut {
+            continue;
+        }
+        let reason = format!(
+            "cannot reach WhatsApp: {failures} connection attempts in a row failed; \
+             retrying with backoff (the logs of whatsapp_rust say why)"
+        );
+        tracing::warn!(session = sink.session(), failures, "cannot reach WhatsApp");
+        if sink.emit(ChannelEvent::Disconnected { reason }).await.is_err() {
+            return;
+        }
+        shown = true;
     }
 }
 
