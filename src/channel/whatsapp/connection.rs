@@ -21,7 +21,7 @@
 //! deletes them too, so the next `start` shows a fresh QR.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -98,11 +98,16 @@ impl WhatsappChannel {
     async fn spawn_bot(&self) -> anyhow::Result<Running> {
         let (events, queued) = mpsc::unbounded_channel();
         let (link_tx, link) = watch::channel(Link::Offline);
+        let client_of_handler = Arc::new(OnceLock::new());
         let mut builder = Bot::builder()
             .with_backend(self.store.clone())
             .with_transport_factory(SharedTransport(self.connector.transport.clone()))
             .with_http_client(SharedHttp(self.connector.http.clone()))
-            .with_event_handler(Forward { events, link: link_tx })
+            .with_event_handler(Forward {
+                events,
+                link: link_tx,
+                client: client_of_handler.clone(),
+            })
             .with_inbound_durability_hook(Journal {
                 sink: self.sink.clone(),
                 recent: self.recent.clone(),
@@ -116,12 +121,10 @@ impl WhatsappChannel {
         }
         let bot = builder.build().await.context("setting up the WhatsApp client")?;
         let client = bot.client();
-        let forwarder = tokio::spawn(forward(
-            queued,
-            Arc::downgrade(&client),
-            self.sink.clone(),
-            self.recent.clone(),
-        ));
+        client_of_handler
+            .set(Arc::downgrade(&client))
+            .expect("set once, before the bot runs");
+        let forwarder = tokio::spawn(forward(queued, self.sink.clone(), self.recent.clone()));
         let watchdog = tokio::spawn(report_unreachable(
             Arc::downgrade(&client),
             self.sink.clone(),
@@ -287,24 +290,39 @@ impl WhatsappChannel {
 }
 
 /// The raw event handler: runs inline on the crate's dispatch path, so it
-/// only queues (keeping arrival order) and notes the link state.
+/// only maps the event (skipping messages the durability hook already
+/// journaled), notes the link state and queues the result, keeping
+/// arrival order.
 struct Forward {
-    events: mpsc::UnboundedSender<Arc<Event>>,
+    events: mpsc::UnboundedSender<ChannelEvent>,
     link: watch::Sender<Link>,
+    /// The bot's client (set once it is built), for the session's own JID.
+    client: Arc<OnceLock<Weak<Client>>>,
 }
 
 impl EventHandler for Forward {
     fn handle_event(&self, event: Arc<Event>) {
-        // The link state as the session's status will show it (a connect
-        // failure with 401 is an unlink too). Messages change nothing.
-        if !matches!(*event, Event::Messages(_)) {
-            for mapped in inbound::map_event(&event, None) {
-                let link = match mapped {
-                    ChannelEvent::Connected { .. } => Link::Online,
-                    ChannelEvent::Disconnected { .. } => Link::Offline,
-                    ChannelEvent::LoggedOut { .. } => Link::LoggedOut,
-                    _ => continue,
-                };
+        if let Event::Messages(batch) = &*event
+            && batch.hook_committed
+        {
+            return;
+        }
+        let me = self
+            .client
+            .get()
+            .and_then(Weak::upgrade)
+            .and_then(|client| client.pn())
+            .map(|jid| jid.to_string());
+        for mapped in inbound::map_event(&event, me.as_deref()) {
+            // The link state as the session's status shows it (a connect
+            // failure with 401 is an unlink too).
+            let link = match mapped {
+                ChannelEvent::Connected { .. } => Some(Link::Online),
+                ChannelEvent::Disconnected { .. } => Some(Link::Offline),
+                ChannelEvent::LoggedOut { .. } => Some(Link::LoggedOut),
+                _ => None,
+            };
+            if let Some(link) = link {
                 // An unlink is final for this connection: the drop of the
                 // connection that follows it does not make it "offline".
                 self.link.send_if_modified(|current| {
@@ -315,35 +333,18 @@ impl EventHandler for Forward {
                     changes
                 });
             }
+            // The forwarder is gone only when the channel stopped the bot.
+            let _ = self.events.send(mapped);
         }
-        // The forwarder is gone only when the channel stopped the bot.
-        let _ = self.events.send(event);
     }
 }
 
-/// Hands the queued protocol events, mapped, to the session in order.
-/// Messages the durability hook already journaled are skipped.
-async fn forward(
-    mut queued: mpsc::UnboundedReceiver<Arc<Event>>,
-    client: Weak<Client>,
-    sink: EventSink,
-    recent: RecentMessages,
-) {
+/// Hands the mapped events to the session, in order.
+async fn forward(mut queued: mpsc::UnboundedReceiver<ChannelEvent>, sink: EventSink, recent: RecentMessages) {
     while let Some(event) = queued.recv().await {
-        if let Event::Messages(batch) = &*event
-            && batch.hook_committed
-        {
-            continue;
-        }
-        let me = client
-            .upgrade()
-            .and_then(|client| client.pn())
-            .map(|jid| jid.to_string());
-        for mapped in inbound::map_event(&event, me.as_deref()) {
-            recent.note_event(&mapped);
-            if sink.emit(mapped).await.is_err() {
-                return; // the session is closing
-            }
+        recent.note_event(&event);
+        if sink.emit(event).await.is_err() {
+            return; // the session is closing
         }
     }
 }
@@ -547,8 +548,13 @@ mod tests {
     async fn the_forwarder_keeps_order_and_skips_what_the_hook_journaled() {
         let (sink, mut journal) = EventSink::for_test("s");
         let (events, queued) = mpsc::unbounded_channel();
+        let handler = Forward {
+            events,
+            link: watch::channel(Link::Offline).0,
+            client: Arc::default(),
+        };
         let recent = RecentMessages::default();
-        tokio::spawn(forward(queued, Weak::new(), sink, recent.clone()));
+        tokio::spawn(forward(queued, sink, recent.clone()));
         let batch = |ids: &[&str], hook_committed: bool| {
             let messages: Vec<InboundMessage> = ids.iter().map(|id| inbound(id, id)).collect();
             Arc::new(Event::Messages(
@@ -559,10 +565,10 @@ mod tests {
                     .build(),
             ))
         };
-        events.send(batch(&["H1"], true)).unwrap(); // journaled by the hook already
-        events.send(batch(&["N1", "N2"], false)).unwrap(); // e.g. a newsletter: the event is all there is
-        events.send(batch(&["H2"], true)).unwrap();
-        events.send(batch(&["N3"], false)).unwrap();
+        handler.handle_event(batch(&["H1"], true)); // journaled by the hook already
+        handler.handle_event(batch(&["N1", "N2"], false)); // e.g. a newsletter: the event is all there is
+        handler.handle_event(batch(&["H2"], true));
+        handler.handle_event(batch(&["N3"], false));
         let mut seen = Vec::new();
         while seen.len() < 3 {
             let (event, commit) = journal.recv().await.unwrap();
