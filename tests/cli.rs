@@ -2,10 +2,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use common::TestConfig;
+use common::{TestConfig, run_purr};
 
 const QUICKSTART_LIKE: &str = r#"
 [plugins.guard]
@@ -26,17 +25,9 @@ fn purr(args: &[&str], stdin: &str) -> Output {
 }
 
 fn purr_with_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_purr"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn purr");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().expect("purr output")
+    run_purr(args, stdin, |command| {
+        command.envs(env.iter().copied());
+    })
 }
 
 fn stdout_lines(output: &Output) -> Vec<String> {

@@ -6,22 +6,17 @@
 //! `.toolchains/` when they are there (put on PATH, as a user has them
 //! installed); Rust builds share this workspace's target dir.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use common::run_purr;
 
 fn purr(args: &[&str], cwd: &Path, stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_purr"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn purr");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    child.wait_with_output().expect("purr output")
+    run_purr(args, stdin, |command| {
+        command.current_dir(cwd);
+    })
 }
 
 fn text(bytes: &[u8]) -> String {

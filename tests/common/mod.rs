@@ -5,7 +5,9 @@
 
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use purr::config::Config;
@@ -183,4 +185,21 @@ impl Drop for KillOnDrop {
             let _ = self.0.wait();
         }
     }
+}
+
+/// Runs the `purr` binary with `args` (and what `configure` adds: a
+/// working directory, environment), `stdin` as its input and `RUST_LOG`
+/// unset; its output once it has exited.
+pub fn run_purr(args: &[&str], stdin: &str, configure: impl FnOnce(&mut Command)) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_purr"));
+    command
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    configure(&mut command);
+    let mut child = command.spawn().expect("spawn purr");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().expect("purr output")
 }
