@@ -1,77 +1,35 @@
-"""`echo-py`: the `echo` example bot in Python, built with componentize-py.
+"""`echo-py`: the `echo` example bot in Python, on purr_sdk (sdk/python).
 
-Same behaviour as the Rust `plugins/echo`:
+Same behaviour as the Rust `plugins/echo` (tests/conformance.rs):
 - `!ping` -> `pong`
 - `!echo <text>` -> `<text>`
 - `!count` -> how many messages this plugin has seen in this chat of this
-  session, this one included (kept in kv under `count/<chat>`)
+  session, this one included (JSON number in `ctx.chat_kv`, key `count`)
 - `!hello` -> the `greeting` setting (default `hello`)
 Other messages get no answer; messages this account sent itself are ignored.
-
-WIT mapping (componentize-py): the bindings module is `wit_world`; an import
-returning `result<T, string>` returns T or raises `Err(string)`; an export
-returns its `ok` value and raises `Err(...)` for `err` (any other exception
-traps the instance). Variants are one dataclass per case (`Content_Text`).
 """
 
-from wit_world import exports
-from wit_world.imports import config, kv, messaging
-from wit_world.imports.types import Content_ExtendedText, Content_Text, Event_Message, Flow
+from purr_sdk import Bot
+
+bot = Bot()
 
 
-# Unicode White_Space, as Rust's `str::trim` uses it (Python's own `strip()`
-# also strips U+001C..U+001F).
-WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u2028\u2029\u202f\u205f\u3000"
+@bot.use
+def count(ctx, next):
+    if ctx.message is not None:
+        ctx.chat_kv.set("count", ctx.chat_kv.get("count", 0) + 1)
+    next()
 
 
-def count_message(chat: str) -> int:
-    """Counts one more message in `chat`; returns the new count."""
-    key = f"count/{chat}"
-    stored = kv.get(key)
-    seen = 0
-    if stored is not None:
-        text = stored.decode("utf-8", errors="replace")
-        digits = text[1:] if text.startswith("+") else text
-        if digits.isascii() and digits.isdigit():
-            seen = int(digits)
-    seen += 1
-    kv.set(key, str(seen).encode())
-    return seen
+bot.command("ping", lambda ctx: ctx.send("pong"))
+bot.command("count", lambda ctx: ctx.send(str(ctx.chat_kv.get("count"))))
+bot.command("hello", lambda ctx: ctx.send(ctx.config.get("greeting", "hello")))
 
 
-def text_of(content) -> str | None:
-    if isinstance(content, Content_Text):
-        return content.value
-    if isinstance(content, Content_ExtendedText):
-        return content.value.text
-    return None
+@bot.command("echo")
+def echo(ctx):
+    if ctx.match:
+        ctx.send(ctx.match)
 
 
-def answer(message) -> None:
-    seen = count_message(message.chat)
-    raw = text_of(message.content)
-    if raw is None:
-        return
-    text = raw.strip(WHITESPACE)
-    if text == "!ping":
-        reply = "pong"
-    elif text.startswith("!echo "):
-        reply = text[len("!echo "):]
-    elif text == "!count":
-        reply = str(seen)
-    elif text == "!hello":
-        greeting = config.get("greeting")
-        reply = "hello" if greeting is None else greeting
-    else:
-        return
-    messaging.send_text(message.chat, reply)
-
-
-class Handler(exports.Handler):
-    def init(self) -> None:
-        pass
-
-    def handle(self, ctx, event) -> Flow:
-        if isinstance(event, Event_Message) and not event.value.from_me:
-            answer(event.value)
-        return Flow.NEXT
+Handler = bot.handler()

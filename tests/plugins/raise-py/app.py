@@ -6,7 +6,9 @@ the session go on); `!ping` -> `pong`; anything else: nothing.
 
 from wit_world import exports
 from wit_world.imports import messaging
-from wit_world.imports.types import Content_Text, Event_Message, Flow
+# `purr_bot_types`: componentize-py renames purr:bot/types once the world also
+# imports wasi:http (whose interface is also called `types`).
+from wit_world.imports.purr_bot_types import Content_Text, Event_Message, Flow
 
 
 class Handler(exports.Handler):
