@@ -32,6 +32,18 @@ pub struct NewArgs {
 
 const WIT: &str = include_str!("../../wit/purr.wit");
 
+/// (path in the project, contents, executable) of a file of the Python SDK
+/// (`sdk/python/`), written to `purr-sdk/` in a Python project.
+macro_rules! py_sdk_file {
+    ($path:literal) => {
+        (
+            concat!("purr-sdk/", $path),
+            include_str!(concat!("../../sdk/python/", $path)),
+            false,
+        )
+    };
+}
+
 /// (path in the project, contents, executable) of a language's template.
 fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
     match lang {
@@ -62,6 +74,17 @@ fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
             ("src/app.py", include_str!("../../templates/python/src/app.py"), false),
             ("build.sh", include_str!("../../templates/python/build.sh"), true),
             (".gitignore", include_str!("../../templates/python/gitignore"), false),
+            // purr_sdk is not on PyPI: the project gets its sources (build.sh
+            // puts purr-sdk/ on componentize-py's path).
+            py_sdk_file!("README.md"),
+            py_sdk_file!("purr_sdk/__init__.py"),
+            py_sdk_file!("purr_sdk/bot.py"),
+            py_sdk_file!("purr_sdk/context.py"),
+            py_sdk_file!("purr_sdk/host.py"),
+            py_sdk_file!("purr_sdk/http.py"),
+            py_sdk_file!("purr_sdk/log.py"),
+            py_sdk_file!("purr_sdk/state.py"),
+            py_sdk_file!("purr_sdk/text.py"),
         ],
         Lang::C => vec![
             ("plugin.c", include_str!("../../templates/c/plugin.c"), false),

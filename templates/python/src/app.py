@@ -1,35 +1,18 @@
-"""`{{name}}`: a purr plugin in Python (see wit/purr.wit for everything it can do).
+"""`{{name}}`: a purr plugin in Python, on purr_sdk (`purr-sdk/`, its
+reference in `purr-sdk/README.md`).
 
-- `!ping` -> `pong`
+- `!ping` (or `/ping`) -> `pong`
 - `!hello` -> the `greeting` setting (default `hello`)
 
-Imports returning `result<T, string>` return T or raise `Err`; `handle`
-returns its `ok` value (raise `componentize_py_types.Err("...")` for `err`;
-any other exception traps the instance: the event fails, the next one gets
-a fresh instance).
+A handler that raises fails the event (logged with the exception); the
+session goes on with the next one.
 """
 
-from wit_world import exports
-from wit_world.imports import config, messaging
-from wit_world.imports.types import Content_Text, Event_Message, Flow
+from purr_sdk import Bot
 
+bot = Bot()
 
-class Handler(exports.Handler):
-    def init(self) -> None:
-        pass
+bot.command("ping", lambda ctx: ctx.reply("pong"))
+bot.command("hello", lambda ctx: ctx.reply(ctx.config.get("greeting", "hello")))
 
-    def handle(self, ctx, event) -> Flow:
-        if not isinstance(event, Event_Message) or event.value.from_me:
-            return Flow.NEXT
-        if not isinstance(event.value.content, Content_Text):
-            return Flow.NEXT
-        text = event.value.content.value.strip()
-        if text == "!ping":
-            reply = "pong"
-        elif text == "!hello":
-            greeting = config.get("greeting")
-            reply = "hello" if greeting is None else greeting
-        else:
-            return Flow.NEXT
-        messaging.send_text(event.value.chat, reply)
-        return Flow.NEXT
+Handler = bot.handler()
