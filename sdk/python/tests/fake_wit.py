@@ -31,7 +31,12 @@ class Err(Generic[E], Exception):
     value: E
 
 
-_module("componentize_py_types", Err=Err)
+@dataclass
+class Ok(Generic[E]):
+    value: E
+
+
+_module("componentize_py_types", Err=Err, Ok=Ok)
 
 # ---------------------------------------------------------------- purr:bot/types
 T = _module("wit_world.imports.purr_bot_types")
