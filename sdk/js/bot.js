@@ -206,7 +206,8 @@ export class Bot {
           return observed ? rest.then(ignore, ignore) : rest;
         };
         const result = route.handler(ctx, next);
-        return isThenable(result) ? Promise.resolve(result).then(settle) : settle();
+        // `return next()` over synchronous routes stays synchronous.
+        return result !== DONE && isThenable(result) ? Promise.resolve(result).then(settle) : settle();
       }
       const result = route.handler(ctx);
       if (isThenable(result)) return Promise.resolve(result).then(() => this._run(ctx, kind, index + 1));
