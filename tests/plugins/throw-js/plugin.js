@@ -3,7 +3,7 @@
 // `!throw` -> throws an Error out of `handle` (the event must fail and the
 // session go on); `!ping` -> `pong`; anything else: nothing.
 
-import { sendText } from "purr:bot/messaging@0.1.0";
+import { sendText } from "purr:bot/messaging@0.1.1";
 
 export const handler = {
   init() {},
