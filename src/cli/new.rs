@@ -1,7 +1,8 @@
 //! `purr new`: creates a plugin project from the templates embedded in the
-//! binary (`templates/<lang>/`, plus `wit/purr.wit` itself), with a
-//! `build.sh` that makes `<name>.wasm` and a `purr.toml` whose session `dev`
-//! runs it; prints the commands to build it and to talk to it.
+//! binary (`templates/<lang>/`, plus the WIT: `wit/purr.wit` and
+//! `wit/deps/`), with a `build.sh` that makes `<name>.wasm` and a
+//! `purr.toml` whose session `dev` runs it; prints the commands to build it
+//! and to talk to it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +31,25 @@ pub struct NewArgs {
     dir: Option<PathBuf>,
 }
 
-const WIT: &str = include_str!("../../wit/purr.wit");
+/// (path in the project, contents) of a file of this repository's `wit/`.
+macro_rules! wit_file {
+    ($path:literal) => {
+        (concat!("wit/", $path), include_str!(concat!("../../wit/", $path)))
+    };
+}
+
+/// The WIT every project builds against: purr's world and the WASI packages
+/// it uses (`wit/deps/`).
+const WIT: [(&str, &str); 8] = [
+    wit_file!("purr.wit"),
+    wit_file!("deps/cli/cli.wit"),
+    wit_file!("deps/clocks/clocks.wit"),
+    wit_file!("deps/filesystem/filesystem.wit"),
+    wit_file!("deps/http/http.wit"),
+    wit_file!("deps/io/io.wit"),
+    wit_file!("deps/random/random.wit"),
+    wit_file!("deps/sockets/sockets.wit"),
+];
 
 /// (path in the project, contents, executable) of a file of the Python SDK
 /// (`sdk/python/`), written to `purr-sdk/` in a Python project.
@@ -171,7 +190,9 @@ pub fn new(args: NewArgs) -> anyhow::Result<ExitCode> {
     for (path, text, executable) in template(args.lang) {
         write(&dir, path, &render(text, &args.name, args.lang, path), executable)?;
     }
-    write(&dir, "wit/purr.wit", WIT, false)?;
+    for (path, text) in WIT {
+        write(&dir, path, text, false)?;
+    }
     write(&dir, "purr.toml", &config(&args.name), false)?;
 
     let shown = shell_quote(&dir.display().to_string());
