@@ -10,6 +10,7 @@
 import { Bot } from "purr-sdk";
 
 const bot = new Bot();
+/** @type {Record<string, bigint>} */
 const UNITS = { ms: 1n, s: 1000n, m: 60000n, h: 3600000n };
 const DURATION = /^([0-9]+)(ms|s|m|h)$/;
 const USAGE = "usage: /remind <10s|5m|2h> <text>";

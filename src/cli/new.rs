@@ -63,6 +63,18 @@ macro_rules! py_sdk_file {
     };
 }
 
+/// (path in the project, contents, executable) of a file of the JS SDK
+/// (`sdk/js/`), written to `purr-sdk/` in a JS project.
+macro_rules! js_sdk_file {
+    ($path:literal) => {
+        (
+            concat!("purr-sdk/", $path),
+            include_str!(concat!("../../sdk/js/", $path)),
+            false,
+        )
+    };
+}
+
 /// (path in the project, contents, executable) of a language's template.
 fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
     match lang {
@@ -82,7 +94,20 @@ fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
             ),
             ("plugin.js", include_str!("../../templates/js/plugin.js"), false),
             ("build.sh", include_str!("../../templates/js/build.sh"), true),
+            ("jsconfig.json", include_str!("../../templates/js/jsconfig.json"), false),
             (".gitignore", include_str!("../../templates/js/gitignore"), false),
+            // purr-sdk is not on npm: the project gets its sources (build.sh
+            // bundles them in as `purr-sdk`).
+            js_sdk_file!("README.md"),
+            js_sdk_file!("package.json"),
+            js_sdk_file!("index.d.ts"),
+            js_sdk_file!("index.js"),
+            js_sdk_file!("bot.js"),
+            js_sdk_file!("context.js"),
+            js_sdk_file!("host.js"),
+            js_sdk_file!("log.js"),
+            js_sdk_file!("state.js"),
+            js_sdk_file!("text.js"),
         ],
         Lang::Python => vec![
             (

@@ -1,7 +1,27 @@
 #!/bin/sh
-# Builds {{name}}.wasm with componentize-js (versions pinned in package-lock.json).
+# Builds {{name}}.wasm: esbuild bundles plugin.js with the SDK (purr-sdk/),
+# componentize-js makes the component (versions pinned in package-lock.json).
+#
+# With `"purr": { "http": true }` in package.json the plugin gets `fetch`
+# (over wasi:http; list the hosts in the plugin's `allowed_hosts` in
+# purr.toml); otherwise it is built without that import.
 set -eu
 cd "$(dirname "$0")"
-[ -x node_modules/.bin/componentize-js ] || npm ci --no-audit --no-fund --loglevel=error
-npm run --silent build
+if ! [ -x node_modules/.bin/componentize-js ] || ! [ -x node_modules/.bin/esbuild ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+rm -rf .build && mkdir -p .build/wit
+node_modules/.bin/esbuild plugin.js --bundle --format=esm --platform=neutral --main-fields=module,main \
+    --alias:purr-sdk=./purr-sdk --external:'purr:bot/*' --external:'wasi:*' --log-level=warning \
+    --outfile=.build/plugin.js
+if node -e 'process.exit(require("./package.json").purr?.http === true ? 0 : 1)'; then
+    wit=wit
+    disable="fetch-event stdio random clocks"
+else
+    wit=.build/wit
+    disable="http fetch-event stdio random clocks"
+    sed '/^[[:space:]]*import wasi:http\/outgoing-handler@/d' wit/purr.wit >.build/wit/purr.wit
+fi
+# shellcheck disable=SC2086 # $disable is a list
+node_modules/.bin/componentize-js .build/plugin.js --wit "$wit" --world-name plugin -d $disable -o {{name}}.wasm
 echo "built $(pwd)/{{name}}.wasm"

@@ -1,25 +1,18 @@
-// `{{name}}`: a purr plugin in JavaScript (see wit/purr.wit for everything it can do).
+// `{{name}}`: a purr plugin in JavaScript, on purr's JS SDK (purr-sdk/,
+// reference in purr-sdk/README.md; build with ./build.sh).
 //
-// - `!ping` -> `pong`
+// - `!ping` (or `/ping`) -> `pong`
 // - `!hello` -> the `greeting` setting (default `hello`)
 //
-// Imports returning `result<T, string>` return T or throw; `handle` returns
-// its `ok` value. A throw out of `handle` traps the instance: the event
-// fails, the next one gets a fresh instance.
+// Code at the top level runs at build time: register routes there, call
+// the host (ctx.*) only inside handlers. A handler that throws fails the
+// event (the host logs the message); the session goes on.
 
-import { sendText } from "purr:bot/messaging@0.1.0";
-import { get as configGet } from "purr:bot/config@0.1.0";
+import { Bot } from "purr-sdk";
 
-export const handler = {
-  init() {},
-  handle(_ctx, event) {
-    if (event.tag !== "message" || event.val.fromMe || event.val.content.tag !== "text") return "next";
-    const text = event.val.content.val.trim();
-    let reply;
-    if (text === "!ping") reply = "pong";
-    else if (text === "!hello") reply = configGet("greeting") ?? "hello";
-    else return "next";
-    sendText(event.val.chat, reply);
-    return "next";
-  },
-};
+const bot = new Bot();
+
+bot.command("ping", (ctx) => ctx.send("pong"));
+bot.command("hello", (ctx) => ctx.send(ctx.config.get("greeting", "hello")));
+
+export const handler = bot.handler();
