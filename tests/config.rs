@@ -277,3 +277,67 @@ fn a_config_that_cannot_be_read_says_so() {
     assert_eq!(errors.len(), 1);
     assert!(errors.0[0].message.contains("cannot read the config"), "{}", errors);
 }
+
+#[test]
+fn allowed_hosts_entries_are_checked_one_by_one() {
+    let dir = Dir::new();
+    let text = "\
+[plugins.a]
+path = \"a.wasm\"
+allowed_hosts = [
+    \"https://api.example.com\",
+    \"api.example.com\",
+    \"https://*.example.org:8443\",
+    \"ftp://files.example.com\",
+    \"https://example.com/v1\",
+]
+http_max_concurrent = 0
+
+[plugins.b]
+path = \"b.wasm\"
+allowed_hosts = \"https://api.example.com\"
+";
+    let errors = dir.parse(text).expect_err("rejected");
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.line, e.column, e.key.as_str(), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                5,
+                5,
+                "plugins.a.allowed_hosts[1]",
+                "\"api.example.com\": expected scheme://host[:port], e.g. \"https://api.example.com\""
+            ),
+            (
+                7,
+                5,
+                "plugins.a.allowed_hosts[3]",
+                "\"ftp://files.example.com\": scheme \"ftp\" is not http or https"
+            ),
+            (
+                8,
+                5,
+                "plugins.a.allowed_hosts[4]",
+                "\"https://example.com/v1\": only scheme://host[:port] is allowed (no path, query or user)"
+            ),
+            (10, 23, "plugins.a.http_max_concurrent", "0 is out of range (1..=1024)"),
+            (
+                14,
+                17,
+                "plugins.b.allowed_hosts",
+                "expected an array of \"scheme://host[:port]\" strings, found string"
+            ),
+        ]
+    );
+    let good =
+        "[plugins.a]\npath = \"a.wasm\"\nallowed_hosts = [\"https://*.example.org\", \"http://127.0.0.1:8080\"]\n";
+    let config = dir.parse(good).expect("valid");
+    let http = &config.plugins["a"].http;
+    assert_eq!(http.allowed_hosts.len(), 2);
+    assert!(http.allowed_hosts[0].matches(true, "api.example.org", 443));
+    assert!(http.allowed_hosts[1].matches(false, "127.0.0.1", 8080));
+    assert_eq!(http.max_concurrent, 8, "default");
+}

@@ -1,4 +1,5 @@
-//! Capabilities: the host functions plugins import.
+//! Capabilities: the host functions plugins import (purr's own interfaces,
+//! and outbound HTTP through `wasi:http`).
 //!
 //! One module per WIT interface, each owning its state (held in
 //! [`PluginState`], already scoped to one plugin in one session) and its
@@ -10,6 +11,7 @@
 //! than its own (plugin, session) scope.
 
 pub mod config;
+pub mod http;
 pub mod kv;
 pub mod log;
 pub mod messaging;
@@ -31,5 +33,6 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> anyhow::Result<()> {
     config::add_to_linker(linker)?;
     timers::add_to_linker(linker)?;
     log::add_to_linker(linker)?;
+    http::add_to_linker(linker)?;
     Ok(())
 }

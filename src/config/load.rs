@@ -14,8 +14,8 @@ use toml::de::DeTable;
 use super::env::{self, Lookup};
 use super::spans::{KeyPath, Spans, Spot, line_column};
 use super::{
-    ChannelKind, Config, ConfigError, ConfigErrors, DEFAULT_SESSION, HostConfig, PluginConfig, PluginQuotas,
-    SessionConfig, SimConfig,
+    ChannelKind, Config, ConfigError, ConfigErrors, DEFAULT_SESSION, HostConfig, HostPattern, PluginConfig, PluginHttp,
+    PluginQuotas, SessionConfig, SimConfig,
 };
 
 const TOP_KEYS: &[&str] = &["host", "sim", "plugins", "sessions", "session"];
@@ -38,6 +38,10 @@ const PLUGIN_KEYS: &[&str] = &[
     "max_kv_value_bytes",
     "max_kv_bytes",
     "max_timers",
+    "allowed_hosts",
+    "http_timeout_ms",
+    "http_max_response_bytes",
+    "http_max_concurrent",
     "config",
 ];
 const SESSION_KEYS: &[&str] = &[
@@ -214,6 +218,7 @@ impl Checker<'_> {
                 max_calls: self.integer(table, &entry, "max_calls", 1..=i64::MAX).unwrap_or(10_000) as u64,
                 idle_ms: self.integer(table, &entry, "idle_ms", 0..=i64::MAX).unwrap_or(60_000) as u64,
                 quotas: self.quotas(table, &entry),
+                http: self.http(table, &entry),
                 settings: self.table(table, &entry, "config").cloned().unwrap_or_default(),
             };
             plugins.insert(name.clone(), plugin);
@@ -232,6 +237,46 @@ impl Checker<'_> {
             kv_total_bytes: quota("max_kv_bytes", defaults.kv_total_bytes),
             timers: quota("max_timers", defaults.timers),
         }
+    }
+
+    fn http(&mut self, table: &toml::Table, path: &KeyPath) -> PluginHttp {
+        let defaults = PluginHttp::default();
+        PluginHttp {
+            allowed_hosts: self.allowed_hosts(table, path),
+            timeout_ms: self
+                .integer(table, path, "http_timeout_ms", 1..=3_600_000)
+                .map_or(defaults.timeout_ms, |n| n as u64),
+            max_response_bytes: self
+                .integer(table, path, "http_max_response_bytes", 0..=i64::MAX)
+                .map_or(defaults.max_response_bytes, |n| n as u64),
+            max_concurrent: self
+                .integer(table, path, "http_max_concurrent", 1..=1024)
+                .map_or(defaults.max_concurrent, |n| n as u32),
+        }
+    }
+
+    /// `allowed_hosts`: an array of `scheme://host[:port]` entries.
+    fn allowed_hosts(&mut self, table: &toml::Table, path: &KeyPath) -> Vec<HostPattern> {
+        let list_path = path.key("allowed_hosts");
+        let items = match table.get("allowed_hosts") {
+            None => return Vec::new(),
+            Some(toml::Value::Array(items)) => items,
+            Some(other) => {
+                let message = wrong_type("an array of \"scheme://host[:port]\" strings", other);
+                self.error(&list_path, Spot::Value, message);
+                return Vec::new();
+            }
+        };
+        let mut patterns = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            let item_path = list_path.index(index);
+            match item.as_str().map(str::parse::<HostPattern>) {
+                Some(Ok(pattern)) => patterns.push(pattern),
+                Some(Err(why)) => self.error(&item_path, Spot::Value, why),
+                None => self.error(&item_path, Spot::Value, wrong_type("a string", item)),
+            }
+        }
+        patterns
     }
 
     fn sessions(

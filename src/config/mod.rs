@@ -10,6 +10,7 @@
 //! Relative paths (`data_dir`, plugin `path`) are resolved against the
 //! directory of the config file, so a config works from any working dir.
 
+mod allowed_hosts;
 mod env;
 mod error;
 mod load;
@@ -18,6 +19,7 @@ mod spans;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+pub use allowed_hosts::HostPattern;
 pub use error::{ConfigError, ConfigErrors};
 pub use load::is_phone_number;
 
@@ -109,6 +111,8 @@ pub struct PluginConfig {
     pub idle_ms: u64,
     /// Quotas on the plugin's host calls, per session.
     pub quotas: PluginQuotas,
+    /// Outbound HTTP: where to, and limits.
+    pub http: PluginHttp,
     /// The plugin's own settings, given to it through the `config` import.
     pub settings: toml::Table,
 }
@@ -131,6 +135,33 @@ impl Default for PluginQuotas {
             kv_value_bytes: 64 << 10,
             kv_total_bytes: 16 << 20,
             timers: 1000,
+        }
+    }
+}
+
+/// `allowed_hosts` and the `http_*` limits of a plugin. Going over a limit
+/// is an error returned to the plugin's request, never a crash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginHttp {
+    /// Origins the plugin may request (default: none).
+    pub allowed_hosts: Vec<HostPattern>,
+    /// Longest wait to connect, for the first response byte, and between
+    /// response bytes, in ms (default 10000). A request cannot outlive the
+    /// event either: `timeout_ms` cuts the call.
+    pub timeout_ms: u64,
+    /// Largest response body, in bytes (default 4 MiB).
+    pub max_response_bytes: u64,
+    /// Requests in flight at once per instance (default 8).
+    pub max_concurrent: u32,
+}
+
+impl Default for PluginHttp {
+    fn default() -> Self {
+        PluginHttp {
+            allowed_hosts: Vec::new(),
+            timeout_ms: 10_000,
+            max_response_bytes: 4 << 20,
+            max_concurrent: 8,
         }
     }
 }

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::capability::config::merge;
 use crate::channel::ChannelEvent;
+use crate::observe::HttpMetrics;
 use crate::plugin::bindings::purr::bot::types::{Context, Event, Flow, TimerFired};
 use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginHandle, PluginInstance};
 use crate::session::SessionScope;
@@ -277,8 +278,9 @@ async fn call(
         Some(instance) => instance,
         None => {
             let (plugin, settings) = (slot.plugin.clone(), slot.settings.clone());
+            let http_metrics = &slot.handle.metrics().http;
             slot.instance
-                .insert(instantiate(scope, gauge, &plugin, settings).await?)
+                .insert(instantiate(scope, gauge, &plugin, settings, http_metrics).await?)
         }
     };
     let started = Instant::now();
@@ -302,10 +304,11 @@ async fn instantiate(
     gauge: &InstanceGauge,
     plugin: &LoadedPlugin,
     settings: Arc<toml::Table>,
+    http_metrics: &HttpMetrics,
 ) -> Result<PluginInstance, CallError> {
     let mut pause = Duration::from_millis(1);
     loop {
-        match PluginInstance::start(plugin, scope, settings.clone(), gauge).await {
+        match PluginInstance::start(plugin, scope, settings.clone(), gauge, http_metrics).await {
             Err(CallError::Unavailable(reason)) if pause <= SHORTAGE_LAST_PAUSE => {
                 tracing::debug!(session = &*scope.session, plugin = &*plugin.name, %reason, "no room for an instance; asking idle sessions");
                 gauge.report_shortage();

@@ -8,6 +8,10 @@
 //! | `purr_handler_duration_seconds` | histogram | `plugin` |
 //! | `purr_plugin_traps_total` | counter | `plugin` |
 //! | `purr_plugin_reloads_total` | counter | `plugin`, `result` |
+//! | `purr_http_requests_total` | counter | `plugin` |
+//! | `purr_http_denied_total` | counter | `plugin` |
+//! | `purr_http_errors_total` | counter | `plugin` |
+//! | `purr_http_duration_seconds` | histogram | `plugin` |
 //! | `purr_queue_depth` | gauge | `session` |
 //! | `purr_sessions` | gauge | `status` |
 //!
@@ -71,6 +75,10 @@ pub struct Metrics {
     handler_seconds: Family<PluginLabel, Histogram, fn() -> Histogram>,
     traps: Family<PluginLabel, Counter>,
     reloads: Family<ReloadLabels, Counter>,
+    http_requests: Family<PluginLabel, Counter>,
+    http_denied: Family<PluginLabel, Counter>,
+    http_errors: Family<PluginLabel, Counter>,
+    http_seconds: Family<PluginLabel, Histogram, fn() -> Histogram>,
     queue_depth: Family<SessionLabel, Gauge>,
     sessions: Family<StatusLabel, Gauge>,
 }
@@ -89,6 +97,32 @@ pub struct PluginMetrics {
     pub traps: Counter,
     pub reloads_ok: Counter,
     pub reloads_failed: Counter,
+    pub http: HttpMetrics,
+}
+
+/// A plugin's outbound HTTP counters, resolved once.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    /// Requests sent to the network (allowed by `allowed_hosts`).
+    pub requests: Counter,
+    /// Requests refused by `allowed_hosts` or the private-address rule.
+    pub denied: Counter,
+    /// Sent requests that failed (connect, timeout, size or concurrency limit, protocol).
+    pub errors: Counter,
+    /// Time from sending a request to its response head.
+    pub seconds: Histogram,
+}
+
+impl Default for HttpMetrics {
+    /// Handles registered nowhere (for instances made outside a host).
+    fn default() -> Self {
+        HttpMetrics {
+            requests: Counter::default(),
+            denied: Counter::default(),
+            errors: Counter::default(),
+            seconds: handler_histogram(),
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -106,6 +140,10 @@ impl Metrics {
             Family::<PluginLabel, Histogram, fn() -> Histogram>::new_with_constructor(handler_histogram);
         let traps = Family::<PluginLabel, Counter>::default();
         let reloads = Family::<ReloadLabels, Counter>::default();
+        let http_requests = Family::<PluginLabel, Counter>::default();
+        let http_denied = Family::<PluginLabel, Counter>::default();
+        let http_errors = Family::<PluginLabel, Counter>::default();
+        let http_seconds = Family::<PluginLabel, Histogram, fn() -> Histogram>::new_with_constructor(handler_histogram);
         let queue_depth = Family::<SessionLabel, Gauge>::default();
         let sessions = Family::<StatusLabel, Gauge>::default();
         registry.register(
@@ -126,6 +164,26 @@ impl Metrics {
         registry.register("plugin_traps", "Plugin traps, all sessions together", traps.clone());
         registry.register("plugin_reloads", "Plugin reloads by result", reloads.clone());
         registry.register(
+            "http_requests",
+            "Outbound HTTP requests plugins sent",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_denied",
+            "Outbound HTTP requests refused by allowed_hosts",
+            http_denied.clone(),
+        );
+        registry.register(
+            "http_errors",
+            "Outbound HTTP requests that failed after being allowed",
+            http_errors.clone(),
+        );
+        registry.register(
+            "http_duration_seconds",
+            "Time from sending an outbound HTTP request to its response head",
+            http_seconds.clone(),
+        );
+        registry.register(
             "queue_depth",
             "Events waiting in a session's queues",
             queue_depth.clone(),
@@ -138,6 +196,10 @@ impl Metrics {
             handler_seconds,
             traps,
             reloads,
+            http_requests,
+            http_denied,
+            http_errors,
+            http_seconds,
             queue_depth,
             sessions,
         }
@@ -168,6 +230,12 @@ impl Metrics {
             traps: self.traps.get_or_create_owned(&label),
             reloads_ok: self.reloads.get_or_create_owned(&reload("ok")),
             reloads_failed: self.reloads.get_or_create_owned(&reload("error")),
+            http: HttpMetrics {
+                requests: self.http_requests.get_or_create_owned(&label),
+                denied: self.http_denied.get_or_create_owned(&label),
+                errors: self.http_errors.get_or_create_owned(&label),
+                seconds: self.http_seconds.get_or_create_owned(&label),
+            },
         }
     }
 

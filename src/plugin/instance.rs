@@ -2,9 +2,12 @@
 //!
 //! An instance serves one plugin in one session. Each call runs under a
 //! deadline (`timeout_ms`) and a memory cap (`memory_mb`). The deadline is
-//! counted in epoch ticks: at every tick a running guest yields to the
-//! async runtime (so a busy plugin never starves other sessions, even on
-//! one thread) and, once its ticks are spent, traps. After a trap the
+//! counted in epoch ticks while the guest runs: at every tick a running
+//! guest yields to the async runtime (so a busy plugin never starves other
+//! sessions, even on one thread) and, once its ticks are spent, traps. A
+//! guest that waits in a host call instead (an HTTP response) runs no
+//! ticks, so the call also has a wall-clock deadline of the same length;
+//! past it the call is abandoned and the instance counts as trapped. After a trap the
 //! instance must not be called again: the dispatcher drops it and makes a
 //! fresh one for the next event. After `max_calls` calls an instance is
 //! worn out and replaced too, bounding whatever it leaks.
@@ -15,6 +18,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
+use std::time::Duration;
+
 use tokio::sync::Notify;
 use wasmtime::{Store, UpdateDeadline};
 
@@ -22,6 +27,7 @@ use super::bindings::exports::purr::bot::handler::{Context, Event, Flow};
 use super::bindings::{Plugin, PluginPre};
 use super::native::NativeHandler;
 use super::{Capabilities, Code, EPOCH_TICK, LoadedPlugin, PluginState};
+use crate::observe::HttpMetrics;
 use crate::session::SessionScope;
 
 /// Why a call did not produce a flow.
@@ -132,6 +138,7 @@ enum Live {
         store: Store<PluginState>,
         exports: Plugin,
         deadline_ticks: u64,
+        timeout_ms: u64,
         _gauge: GaugeGuard,
     },
     Native {
@@ -143,16 +150,18 @@ enum Live {
 impl PluginInstance {
     /// Makes an instance of `plugin` for the session of `scope` (with the
     /// plugin's `settings` for it) and runs its `init`. A wasm instance
-    /// counts in `gauge`; a native one takes no pool slot and does not.
+    /// counts in `gauge` and its HTTP requests in `http_metrics`; a native
+    /// one takes no pool slot and makes no wasi:http requests.
     pub async fn start(
         plugin: &LoadedPlugin,
         scope: &SessionScope,
         settings: Arc<toml::Table>,
         gauge: &InstanceGauge,
+        http_metrics: &HttpMetrics,
     ) -> Result<Self, CallError> {
         let live = match &plugin.code {
             Code::Wasm(pre) => {
-                let state = PluginState::new(scope, plugin, settings);
+                let state = PluginState::new(scope, plugin, settings, http_metrics.clone());
                 Self::start_wasm(plugin, pre, state, gauge).await?
             }
             Code::Native(factory) => {
@@ -201,16 +210,15 @@ impl PluginInstance {
             .instantiate_async(&mut store)
             .await
             .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?;
-        exports
-            .purr_bot_handler()
-            .call_init(&mut store)
-            .await
+        within(timeout_ms, exports.purr_bot_handler().call_init(&mut store))
+            .await?
             .map_err(|e| CallError::Trap(e.into()))?
             .map_err(|e| CallError::Plugin(format!("init: {e}")))?;
         Ok(Live::Wasm {
             store,
             exports,
             deadline_ticks,
+            timeout_ms,
             _gauge: guard,
         })
     }
@@ -223,16 +231,20 @@ impl PluginInstance {
                 store,
                 exports,
                 deadline_ticks,
+                timeout_ms,
                 ..
             } => {
-                store.data_mut().log.event_id.clone_from(&ctx.event_id);
-                store.data_mut().ticks_left = *deadline_ticks;
+                let state = store.data_mut();
+                state.log.event_id.clone_from(&ctx.event_id);
+                state.http.set_event(&ctx.event_id);
+                state.ticks_left = *deadline_ticks;
                 store.set_epoch_deadline(1);
-                exports
-                    .purr_bot_handler()
-                    .call_handle(&mut *store, ctx, event)
-                    .await
-                    .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?
+                within(
+                    *timeout_ms,
+                    exports.purr_bot_handler().call_handle(&mut *store, ctx, event),
+                )
+                .await?
+                .map_err(|error| host_shortage(&error).unwrap_or_else(|| CallError::Trap(error.into())))?
             }
             Live::Native { handler, caps } => {
                 caps.log.event_id.clone_from(&ctx.event_id);
@@ -249,6 +261,15 @@ impl PluginInstance {
     pub fn worn_out(&self) -> bool {
         self.calls >= self.max_calls
     }
+}
+
+/// `call` cut at `timeout_ms` of wall-clock time: a guest waiting in a host
+/// call (an HTTP response) runs no epoch ticks. Past the deadline the call
+/// is dropped mid-way, so its instance must not be used again (a trap).
+async fn within<T>(timeout_ms: u64, call: impl Future<Output = T>) -> Result<T, CallError> {
+    tokio::time::timeout(Duration::from_millis(timeout_ms), call)
+        .await
+        .map_err(|_| CallError::Trap(DeadlineExceeded(timeout_ms).into()))
 }
 
 /// The error if it says the host ran short of room for instances or calls

@@ -38,7 +38,7 @@ use async_trait::async_trait;
 pub use super::bindings::exports::purr::bot::handler::{Context, Event, Flow};
 pub use super::state::Capabilities;
 use super::{Code, LoadedPlugin, Source};
-use crate::config::{PluginConfig, PluginQuotas};
+use crate::config::{PluginConfig, PluginHttp, PluginQuotas};
 
 /// Rust code serving one session in a plugin's place. `Err` of the outer
 /// result is a trap (the instance is dropped; capability calls return one
@@ -101,6 +101,7 @@ impl NativePlugin {
                 max_calls: u64::MAX,
                 idle_ms: 60_000,
                 quotas: PluginQuotas::default(),
+                http: PluginHttp::default(),
                 settings: toml::Table::new(),
             },
             digest: [0; 32],

@@ -14,7 +14,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::LoadedPlugin;
 use super::stdio::LogStream;
-use crate::capability::{config::Settings, kv::Kv, log::Log, messaging::Messaging, timers::Timers};
+use crate::capability::{config::Settings, http::OutboundHttp, kv::Kv, log::Log, messaging::Messaging, timers::Timers};
+use crate::observe::HttpMetrics;
 use crate::session::SessionScope;
 
 /// The host side of every capability of one plugin in one session: what a
@@ -62,11 +63,18 @@ pub struct PluginState {
     pub(crate) config: Settings,
     pub(crate) timers: Timers,
     pub(crate) log: Log,
+    pub(crate) http: OutboundHttp,
 }
 
 impl PluginState {
-    /// State for `plugin` serving the session of `scope`, with its limits and quotas.
-    pub fn new(scope: &SessionScope, plugin: &LoadedPlugin, settings: Arc<toml::Table>) -> Self {
+    /// State for `plugin` serving the session of `scope`, with its limits
+    /// and quotas; its HTTP requests are counted in `http_metrics`.
+    pub fn new(
+        scope: &SessionScope,
+        plugin: &LoadedPlugin,
+        settings: Arc<toml::Table>,
+        http_metrics: HttpMetrics,
+    ) -> Self {
         let name = &plugin.name;
         let memory_bytes = (plugin.config.memory_mb as usize) << 20;
         // Nothing ambient: no preopened dirs, no env, no args, no sockets;
@@ -95,7 +103,13 @@ impl PluginState {
             config,
             timers,
             log,
+            http: OutboundHttp::new(scope.session.clone(), name.clone(), &plugin.config.http, http_metrics),
         }
+    }
+
+    /// The HTTP capability and the resource table it keeps its requests in.
+    pub(crate) fn http_and_table(&mut self) -> (&mut OutboundHttp, &mut ResourceTable) {
+        (&mut self.http, &mut self.table)
     }
 }
 

@@ -3,7 +3,7 @@
 // so a test that swaps one file for the other sees which version served
 // each message.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin" });
+wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin", generate_all });
 
 use exports::purr::bot::handler::{Context, Event, Flow, Guest};
 use purr::bot::messaging;

@@ -13,7 +13,7 @@
 //! | `timer-flood` | schedules timers until refused; answers with the count and the refusal |
 //! | `ok` | answers `alive` (a well-behaved event) |
 
-wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin" });
+wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin", generate_all });
 
 use exports::purr::bot::handler::{Context, Event, Flow, Guest};
 use purr::bot::types::Content;

@@ -21,7 +21,7 @@
 
 use std::cell::RefCell;
 
-wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin" });
+wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin", generate_all });
 
 use exports::purr::bot::handler::{Context, Event, Flow, Guest};
 use purr::bot::log::Level;
