@@ -105,6 +105,8 @@ fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
             js_sdk_file!("bot.js"),
             js_sdk_file!("context.js"),
             js_sdk_file!("host.js"),
+            js_sdk_file!("http.d.ts"),
+            js_sdk_file!("http.js"),
             js_sdk_file!("log.js"),
             js_sdk_file!("state.js"),
             js_sdk_file!("text.js"),
