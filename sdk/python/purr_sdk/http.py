@@ -167,20 +167,24 @@ def request(method: str, url: str, headers=None, body=None, timeout_ms=None) -> 
 
     `headers`: a dict or a list of (name, value) pairs. `body`: bytes, or a
     str (sent as UTF-8, with `content-type: text/plain; charset=utf-8` unless
-    one is given). `timeout_ms` bounds connecting, the first byte and the
-    gap between bytes.
+    one is given); sent with its `content-length`. `timeout_ms` bounds
+    connecting, the first byte and the gap between bytes.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.netloc:
         raise HttpError(f"invalid URL {url!r}: expected http:// or https:// and a host")
     headers = list(headers.items() if hasattr(headers, "items") else headers or [])
+    names = {str(name).lower() for name, _ in headers}
     if isinstance(body, str):
         body = body.encode("utf-8")
-        if not any(str(name).lower() == "content-type" for name, _ in headers):
+        if "content-type" not in names:
             headers.append(("content-type", "text/plain; charset=utf-8"))
     elif body is not None:
         body = bytes(body)
+    if body is not None and "content-length" not in names:
+        # Known length: not chunked (which many small servers do not read).
+        headers.append(("content-length", str(len(body))))
 
     outgoing = _http.OutgoingRequest(_fields(headers))
     method = method.upper()

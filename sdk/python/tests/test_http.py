@@ -249,7 +249,8 @@ class Requests(unittest.TestCase):
         self.assertEqual(request["path"], "/")
         self.assertEqual(b"".join(request["body"]), body.encode())
         self.assertEqual(len(request["body"]), 3)
-        self.assertEqual(request["headers"], [("content-type", b"text/plain; charset=utf-8")])
+        self.assertEqual(request["headers"], [("content-type", b"text/plain; charset=utf-8"),
+                                              ("content-length", b"10000")])
         self.assertTrue(request["finished"])
 
     def test_own_content_type_bytes_and_other_methods(self):
@@ -257,9 +258,11 @@ class Requests(unittest.TestCase):
         http.request("PATCH", "http://h/x", body=bytearray(b"z"))
         (first, _), (second, _) = SERVER.requests
         self.assertEqual(first["method"], h.Method_Other("PURGE"))
-        self.assertEqual(first["headers"], [("Content-Type", b"application/json")])
+        self.assertEqual(first["headers"], [("Content-Type", b"application/json"), ("content-length", b"2")])
         self.assertIsInstance(second["method"], h.Method_Patch)
-        self.assertEqual(second["headers"], [], "bytes get no content-type")
+        self.assertEqual(second["headers"], [("content-length", b"1")], "bytes get no content-type")
+        http.request("PUT", "http://h/x", headers={"Content-Length": "0"}, body=b"")
+        self.assertEqual(SERVER.requests[2][0]["headers"], [("Content-Length", b"0")], "a given length is kept")
 
     def test_json_and_timeout(self):
         SERVER.chunks = [b'{"n": [1, 2]}']
