@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 
 use super::ConfigArg;
+use super::terminal::one_line;
 use crate::channel::sim::SimOutbound;
 use crate::config::{ChannelKind, Config};
 use crate::reload;
@@ -130,8 +131,7 @@ async fn print_text(stdout: &mut tokio::io::Stdout, session: &str, sent: &SimOut
         return Ok(());
     }
     if let Some(text) = sent.action.text() {
-        let line = text.replace('\r', "\\r").replace('\n', "\\n");
-        stdout.write_all(line.as_bytes()).await?;
+        stdout.write_all(one_line(text).as_bytes()).await?;
         stdout.write_all(b"\n").await?;
         stdout.flush().await?;
     }

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use super::manage::one_line;
 use super::remote::{Failure, Remote, RemoteArgs, segment};
+use super::terminal::one_line;
 use crate::channel::Outbound;
 
 /// `purr events`.

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::remote::{Failure, Remote, RemoteArgs, segment};
+use super::terminal::one_line;
 
 /// `purr start|disconnect|destroy <session>`.
 #[derive(Debug, clap::Args)]
@@ -207,18 +208,19 @@ pub async fn plugins(args: RemoteArgs) -> ExitCode {
     .await
 }
 
-/// `text` with its line breaks shown as `\n`.
-pub fn one_line(text: &str) -> String {
-    text.replace('\n', "\\n")
-}
-
 /// An aligned table: columns padded to their widest cell, two spaces
 /// apart, empty cells shown as `-`, the last column not padded.
 fn table(headers: &[&str], rows: Vec<Vec<String>>) -> String {
     let rows: Vec<Vec<String>> = std::iter::once(headers.iter().map(|h| h.to_string()).collect())
         .chain(rows.into_iter().map(|row| {
             row.into_iter()
-                .map(|cell| if cell.is_empty() { "-".into() } else { one_line(&cell) })
+                .map(|cell| {
+                    if cell.is_empty() {
+                        "-".into()
+                    } else {
+                        one_line(&cell).into_owned()
+                    }
+                })
                 .collect()
         }))
         .collect();

@@ -18,6 +18,7 @@ mod pair;
 mod remote;
 mod run;
 mod sim;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::ConfigArg;
+use super::terminal::one_line;
 use crate::channel::Outbound;
 use crate::channel::sim::SimNetwork;
 use crate::store::Store;
@@ -67,7 +68,7 @@ pub async fn sim(command: SimCommand) -> anyhow::Result<ExitCode> {
                 if let Ok(action) = serde_json::from_str::<Outbound>(&action)
                     && let Some(text) = action.text()
                 {
-                    println!("{}", text.replace('\n', "\\n"));
+                    println!("{}", one_line(text));
                 }
             }
         }
