@@ -188,6 +188,7 @@ fn download_params(handle: &str) -> Result<DownloadParams, SendError> {
             "media handle has no direct path: the message carried none".into(),
         ));
     }
+    check_direct_path(&r.direct_path)?;
     Ok(DownloadParams::encrypted(
         r.direct_path,
         &bytes("media key", &r.media_key)?,
@@ -196,6 +197,26 @@ fn download_params(handle: &str) -> Result<DownloadParams, SendError> {
         r.length,
         media_type(kind),
     ))
+}
+
+/// Refuses a direct path that is not a plain path on WhatsApp's media
+/// host. The download URL is `https://{media host}{direct path}?auth=…`, so
+/// a "path" such as `@other.example/x` or `//other.example/x` (from a
+/// remote sender's message, or a plugin's handle) would send the request —
+/// and its auth token — to another server.
+fn check_direct_path(path: &str) -> Result<(), SendError> {
+    let plain = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains(['@', '\\'])
+        && !path.contains("://")
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace());
+    if plain {
+        Ok(())
+    } else {
+        Err(SendError::Failed(format!(
+            "media handle has an invalid direct path {path:?}: expected a path on the media host"
+        )))
+    }
 }
 
 /// What to do on the network for one action.
@@ -940,6 +961,35 @@ mod tests {
             length: 1,
         };
         assert!(matches!(download_params(&keyless.encode()), Err(SendError::Failed(m)) if m.contains("media key")));
+    }
+
+    #[test]
+    fn a_direct_path_that_leaves_the_media_host_is_refused() {
+        let handle = |direct_path: &str| MediaRef {
+            kind: "image".into(),
+            direct_path: direct_path.into(),
+            media_key: "01".into(),
+            file_sha256: "02".into(),
+            file_enc_sha256: "03".into(),
+            length: 1,
+        };
+        assert!(download_params(&handle("/v/t62.7118-24/1_2?ccb=11-4&oh=abc").encode()).is_ok());
+        for crafted in [
+            "@other.example/x",
+            "//other.example/x",
+            "https://other.example/x",
+            "v/t62/x",
+            "/v/t62/x@other.example",
+            "/v\\..\\x",
+            "/v/t62/x\r\nHost: other.example",
+            "/v/t62 /x",
+        ] {
+            let refused = download_params(&handle(crafted).encode()).err();
+            assert!(
+                matches!(&refused, Some(SendError::Failed(m)) if m.contains("invalid direct path")),
+                "{crafted:?}: {refused:?}"
+            );
+        }
     }
 
     #[test]
