@@ -229,7 +229,7 @@ channel = \"sim\"
             (
                 14,
                 "sessions.bad name",
-                "invalid name \"bad name\": use letters, digits, `_` and `-`"
+                "invalid name \"bad name\": use 1 to 64 letters, digits, `_` and `-`"
             ),
         ]
     );

@@ -424,11 +424,12 @@ impl Checker<'_> {
 
     fn check_name(&mut self, name: &str, path: &KeyPath) {
         if !super::is_valid_name(name) {
-            self.error(
-                path,
-                Spot::Key,
-                format!("invalid name {name:?}: use letters, digits, `_` and `-`"),
+            let message = format!(
+                "invalid name {}: use 1 to {} letters, digits, `_` and `-`",
+                super::shown_name(name),
+                super::MAX_NAME_LEN
             );
+            self.error(path, Spot::Key, message);
         }
     }
 

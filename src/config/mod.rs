@@ -214,9 +214,22 @@ pub struct SessionConfig {
 /// A session's `sends_per_minute` unless it says otherwise.
 pub const DEFAULT_SENDS_PER_MINUTE: u32 = 600;
 
-/// Whether `name` may name a session or plugin: letters, digits, `_` and `-`.
+/// The longest session or plugin name. Names appear in every log line,
+/// metric label and URL; an unbounded one would bloat all of them.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `name` may name a session or plugin: 1 to [`MAX_NAME_LEN`]
+/// letters, digits, `_` and `-`.
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    (1..=MAX_NAME_LEN).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `name` for an error message: at most [`MAX_NAME_LEN`] characters shown.
+pub fn shown_name(name: &str) -> String {
+    match name.char_indices().nth(MAX_NAME_LEN) {
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &name[..cut], name.len()),
+        None => format!("{name:?}"),
+    }
 }
 
 /// The name a `[session]` table (a single-account config) gets.

@@ -143,7 +143,8 @@ impl From<SimActionError> for ApiError {
 }
 
 /// A JSON request body; a body that is not JSON, or not the expected
-/// shape, is a `400 bad_request`.
+/// shape, is a `400 bad_request`, one over the size limit a `413
+/// payload_too_large`.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -156,6 +157,11 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                rejection.body_text(),
+            )),
             Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
         }
     }

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use serde::Deserialize;
 
 use super::{Origin, SessionInfo, SessionSlot, Supervisor};
-use crate::config::{ChannelKind, DEFAULT_SENDS_PER_MINUTE, SessionConfig, is_valid_name};
+use crate::config::{ChannelKind, DEFAULT_SENDS_PER_MINUTE, MAX_NAME_LEN, SessionConfig, is_valid_name, shown_name};
 use crate::session::StatusCell;
 
 /// What `POST /v1/sessions` asks for.
@@ -39,7 +39,7 @@ fn default_autostart() -> bool {
 /// Why a session was not created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("invalid session name {0:?}: use letters, digits, `_` and `-`")]
+    #[error("invalid session name {}: use 1 to {MAX_NAME_LEN} letters, digits, `_` and `-`", shown_name(.0))]
     BadName(String),
     /// Well-formed but refused: unknown channel or plugin, a plugin twice.
     #[error("{0}")]
