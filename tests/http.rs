@@ -310,3 +310,46 @@ async fn a_plugin_built_against_0_1_0_still_links_and_runs() {
     assert_eq!(host.say("s", "hello").await, ["legacy hello"]);
     host.stop().await;
 }
+
+/// The same requests through each SDK's HTTP helper (`tests/plugins/fetch`,
+/// `fetch-js`, `fetch-py`, one session each): both directions work, and a
+/// host outside `allowed_hosts` is an error naming the refusal.
+#[tokio::test]
+async fn every_sdk_http_helper_gets_posts_and_is_denied_alike() {
+    let (server, seen) = server(String::new()).await;
+    let mut body = String::new();
+    for plugin in ["fetch", "fetch-js", "fetch-py"] {
+        body.push_str(&format!(
+            "[plugins.{plugin}]\npath = {:?}\ntimeout_ms = 10000\nallowed_hosts = [\"http://{server}\"]\n\n\
+             [sessions.{plugin}]\nchannel = \"sim\"\nplugins = [\"{plugin}\"]\n\n",
+            plugin_path(plugin).display().to_string()
+        ));
+    }
+    let host = TestConfig::new(&body).started().await;
+    for session in ["fetch", "fetch-js", "fetch-py"] {
+        assert_eq!(
+            host.say(session, &format!("GET http://{server}/hello")).await,
+            ["200 hi from the server"],
+            "{session}"
+        );
+        assert_eq!(
+            host.say(session, &format!("POST http://{server}/echo from {session}"))
+                .await,
+            [format!("200 you sent: from {session}")],
+            "{session}"
+        );
+        let denied = host
+            .say(session, &format!("GET http://localhost:{}/hello", server.port()))
+            .await;
+        assert_eq!(denied.len(), 1, "{session}: {denied:?}");
+        assert!(
+            denied[0].starts_with("error: ") && denied[0].to_lowercase().contains("denied"),
+            "{session}: {denied:?}"
+        );
+    }
+    assert_eq!(
+        *seen.bodies.lock().unwrap(),
+        ["from fetch", "from fetch-js", "from fetch-py"]
+    );
+    host.stop().await;
+}
