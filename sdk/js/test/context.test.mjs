@@ -3,7 +3,7 @@
 
 import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { sdk, host, reset, run, text, message, media } from "./harness.mjs";
+import { sdk, host, reset, run, text, message, media } from "../testing/harness.mjs";
 
 const { Bot, log } = sdk;
 const decoder = new TextDecoder();

@@ -4,7 +4,7 @@
 import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { register } from "node:module";
-import { host, reset, message, media, text, texts } from "./harness.mjs";
+import { host, reset, message, media, text, texts } from "../testing/harness.mjs";
 
 // The plugins import "purr-sdk": resolve it to this SDK.
 register("data:text/javascript," + encodeURIComponent(`

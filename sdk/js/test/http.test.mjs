@@ -4,8 +4,8 @@
 
 import { test, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import "./harness.mjs";
-import { http as fake, resetHttp } from "./fake-http.mjs";
+import "../testing/harness.mjs";
+import { http as fake, resetHttp } from "../testing/fake-http.mjs";
 
 const http = await import("../http.js");
 

@@ -4,7 +4,7 @@
 
 import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { sdk, host, reset, run, text, message, media, texts } from "./harness.mjs";
+import { sdk, host, reset, run, text, message, media, texts } from "../testing/harness.mjs";
 
 const { Bot, FILTERS } = sdk;
 

@@ -2,7 +2,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { sdk } from "./harness.mjs";
+import { sdk } from "../testing/harness.mjs";
 
 const { trim, commandToken, splitArgs, isSpace, WHITESPACE } = sdk;
 
