@@ -64,7 +64,7 @@ async fn server(redirect_to: String) -> (SocketAddr, Arc<Seen>) {
             "/redirect",
             get(move || async move { (StatusCode::FOUND, [(header::LOCATION, redirect_to)], "") }),
         )
-        .route("/hang", get(|| std::future::pending::<String>()))
+        .route("/hang", get(std::future::pending::<String>))
         .route("/big", get(|| async { "x".repeat(5000) }))
         .route(
             "/big-stream",

@@ -77,7 +77,7 @@ async fn messages_arrive_in_order_as_signed_json() {
         "the chain goes on after the webhook"
     );
 
-    let deliveries = got.lock().unwrap();
+    let deliveries = std::mem::take(&mut *got.lock().unwrap());
     assert_eq!(
         deliveries.len(),
         3,
@@ -118,7 +118,6 @@ async fn messages_arrive_in_order_as_signed_json() {
     }
     ids.dedup();
     assert_eq!(ids.len(), 3, "every event has its own id");
-    drop(deliveries);
     host.stop().await;
 }
 
