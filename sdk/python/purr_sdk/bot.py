@@ -11,7 +11,7 @@ import re
 
 from .context import Context
 from .host import Err, exports, types
-from .text import command_token, is_space, split_args
+from .text import is_space, split_args
 
 # Filter query -> the event kinds it matches (see `_kind`).
 _MEDIA = ("image", "video", "audio", "document", "sticker")
@@ -135,10 +135,7 @@ class Bot:
         names = _names(name)
 
         def test(ctx):
-            text = ctx.trimmed_text()
-            if not text or text[0] not in "/!":
-                return False
-            token = command_token(text)
+            token = ctx.command_token()
             if token is None or token[0] not in names:
                 return False
             ctx.command, ctx.match = token

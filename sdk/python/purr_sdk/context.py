@@ -7,8 +7,8 @@ import json
 
 from . import log as _log
 from .host import call, messaging, timers, types
-from .state import Kv, config as _config
-from .text import trim
+from .state import Kv, config as _config, encode_json
+from .text import command_token, trim
 
 _MEDIA_KINDS = {kind.name.lower(): kind for kind in messaging.MediaKind}
 
@@ -31,7 +31,7 @@ class Context:
     __slots__ = (
         "event", "session", "event_id", "self_jid", "message", "text", "chat", "sender",
         "from_me", "is_group", "id", "push_name", "timer_id", "payload", "match", "args",
-        "command", "stopped", "_trimmed", "_kv", "_chat_kv", "_sender_kv",
+        "command", "stopped", "_trimmed", "_token", "_kv", "_chat_kv", "_sender_kv",
     )
 
     config = _config
@@ -49,6 +49,7 @@ class Context:
         self.args = []
         self.stopped = False
         self._trimmed = self._kv = self._chat_kv = self._sender_kv = None
+        self._token = False  # not computed yet
         value = getattr(event, "value", None)
         if isinstance(event, types.Event_Message):
             self.message = value
@@ -82,6 +83,13 @@ class Context:
         if self._trimmed is None and self.text is not None:
             self._trimmed = trim(self.text)
         return self._trimmed
+
+    def command_token(self):
+        """`(name, rest)` when the text is a command (`text.command_token`), else None."""
+        if self._token is False:
+            text = self.trimmed_text()
+            self._token = command_token(text) if text and text[0] in "/!" else None
+        return self._token
 
     # ------------------------------------------------------------ routing
     def stop(self) -> None:
@@ -169,8 +177,7 @@ class Context:
     def later(self, ms: int, payload=None) -> str:
         """Schedules a timer event `ms` from now carrying `payload` (encoded
         as JSON); returns the timer's id."""
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        return call(timers.schedule, int(ms), data)
+        return call(timers.schedule, int(ms), encode_json(payload))
 
     def cancel(self, timer_id: str) -> bool:
         """Cancels a pending timer; returns whether it was pending."""

@@ -6,7 +6,9 @@ import json
 
 from .host import call, config as _config, kv as _kv
 
-_MISSING = object()
+# Compact UTF-8 JSON; one encoder (json.dumps with options builds one per call).
+encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_decode_json = json.JSONDecoder().decode
 
 
 class Kv:
@@ -28,14 +30,13 @@ class Kv:
         if raw is None:
             return default
         try:
-            return json.loads(raw)
+            return _decode_json(raw.decode("utf-8"))
         except ValueError as error:
             raise ValueError(f"kv key {self.prefix + key!r} does not hold JSON: {error}") from None
 
     def set(self, key: str, value) -> None:
         """Stores `value` (anything `json.dumps` takes) under `key`."""
-        data = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        call(_kv.set, self.prefix + key, data.encode("utf-8"))
+        call(_kv.set, self.prefix + key, encode_json(value).encode("utf-8"))
 
     def delete(self, key: str) -> bool:
         """Removes `key`; returns whether it was set."""
