@@ -79,7 +79,7 @@ impl Api {
     }
 
     async fn stop(self, host: Host) {
-        self.server.shutdown().await;
+        self.server.shutdown(common::PATIENCE).await;
         host.stop().await;
     }
 }
@@ -752,7 +752,7 @@ async fn events_stream_statuses_in_order_then_messages_and_sends() {
     assert_eq!(sent_too.data["action"], sent.data["action"]);
 
     // Shutting the server down ends the streams.
-    api.server.shutdown().await;
+    api.server.shutdown(common::PATIENCE).await;
     host.stop().await;
 }
 

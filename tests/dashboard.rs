@@ -265,6 +265,6 @@ async fn the_dashboard_drives_a_session_through_qr_connected_and_stopped() {
     browser.close().await.expect("close the browser");
     let _ = browser.wait().await;
     driver.abort();
-    server.shutdown().await;
+    server.shutdown(common::PATIENCE).await;
     supervisor.stop().await;
 }

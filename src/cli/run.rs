@@ -2,12 +2,16 @@
 //!
 //! Starts the control API (on `[host] api`, see [`crate::control`]) and
 //! every autostart session, and serves until SIGINT or SIGTERM, then stops
-//! cleanly: the API stops taking requests (live event streams end), then
-//! sessions disconnect (auth kept) after handling what they already queued.
+//! cleanly within `[host] shutdown_grace_ms`: the API stops taking requests
+//! (live event streams end, requests in flight get the grace), and sessions
+//! disconnect (auth kept) after handling what they queued — or, once the
+//! grace is over, after their current event, the rest left in the journal
+//! for the next start. A second signal exits at once (status 130).
 //! Meanwhile the config file and plugin files are watched and changes
 //! applied live (see [`crate::reload`]).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use super::ConfigArg;
 use crate::control::{self, ApiToken};
@@ -21,6 +25,7 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     };
     let config_path = config.source.clone();
     let (data_dir, api) = (config.host.data_dir.clone(), config.host.api.clone());
+    let grace = Duration::from_millis(config.host.shutdown_grace_ms);
     let supervisor = Supervisor::new(config).await?;
     let token = ApiToken::from_env_or_file(&data_dir)?;
     let server = control::bind(supervisor.clone(), &api, token).await?;
@@ -31,9 +36,17 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
     }
     tracing::info!("purr is running; SIGINT or SIGTERM stops it");
     shutdown_signal().await?;
-    tracing::info!("stopping: draining sessions");
-    server.shutdown().await;
-    supervisor.stop().await;
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "stopping: draining requests and sessions (a second SIGINT or SIGTERM exits at once)"
+    );
+    tokio::spawn(async {
+        if shutdown_signal().await.is_ok() {
+            tracing::warn!("second signal: exiting now; unfinished journaled events run at the next start");
+            std::process::exit(130);
+        }
+    });
+    tokio::join!(server.shutdown(grace), supervisor.stop());
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,7 @@ const HOST_KEYS: &[&str] = &[
     "journal",
     "event_attempts",
     "max_instances",
+    "shutdown_grace_ms",
 ];
 const SIM_KEYS: &[&str] = &["pair_delay_ms", "keep_sent"];
 const PLUGIN_KEYS: &[&str] = &[
@@ -177,6 +178,9 @@ impl Checker<'_> {
             max_instances: self
                 .integer(table, path, "max_instances", 1..=100_000)
                 .map(|n| n as u32),
+            shutdown_grace_ms: self
+                .integer(table, path, "shutdown_grace_ms", 0..=3_600_000)
+                .unwrap_or(10_000) as u64,
         }
     }
 

@@ -81,6 +81,11 @@ pub struct HostConfig {
     /// Plugin instances the pooling allocator holds room for; see
     /// [`Config::instance_capacity`].
     pub max_instances: Option<u32>,
+    /// How long a stop (SIGTERM) may drain: the control API's requests in
+    /// flight and the sessions' queued events (default 10000). Past it,
+    /// sessions stop after their current event; what they had not handled
+    /// stays in the journal for the next start.
+    pub shutdown_grace_ms: u64,
 }
 
 /// `[sim]`: the simulated network.

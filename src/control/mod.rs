@@ -11,10 +11,12 @@
 //! - `openapi.rs`: the generated OpenAPI document.
 //! - `dashboard.rs`: the web dashboard at `/` (public, like its assets).
 //!
+//! - `serve.rs`: connections, their timeouts, the bounded shutdown.
+//!
 //! [`bind`] starts the server and returns a [`Server`] that knows its
-//! address (so tests can bind port 0) and shuts down gracefully: it stops
-//! accepting, ends the live event streams, and waits for requests in
-//! flight.
+//! address (so tests can bind port 0) and shuts down gracefully within a
+//! grace: it stops accepting, ends the live event streams, lets requests in
+//! flight finish for at most the grace, then closes what is left.
 
 mod auth;
 mod dashboard;
@@ -23,11 +25,13 @@ mod events;
 mod metrics;
 mod openapi;
 mod plugins;
+mod serve;
 mod sessions;
 mod sim;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::{Extension, Router};
@@ -38,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{ApiToken, TOKEN_ENV, TOKEN_FILE, token_path};
+pub use serve::HEADER_READ_TIMEOUT;
 
 use crate::supervisor::Supervisor;
 
@@ -53,8 +58,11 @@ pub struct ApiState {
 /// A running control API server.
 pub struct Server {
     addr: SocketAddr,
-    shutdown: watch::Sender<bool>,
-    task: JoinHandle<std::io::Result<()>>,
+    /// Ends live event streams.
+    streams: watch::Sender<bool>,
+    /// Stops the server, with the grace its connections get.
+    stop: watch::Sender<Option<Duration>>,
+    task: JoinHandle<()>,
 }
 
 impl Server {
@@ -63,13 +71,14 @@ impl Server {
         self.addr
     }
 
-    /// Stops accepting, ends live event streams, and waits for the
-    /// requests in flight.
-    pub async fn shutdown(self) {
-        self.shutdown.send_replace(true);
+    /// Stops accepting, ends live event streams, and lets the requests in
+    /// flight finish for at most `grace`; connections still open then are
+    /// closed.
+    pub async fn shutdown(self, grace: Duration) {
+        self.streams.send_replace(true);
+        self.stop.send_replace(Some(grace));
         match self.task.await {
-            Ok(Ok(())) => tracing::info!("control API stopped"),
-            Ok(Err(error)) => tracing::error!(%error, "control API server failed"),
+            Ok(()) => tracing::info!("control API stopped"),
             Err(error) => tracing::error!(%error, "control API server task ended abnormally"),
         }
     }
@@ -81,24 +90,28 @@ pub async fn bind(supervisor: Supervisor, addr: &str, token: ApiToken) -> anyhow
         .await
         .with_context(|| format!("control API: binding {addr}"))?;
     let addr = listener.local_addr()?;
-    let (shutdown, stopping) = watch::channel(false);
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "the control API listens beyond loopback over plain HTTP: the token and every message cross the \
+             network unencrypted; put a TLS reverse proxy in front (docs/api.md)"
+        );
+    }
+    let (streams, streams_end) = watch::channel(false);
+    let (stop, stopping) = watch::channel(None);
     let state = ApiState {
         supervisor,
         token,
-        shutdown: stopping.clone(),
+        shutdown: streams_end,
     };
-    let app = router(state);
-    let mut stopped = stopping;
-    let task = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                // Either the flag turned true or the Server was dropped.
-                let _ = stopped.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    );
+    let task = tokio::spawn(serve::serve(listener, router(state), stopping));
     tracing::info!(%addr, "control API listening");
-    Ok(Server { addr, shutdown, task })
+    Ok(Server {
+        addr,
+        streams,
+        stop,
+        task,
+    })
 }
 
 /// Every route, the token required on all but the public ones.

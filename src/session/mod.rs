@@ -69,6 +69,9 @@ pub struct SessionSpec {
     pub journal: bool,
     /// Where the session reports events and metrics.
     pub observer: SessionObserver,
+    /// Turns true when the host's stop grace is over: the task then stops
+    /// after its current event, leaving the rest in the journal.
+    pub halt: tokio::sync::watch::Receiver<bool>,
 }
 
 /// A prepared or running session.
@@ -166,6 +169,8 @@ impl LiveSession {
             sender,
             event_attempts: spec.event_attempts,
             observer: spec.observer,
+            halt: spec.halt,
+            journal: spec.journal,
             online: false,
             id_prefix: format!("{:x}", crate::util::now_ms()),
             next_seq: 1,

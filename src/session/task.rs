@@ -46,6 +46,10 @@ pub(super) struct SessionTask {
     pub event_attempts: u32,
     /// Counts events in and publishes messages for live viewers.
     pub observer: SessionObserver,
+    /// True once the host's stop grace is over: stop after the current event.
+    pub halt: tokio::sync::watch::Receiver<bool>,
+    /// Whether inbound events are journaled (then what a halt leaves is replayed).
+    pub journal: bool,
     /// Whether the last connection event was `connected`.
     pub online: bool,
     /// Ids of events that are not journaled are `<task start in ms, hex>.<n>`: unique per host run.
@@ -56,11 +60,18 @@ pub(super) struct SessionTask {
 impl SessionTask {
     pub(super) async fn run(mut self, mut inbox: mpsc::Receiver<SessionInput>, replay: Vec<(i64, ChannelEvent)>) {
         tracing::debug!(session = &*self.name, replay = replay.len(), "session task running");
-        for (seq, event) in replay {
+        let mut replay = replay.into_iter();
+        while !self.halted()
+            && let Some((seq, event)) = replay.next()
+        {
             self.handle_event(Some(seq), event).await;
         }
         let gauge = self.chain.gauge().clone();
         loop {
+            if self.halted() {
+                self.log_halt(replay.len() + inbox.len());
+                break;
+            }
             // Between events: give instances back if another session ran short.
             self.chain.release_on_shortage();
             tokio::select! {
@@ -89,6 +100,29 @@ impl SessionTask {
         }
         self.sender.tried_all().await;
         tracing::debug!(session = &*self.name, "session task ended");
+    }
+
+    fn halted(&self) -> bool {
+        *self.halt.borrow()
+    }
+
+    /// Says what a halt leaves behind (`left` events taken but not handled).
+    fn log_halt(&self, left: usize) {
+        if left == 0 {
+            tracing::debug!(session = &*self.name, "halted between events");
+        } else if self.journal {
+            tracing::info!(
+                session = &*self.name,
+                left,
+                "stop grace over: stopping with events unhandled; the journal keeps them for the next start"
+            );
+        } else {
+            tracing::warn!(
+                session = &*self.name,
+                left,
+                "stop grace over: events unhandled and lost ([host] journal = false)"
+            );
+        }
     }
 
     async fn handle_event(&mut self, seq: Option<i64>, event: ChannelEvent) {

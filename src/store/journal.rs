@@ -77,6 +77,17 @@ impl Store {
         .await?)
     }
 
+    /// How many journaled events of `session` are not done yet.
+    pub async fn journal_pending_count(&self, session: &str) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM journal
+             WHERE session = ?1 AND seq > coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0)",
+        )
+        .bind(session)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// The session's journal rows `from..=through`, in order.
     pub async fn journal_range(&self, session: &str, from: i64, through: i64) -> anyhow::Result<Vec<PendingEvent>> {
         Ok(

@@ -31,6 +31,7 @@
 
 mod reconfigure;
 mod runtime;
+mod shutdown;
 mod views;
 
 use std::collections::BTreeMap;
@@ -203,6 +204,9 @@ struct Inner {
     reconfiguring: Mutex<()>,
     /// The event bus and metrics.
     observer: Observer,
+    /// Turns true when a stop's grace is over: sessions stop after their
+    /// current event (see `shutdown.rs`).
+    halt: tokio::sync::watch::Sender<bool>,
 }
 
 impl Supervisor {
@@ -259,6 +263,7 @@ impl Supervisor {
                 sessions: RwLock::new(BTreeMap::new()),
                 reconfiguring: Mutex::new(()),
                 observer,
+                halt: tokio::sync::watch::Sender::new(false),
             }),
         };
         for (name, session) in &config.sessions {
@@ -488,24 +493,6 @@ impl Supervisor {
         Ok(rows)
     }
 
-    /// `stop`: disconnects every session, draining their queues.
-    pub async fn stop(&self) {
-        let mut closing = tokio::task::JoinSet::new();
-        for (name, _) in self.slots() {
-            let supervisor = self.clone();
-            closing.spawn(async move {
-                if let Err(error) = supervisor.disconnect(&name).await {
-                    tracing::error!(session = %name, error = %format!("{error:#}"), "session did not stop cleanly");
-                }
-            });
-        }
-        closing.join_all().await;
-        if let Err(error) = self.inner.store.writer().barrier().await {
-            tracing::error!(%error, "stopping with database writes lost");
-        }
-        self.inner.store.close().await;
-    }
-
     /// The session's current status.
     pub fn status(&self, name: &str) -> Result<SessionStatus, UnknownSession> {
         Ok(self.slot(name)?.status.get())
@@ -578,6 +565,7 @@ impl Supervisor {
                     journal: host.journal,
                     sends_per_minute: slot.config.sends_per_minute,
                     observer: slot.observer.clone(),
+                    halt: self.inner.halt.subscribe(),
                 };
                 LiveSession::prepare(spec, &self.inner.deps, slot.status.clone(), slot.gauge.clone()).await
             }

@@ -12,6 +12,7 @@
 //! | `kv-flood` | writes 1 KiB values until refused; answers with the count and the refusal |
 //! | `timer-flood` | schedules timers until refused; answers with the count and the refusal |
 //! | `ok` | answers `alive` (a well-behaved event) |
+//! | `busy <ms> <text>` | works for `ms` milliseconds, then answers `text` (a slow plugin) |
 
 wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin", generate_all });
 
@@ -65,6 +66,15 @@ impl Guest for Hostile {
             }
             "ok" => {
                 messaging::send_text(chat, "alive")?;
+            }
+            "busy" => {
+                let (ms, answer) = rest.split_once(' ').unwrap_or((rest, ""));
+                let ms: u64 = ms.parse().map_err(|_| format!("bad duration {ms:?}"))?;
+                let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+                while std::time::Instant::now() < until {
+                    core::hint::black_box(0);
+                }
+                messaging::send_text(chat, answer)?;
             }
             _ => {}
         }
