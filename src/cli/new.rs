@@ -75,6 +75,20 @@ macro_rules! js_sdk_file {
     };
 }
 
+/// (path in the project, contents, executable) of a file of the Rust SDK
+/// (`sdk/rust/`), written to the same place in a Rust project: its
+/// `generate!` reads the WIT at `../../wit`, the project's `wit/` there as
+/// here.
+macro_rules! rust_sdk_file {
+    ($path:literal) => {
+        (
+            concat!("sdk/rust/", $path),
+            include_str!(concat!("../../sdk/rust/", $path)),
+            false,
+        )
+    };
+}
+
 /// (path in the project, contents, executable) of a language's template.
 fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
     match lang {
@@ -83,6 +97,30 @@ fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
             ("src/lib.rs", include_str!("../../templates/rust/src/lib.rs"), false),
             ("build.sh", include_str!("../../templates/rust/build.sh"), true),
             (".gitignore", include_str!("../../templates/rust/gitignore"), false),
+            // purr-sdk is not on crates.io: the project gets its sources
+            // (the template's Cargo.toml depends on them by path).
+            rust_sdk_file!("Cargo.toml"),
+            rust_sdk_file!("README.md"),
+            rust_sdk_file!("src/lib.rs"),
+            rust_sdk_file!("src/actions.rs"),
+            rust_sdk_file!("src/command.rs"),
+            rust_sdk_file!("src/config.rs"),
+            rust_sdk_file!("src/ctx.rs"),
+            rust_sdk_file!("src/error.rs"),
+            rust_sdk_file!("src/filter.rs"),
+            rust_sdk_file!("src/hears.rs"),
+            rust_sdk_file!("src/http/mod.rs"),
+            rust_sdk_file!("src/http/error.rs"),
+            rust_sdk_file!("src/http/url.rs"),
+            rust_sdk_file!("src/kv.rs"),
+            rust_sdk_file!("src/log.rs"),
+            rust_sdk_file!("src/router.rs"),
+            rust_sdk_file!("src/runtime.rs"),
+            rust_sdk_file!("src/timers.rs"),
+            rust_sdk_file!("src/tests/mod.rs"),
+            rust_sdk_file!("src/tests/context.rs"),
+            rust_sdk_file!("src/tests/parsing.rs"),
+            rust_sdk_file!("src/tests/routing.rs"),
         ],
         Lang::Js => vec![
             ("package.json", include_str!("../../templates/js/package.json"), false),
@@ -254,5 +292,30 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_rust_project_gets_every_file_of_the_rust_sdk() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec!["sdk/rust/Cargo.toml".to_string(), "sdk/rust/README.md".to_string()];
+        let mut dirs = vec![root.join("sdk/rust/src")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        let mut written: Vec<String> = template(Lang::Rust)
+            .into_iter()
+            .filter(|(path, _, _)| path.starts_with("sdk/rust/"))
+            .map(|(path, _, _)| path.to_string())
+            .collect();
+        files.sort();
+        written.sort();
+        assert_eq!(written, files);
     }
 }

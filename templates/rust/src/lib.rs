@@ -1,39 +1,14 @@
-//! `{{name}}`: a purr plugin (see wit/purr.wit for everything it can do).
+//! `{{name}}`: a purr plugin on purr-sdk (its reference is
+//! `sdk/rust/README.md`; the host contract is `wit/purr.wit`).
 //!
 //! - `!ping` → `pong`
 //! - `!hello` → the `greeting` setting (default `hello`)
 
-wit_bindgen::generate!({ path: "wit", world: "purr:bot/plugin" });
+use purr_sdk::Bot;
 
-use exports::purr::bot::handler::{Context, Event, Flow, Guest};
-use purr::bot::types::Content;
-use purr::bot::{config, messaging};
+purr_sdk::plugin!(setup);
 
-struct Plugin;
-
-impl Guest for Plugin {
-    fn init() -> Result<(), String> {
-        Ok(())
-    }
-
-    fn handle(_ctx: Context, event: Event) -> Result<Flow, String> {
-        let Event::Message(message) = event else {
-            return Ok(Flow::Next);
-        };
-        let Content::Text(text) = &message.content else {
-            return Ok(Flow::Next);
-        };
-        if message.from_me {
-            return Ok(Flow::Next);
-        }
-        let reply = match text.trim() {
-            "!ping" => "pong".to_string(),
-            "!hello" => config::get("greeting").unwrap_or_else(|| "hello".to_string()),
-            _ => return Ok(Flow::Next),
-        };
-        messaging::send_text(&message.chat, &reply)?;
-        Ok(Flow::Next)
-    }
+fn setup(bot: &mut Bot) {
+    bot.command("ping", |ctx| ctx.send("pong"));
+    bot.command("hello", |ctx| ctx.send(ctx.config.get_or("greeting", "hello")));
 }
-
-export!(Plugin);
