@@ -246,6 +246,8 @@ async fn public_routes_need_no_token() {
     let health = api.send(Method::GET, "/healthz", None, None).await;
     assert_eq!(health.status(), StatusCode::OK);
     assert_eq!(health.text().await.unwrap(), "ok");
+    let ready = api.send(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "nothing started yet");
     let document = api.send(Method::GET, "/v1/openapi.json", None, None).await;
     assert_eq!(document.status(), StatusCode::OK);
     let dashboard = api.send(Method::GET, "/", None, None).await;
@@ -910,6 +912,7 @@ async fn the_openapi_document_lists_every_route() {
     let paths = spec.paths.expect("paths");
     let expected = [
         ("/healthz", "get"),
+        ("/readyz", "get"),
         ("/v1/sessions", "get"),
         ("/v1/sessions", "post"),
         ("/v1/sessions/{name}", "get"),

@@ -7,6 +7,7 @@
 //! - `sim.rs`: the sim network's other side.
 //! - `plugins.rs`: plugin status and reload.
 //! - `events.rs`: live events (server-sent events).
+//! - `health.rs`: `/healthz` and `/readyz`.
 //! - `metrics.rs`: Prometheus metrics.
 //! - `openapi.rs`: the generated OpenAPI document.
 //! - `dashboard.rs`: the web dashboard at `/` (public, like its assets).
@@ -22,6 +23,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod events;
+mod health;
 mod metrics;
 mod openapi;
 mod plugins;
@@ -133,7 +135,8 @@ fn router(state: ApiState) -> Router {
         .routes(routes!(metrics::metrics))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));
     let public = OpenApiRouter::new()
-        .routes(routes!(healthz))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
         .routes(routes!(openapi::document));
     let (api, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(protected)
@@ -150,10 +153,4 @@ fn router(state: ApiState) -> Router {
         .fallback(error::no_route)
         .layer(Extension(openapi::Document(Arc::from(document))))
         .with_state(state)
-}
-
-#[utoipa::path(get, path = "/healthz", tag = "host", security(()),
-    responses((status = 200, description = "The host is up", content_type = "text/plain", body = String)))]
-async fn healthz() -> &'static str {
-    "ok"
 }

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "purr control API",
         description = "Manage a running purr host: sessions, plugins, live events, metrics. \
-                       Every route but /healthz, /v1/openapi.json and the dashboard needs `Authorization: Bearer <token>`."
+                       Every route but /healthz, /readyz, /v1/openapi.json and the dashboard needs `Authorization: Bearer <token>`."
     ),
     modifiers(&BearerToken),
     security(("bearer" = [])),

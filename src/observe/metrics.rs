@@ -14,6 +14,7 @@
 //! | `purr_http_duration_seconds` | histogram | `plugin` |
 //! | `purr_queue_depth` | gauge | `session` |
 //! | `purr_sessions` | gauge | `status` |
+//! | `purr_store_write_failures_total` | counter | — |
 //!
 //! Counters and the histogram are updated on the event path through
 //! handles resolved once per session or plugin ([`SessionMetrics`],
@@ -81,6 +82,8 @@ pub struct Metrics {
     http_seconds: Family<PluginLabel, Histogram, fn() -> Histogram>,
     queue_depth: Family<SessionLabel, Gauge>,
     sessions: Family<StatusLabel, Gauge>,
+    /// The database writer stopped after a failed write.
+    pub store_write_failures: Counter,
 }
 
 /// A session's counters, resolved once.
@@ -189,6 +192,12 @@ impl Metrics {
             queue_depth.clone(),
         );
         registry.register("sessions", "Sessions by status", sessions.clone());
+        let store_write_failures = Counter::default();
+        registry.register(
+            "store_write_failures",
+            "Times the database writer stopped after a failed write (restart needed)",
+            store_write_failures.clone(),
+        );
         Metrics {
             registry,
             events_in,
@@ -202,6 +211,7 @@ impl Metrics {
             http_seconds,
             queue_depth,
             sessions,
+            store_write_failures,
         }
     }
 

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::journal::{DeadLetter, JournalEntry, OutboxRow};
 
@@ -77,6 +77,8 @@ enum Job {
 #[derive(Clone, Debug)]
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
+    /// Why the writer stopped, once it has.
+    failure: watch::Receiver<Option<String>>,
 }
 
 /// The writer task is gone (the store was closed).
@@ -85,6 +87,7 @@ const CLOSED: &str = "the database writer has stopped";
 impl Writer {
     pub(super) fn spawn(pool: SqlitePool) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
+        let (failed, failure) = watch::channel(None);
         std::thread::Builder::new()
             .name("purr-writer".into())
             .spawn(move || {
@@ -92,10 +95,33 @@ impl Writer {
                     .enable_all()
                     .build()
                     .expect("writer runtime")
-                    .block_on(run(pool, queue))
+                    .block_on(run(pool, queue, failed))
             })
             .expect("writer thread");
-        Writer { jobs }
+        Writer { jobs, failure }
+    }
+
+    /// Why the writer stopped writing (a failed write: disk full, the
+    /// database read-only or damaged), if it has. It does not resume: a
+    /// batch it could not write broke the order later writes rely on, so
+    /// purr must be restarted once the database is writable.
+    pub fn failure(&self) -> Option<String> {
+        self.failure.borrow().clone()
+    }
+
+    /// Resolves with the reason once the writer has stopped writing.
+    pub async fn failed(&self) -> String {
+        let mut failure = self.failure.clone();
+        let reason = failure
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|reason| reason.clone());
+        match reason {
+            Some(reason) => reason,
+            // The writer thread is gone without a failure: the store was closed.
+            None => std::future::pending().await,
+        }
     }
 
     /// Journals `entries`; answers, for each, whether it was new (a
@@ -147,7 +173,7 @@ impl Writer {
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>, failure: watch::Sender<Option<String>>) {
     let mut jobs = Vec::with_capacity(BATCH);
     let mut failed: Option<String> = None;
     while queue.recv_many(&mut jobs, BATCH).await > 0 {
@@ -169,6 +195,7 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
                 let message = format!("database write failed: {error:#}; restart purr once the database is writable");
                 tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written; the writer stops");
                 answer(jobs.drain(..), Err(message.clone()));
+                failure.send_replace(Some(message.clone()));
                 failed = Some(message);
             }
         }

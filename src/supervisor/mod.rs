@@ -29,6 +29,7 @@
 //! [`reconfigure`](Supervisor::reconfigure) (in `reconfigure.rs`) change
 //! them and the sessions on a live host.
 
+mod health;
 mod reconfigure;
 mod runtime;
 mod shutdown;
@@ -42,6 +43,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use tokio::sync::{Mutex, MutexGuard};
 
+pub use health::Readiness;
 pub use reconfigure::Reconfigured;
 pub use runtime::{CreateError, NewSession};
 pub use views::{SendTextError, SimActionError};
@@ -271,6 +273,7 @@ impl Supervisor {
             supervisor.write_sessions().insert(name.clone(), slot);
         }
         supervisor.load_runtime_sessions().await?;
+        supervisor.watch_store();
         Ok(supervisor)
     }
 

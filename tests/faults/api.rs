@@ -16,7 +16,7 @@ pub async fn api(config: &TestConfig) -> (common::Host, purr::control::Server) {
     (host, server)
 }
 
-const TOKEN: &str = "faults-token-0123456789";
+pub const TOKEN: &str = "faults-token-0123456789";
 
 /// A 1.9 MB session name was accepted and stored, and every log line,
 /// metric label and URL carried it. Names are capped (64 characters); the

@@ -9,4 +9,5 @@ mod common;
 
 mod api;
 mod shutdown;
+mod store;
 mod terminal;
