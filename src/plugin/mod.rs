@@ -92,7 +92,12 @@ impl PluginHost {
             .context("linking WASI")?;
         crate::capability::add_to_linker(&mut linker).context("linking purr capabilities")?;
         spawn_epoch_ticker(&engine);
-        let cache = settings.cache_dir.clone().map(|dir| CompileCache::new(dir, &engine));
+        let cache = settings
+            .cache_dir
+            .clone()
+            .map(|dir| CompileCache::open(dir, &engine))
+            .transpose()
+            .context("opening the compile cache")?;
         Ok(PluginHost {
             engine,
             linker: Arc::new(linker),

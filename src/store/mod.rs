@@ -6,11 +6,14 @@
 //! `timers`, `sessions`, `journal` (journal, outbox, dead letters) and
 //! `sim` (the sim network's pairing, inbox and sent log).
 //!
-//! The database holds account keys, so `data_dir` is created `0700` and the
-//! database file `0600`.
+//! The database holds account keys, so its directory is created `0700` and
+//! the database file (and so its `-wal`/`-shm`, which SQLite creates with
+//! the database's mode) `0600`, whether it is `data_dir/purr.db` or a
+//! `sqlite://` URL; see [`private`] for existing files and directories.
 
 mod journal;
 mod kv;
+pub mod private;
 mod sessions;
 mod sim;
 mod timers;
@@ -43,21 +46,32 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) `data_dir/purr.db` and brings its schema up to date.
     pub async fn open(data_dir: &Path) -> anyhow::Result<Store> {
-        create_private_dir(data_dir)?;
+        private::private_dir(data_dir, "data dir")?;
         let path = data_dir.join(DB_FILE);
-        create_private_file(&path)?;
+        private_database(&path, true)?;
         let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
         Self::connect(options)
             .await
             .with_context(|| format!("opening database {}", path.display()))
     }
 
-    /// Opens a database by URL (`sqlite://path?mode=rwc`).
+    /// Opens a database by URL (`sqlite://path?mode=rwc`). A file database
+    /// gets the modes of [`open`](Self::open)'s: with `mode=rwc` its
+    /// directory is created `0700` if missing and the file `0600`.
     pub async fn open_url(url: &str) -> anyhow::Result<Store> {
         if !url.starts_with("sqlite:") {
             anyhow::bail!("database {url:?}: only sqlite is supported for now");
         }
         let options = SqliteConnectOptions::from_str(url).with_context(|| format!("database URL {url:?}"))?;
+        // The parsed mode (`memory`, `rwc`, `ro` or `rw`); sqlx has no getter for it.
+        let mode = sqlx::ConnectOptions::to_url_lossy(&options)
+            .query_pairs()
+            .find(|(key, _)| key == "mode")
+            .map(|(_, value)| value.into_owned());
+        if mode.as_deref() != Some("memory") {
+            private_database(options.get_filename(), mode.as_deref() == Some("rwc"))
+                .with_context(|| format!("database {url:?}"))?;
+        }
         Self::connect(options)
             .await
             .with_context(|| format!("opening database {url:?}"))
@@ -99,31 +113,27 @@ impl Store {
     }
 }
 
-/// Creates `dir` (and parents) readable by the owner only.
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
+/// Makes the database file at `path` private before SQLite opens it: its
+/// directory created `0700` (when `create`) or checked, the file created
+/// `0600` (when `create`), and an existing file, `-wal` or `-shm` that
+/// others may read tightened to `0600`. SQLite creates the `-wal` and
+/// `-shm` with the database file's mode, so they follow.
+fn private_database(path: &Path, create: bool) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if create {
+        private::private_dir(dir, "database dir")?;
+        private::create_private_file(path)?;
+    } else if dir.exists() {
+        private::check_dir(dir, "database dir")?;
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("creating data dir {}", dir.display()))
-}
-
-/// Creates `path` empty with mode 0600 if it does not exist yet.
-fn create_private_file(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if path.exists() {
-        return Ok(());
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        private::tighten_file(Path::new(&file))?;
     }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating database file {}", path.display()))?;
     Ok(())
 }
 
@@ -169,6 +179,46 @@ pub(super) mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("data")), 0o700);
         assert_eq!(mode(&dir.path().join("data").join(DB_FILE)), 0o600);
+    }
+
+    #[tokio::test]
+    async fn a_url_database_its_wal_and_a_new_dir_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("new/deeper/x.db");
+        let store = Store::open_url(&format!("sqlite://{}?mode=rwc", db.display()))
+            .await
+            .unwrap();
+        write_kv(&store, "s", &[("p", "k", Some(b"v"))]).await;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.path().join("new")), 0o700);
+        assert_eq!(mode(&dir.path().join("new/deeper")), 0o700);
+        for file in ["x.db", "x.db-wal", "x.db-shm"] {
+            assert_eq!(mode(&dir.path().join("new/deeper").join(file)), 0o600, "{file}");
+        }
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_old_loose_database_is_tightened_and_a_loose_dir_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Store::open(&data).await.unwrap().close().await;
+        let db = data.join(DB_FILE);
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = Store::open_url(&format!("sqlite://{}", db.display())).await.unwrap();
+        store.close().await;
+        assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let error = format!("{:#}", Store::open(&data).await.unwrap_err());
+        assert!(error.contains("0777") && error.contains("chmod 700"), "{error}");
+        let error = format!(
+            "{:#}",
+            Store::open_url(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap_err()
+        );
+        assert!(error.contains("0777") && error.contains("chmod 700"), "{error}");
     }
 
     #[tokio::test]
