@@ -87,6 +87,7 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await?;
+        refuse_foreign_database(&pool).await?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
@@ -113,6 +114,43 @@ impl Store {
     }
 }
 
+/// Refuses a database file that exists but is empty (0 bytes, and no
+/// write-ahead log beside it holding its pages): SQLite would take it as a
+/// new database, and every account in it would need linking again. A file
+/// emptied by a failed copy or restore must not pass for a fresh start.
+fn refuse_emptied_database(path: &Path) -> anyhow::Result<()> {
+    let len = |path: &Path| std::fs::metadata(path).map(|m| m.len()).ok();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if len(path) == Some(0) && len(Path::new(&wal)).unwrap_or(0) == 0 {
+        anyhow::bail!(
+            "database file {} is empty (0 bytes), not a purr database: if it held accounts, restore \
+             it from a backup; if this is a new install, delete it and start again",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a database that has tables but not purr's migration history:
+/// another program's database, which purr's schema must not be added to.
+async fn refuse_foreign_database(pool: &SqlitePool) -> anyhow::Result<()> {
+    let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .fetch_all(pool)
+        .await
+        .context("reading the database's tables")?;
+    let ours = tables.iter().any(|(name,)| name == "_sqlx_migrations");
+    if !tables.is_empty() && !ours {
+        let names: Vec<&str> = tables.iter().take(5).map(|(name,)| name.as_str()).collect();
+        anyhow::bail!(
+            "the database has tables ({}) but is not a purr database (no purr schema history): \
+             point purr at its own database file",
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Makes the database file at `path` private before SQLite opens it: its
 /// directory created `0700` (when `create`) or checked, the file created
 /// `0600` (when `create`), and an existing file, `-wal` or `-shm` that
@@ -123,6 +161,7 @@ fn private_database(path: &Path, create: bool) -> anyhow::Result<()> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    refuse_emptied_database(path)?;
     if create {
         private::private_dir(dir, "database dir")?;
         private::create_private_file(path)?;

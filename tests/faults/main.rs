@@ -8,6 +8,7 @@
 mod common;
 
 mod api;
+mod keys;
 mod shutdown;
 mod store;
 mod terminal;

@@ -103,3 +103,59 @@ async fn readiness_waits_for_autostart_sessions() {
     server.shutdown(crate::common::PATIENCE).await;
     host.stop().await;
 }
+
+/// A host on `config`, which must refuse to start; why.
+pub async fn refused_start(config: &TestConfig) -> String {
+    match purr::supervisor::Supervisor::new(config.load()).await {
+        Ok(_) => panic!("the host started anyway"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+/// A `purr.db` emptied by a failed copy or restore was taken as a new
+/// database: every account would have needed a new QR. Now start refuses.
+#[tokio::test]
+async fn an_empty_database_file_refuses_start() {
+    let config = TestConfig::new(ECHO_ALONE);
+    let data = config.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    std::fs::write(data.join("purr.db"), b"").unwrap();
+    let error = refused_start(&config).await;
+    assert!(error.contains("is empty (0 bytes)"), "{error}");
+    assert!(error.contains("restore"), "{error}");
+    assert_eq!(
+        std::fs::metadata(data.join("purr.db")).unwrap().len(),
+        0,
+        "left untouched"
+    );
+}
+
+/// Another program's SQLite database named as purr's would have had purr's
+/// schema added to it. Now start refuses and leaves it as it was.
+#[tokio::test]
+async fn another_programs_database_refuses_start() {
+    let config = TestConfig::new(ECHO_ALONE);
+    let data = config.dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let url = format!("sqlite://{}?mode=rwc", data.join("purr.db").display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("CREATE TABLE invoices (id INTEGER PRIMARY KEY)")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+
+    let error = refused_start(&config).await;
+    assert!(
+        error.contains("not a purr database") && error.contains("invoices"),
+        "{error}"
+    );
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(tables, vec![("invoices".to_string(),)], "nothing added");
+}
