@@ -170,7 +170,33 @@ impl SimNetwork {
         })
     }
 
-    /// Every outbound action `session` performed (the newest 10,000).
+    /// The newest 10,000 outbound actions of `session`, oldest first: with
+    /// `[sim] keep_sent` from the persisted log (so across restarts, as
+    /// `purr sim log` reads it), else those since this host started.
+    pub async fn sent_log(&self, session: &str) -> anyhow::Result<Vec<SimOutbound>> {
+        if !self.inner.keep_sent {
+            return Ok(self.outbound(session));
+        }
+        let rows = self
+            .inner
+            .store
+            .sim_sent_recent(session, OUTBOUND_LOG_CAPACITY as i64)
+            .await?;
+        rows.into_iter()
+            .map(|(id, action)| {
+                let action =
+                    serde_json::from_str(&action).map_err(|e| anyhow::anyhow!("sim sent log entry {id}: {e}"))?;
+                Ok(SimOutbound {
+                    session: session.to_string(),
+                    id,
+                    action,
+                })
+            })
+            .collect()
+    }
+
+    /// Every outbound action `session` performed since this host started
+    /// (the newest 10,000).
     pub fn outbound(&self, session: &str) -> Vec<SimOutbound> {
         let log = self.inner.log.lock().expect("sim log lock");
         log.get(session)

@@ -57,7 +57,7 @@ pub async fn inbound(
 #[utoipa::path(get, path = "/v1/sessions/{name}/sim/outbound", tag = "sim",
     params(("name" = String, Path, description = "Session name")),
     responses(
-        (status = 200, description = "Oldest first (the newest 10,000)", body = [SimOutboundView]),
+        (status = 200, description = "Oldest first (the newest 10,000); with `[sim] keep_sent` the persisted log, across restarts, else since the host started", body = [SimOutboundView]),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "Not a sim session", body = ErrorBody),
@@ -66,7 +66,7 @@ pub async fn outbound(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<SimOutboundView>>, ApiError> {
-    let sent = state.supervisor.sim_outbound(&name)?;
+    let sent = state.supervisor.sim_outbound(&name).await?;
     Ok(Json(
         sent.into_iter()
             .map(|o| SimOutboundView {

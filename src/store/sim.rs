@@ -72,6 +72,18 @@ impl Store {
         )
     }
 
+    /// The newest `limit` entries of [`sim_sent_log`](Self::sim_sent_log), oldest first.
+    pub async fn sim_sent_recent(&self, session: &str, limit: i64) -> anyhow::Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, action FROM (SELECT rowid, id, action FROM sim_sent WHERE session = ? \
+             ORDER BY rowid DESC LIMIT ?) ORDER BY rowid",
+        )
+        .bind(session)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// What `session` sent on the sim network (`[sim] keep_sent`), in order:
     /// (message id, `Outbound` JSON).
     pub async fn sim_sent_log(&self, session: &str) -> anyhow::Result<Vec<(String, String)>> {

@@ -81,10 +81,14 @@ impl Supervisor {
             })
     }
 
-    /// What the sim session sent (the newest 10,000 actions), oldest first.
-    pub fn sim_outbound(&self, name: &str) -> Result<Vec<SimOutbound>, SimActionError> {
+    /// What the sim session sent (the newest 10,000 actions), oldest first;
+    /// with `[sim] keep_sent`, across restarts.
+    pub async fn sim_outbound(&self, name: &str) -> Result<Vec<SimOutbound>, SimActionError> {
         self.sim_session(name)?;
-        Ok(self.sim().outbound(name))
+        self.sim()
+            .sent_log(name)
+            .await
+            .map_err(|e| SimActionError::Failed(format!("{e:#}")))
     }
 
     fn sim_session(&self, name: &str) -> Result<(), SimActionError> {

@@ -106,3 +106,54 @@ async fn a_stalled_http_client_neither_holds_shutdown_nor_its_connection() {
         .expect("the shutdown ends within its grace despite the stalled client");
     host.stop().await;
 }
+
+/// `GET /v1/sessions/{name}/sim/outbound` showed only what was sent since
+/// the host's last start, though `[sim] keep_sent` persists the whole log
+/// (which `purr sim log` reads). Now it serves the persisted log.
+#[tokio::test]
+async fn sim_outbound_serves_the_persisted_log_across_restarts() {
+    let config = TestConfig::new(ECHO_ALONE);
+    let text = std::fs::read_to_string(&config.path)
+        .unwrap()
+        .replace("[sim]\n", "[sim]\nkeep_sent = true\n");
+    std::fs::write(&config.path, text).unwrap();
+    let sent_texts = |server: &purr::control::Server| {
+        let url = format!("http://{}/v1/sessions/s/sim/outbound", server.addr());
+        async move {
+            let sent: serde_json::Value = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            sent.as_array()
+                .unwrap()
+                .iter()
+                // `{"Text": {"text": ..}}`, `{"Reply": {"text": ..}}`, ...
+                .map(|entry| {
+                    let action = entry["action"].as_object().unwrap().values().next().unwrap();
+                    action["text"].as_str().unwrap().to_string()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let (host, server) = api(&config).await;
+    assert_eq!(host.say("s", "!ping").await, ["pong"]);
+    assert_eq!(sent_texts(&server).await, ["pong"]);
+    server.shutdown(PATIENCE).await;
+    host.stop().await;
+
+    let (host, server) = api(&config).await;
+    assert_eq!(host.say("s", "!echo again").await, ["again"]);
+    assert_eq!(
+        sent_texts(&server).await,
+        ["pong", "again"],
+        "the earlier run's send too"
+    );
+    server.shutdown(PATIENCE).await;
+    host.stop().await;
+}
