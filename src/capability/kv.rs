@@ -12,9 +12,12 @@
 //! its rows, so the values it has read or written are kept in memory and
 //! served from there; later events see earlier events' writes at once.
 //!
-//! Quotas (`max_kv_value_bytes`, `max_kv_bytes` in the plugin's config)
-//! bound what one plugin stores in one session: a `set` over either is
-//! refused with an error the plugin sees; nothing is written.
+//! Quotas (`max_kv_value_bytes`, `max_kv_bytes`, `max_kv_key_bytes` in the
+//! plugin's config) bound what one plugin stores in one session: a `set`
+//! over one is refused with an error the plugin sees, counted in
+//! `purr_quota_exceeded_total`; nothing is written. A key (or `list-keys`
+//! prefix) over `max_kv_key_bytes` is refused by every call, so the view
+//! (which remembers the keys it was asked for) never holds a long one.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -22,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::config::PluginQuotas;
+use crate::observe::Metrics;
 use crate::plugin::PluginState;
 use crate::plugin::bindings::purr::bot::kv::{self as wit, Host};
 use crate::store::{KvWrite, Store};
@@ -141,11 +145,11 @@ pub struct Kv {
     view: SessionKv,
     plugin: Arc<str>,
     session: Arc<str>,
-    quotas: PluginQuotas,
+    quotas: Arc<PluginQuotas>,
 }
 
 impl Kv {
-    pub fn new(store: Store, view: SessionKv, plugin: Arc<str>, session: Arc<str>, quotas: PluginQuotas) -> Self {
+    pub fn new(store: Store, view: SessionKv, plugin: Arc<str>, session: Arc<str>, quotas: Arc<PluginQuotas>) -> Self {
         Kv {
             store,
             view,
@@ -181,23 +185,53 @@ impl Kv {
         Ok(used)
     }
 
+    /// Counts a refusal over `quota` and returns it.
+    fn refuse<T>(&self, quota: &'static str, refusal: String) -> Result<T, String> {
+        Metrics::quota_exceeded(&self.session, &self.plugin, quota);
+        Err(refusal)
+    }
+
+    /// Refuses a key (or prefix) over `max_kv_key_bytes`.
+    fn check_key(&self, op: &str, key: &str) -> Result<(), String> {
+        if key.len() as u64 > self.quotas.kv_key_bytes {
+            return self.refuse(
+                "max_kv_key_bytes",
+                format!(
+                    "kv {op}: kv quota: a key of {} bytes is over the {} byte limit",
+                    key.len(),
+                    self.quotas.kv_key_bytes
+                ),
+            );
+        }
+        Ok(())
+    }
+
     /// Records a write if the quotas allow it.
     async fn set_within_quota(&mut self, key: &str, value: Vec<u8>) -> anyhow::Result<Result<(), String>> {
+        if let Err(refusal) = self.check_key("set", key) {
+            return Ok(Err(refusal));
+        }
         let value_bytes = value.len() as u64;
         if value_bytes > self.quotas.kv_value_bytes {
-            return Ok(Err(format!(
-                "kv quota: a value of {value_bytes} bytes is over the {} byte limit",
-                self.quotas.kv_value_bytes
-            )));
+            return Ok(self.refuse(
+                "max_kv_value_bytes",
+                format!(
+                    "kv quota: a value of {value_bytes} bytes is over the {} byte limit",
+                    self.quotas.kv_value_bytes
+                ),
+            ));
         }
         let used = self.usage().await?;
         let replaced = self.read(key).await?.map_or(0, |old| key.len() + old.len()) as u64;
         let after = used - replaced.min(used) + key.len() as u64 + value_bytes;
         if after > self.quotas.kv_total_bytes && after > used {
-            return Ok(Err(format!(
-                "kv quota: storing this would use {after} bytes, over the {} byte limit",
-                self.quotas.kv_total_bytes
-            )));
+            return Ok(self.refuse(
+                "max_kv_bytes",
+                format!(
+                    "kv quota: storing this would use {after} bytes, over the {} byte limit",
+                    self.quotas.kv_total_bytes
+                ),
+            ));
         }
         self.view.write(self.slot(key), Some(value));
         self.view.lock().usage.insert(self.plugin.clone(), after);
@@ -237,6 +271,9 @@ impl Kv {
 
 impl Host for Kv {
     async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, String>> {
+        if let Err(refusal) = self.check_key("get", &key) {
+            return Ok(Err(refusal));
+        }
         let result = self.read(&key).await;
         Ok(result.map_err(|e| self.guest_error("get", e)))
     }
@@ -247,11 +284,17 @@ impl Host for Kv {
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<bool, String>> {
+        if let Err(refusal) = self.check_key("delete", &key) {
+            return Ok(Err(refusal));
+        }
         let result = self.delete_key(&key).await;
         Ok(result.map_err(|e| self.guest_error("delete", e)))
     }
 
     async fn list_keys(&mut self, prefix: String) -> wasmtime::Result<Result<Vec<String>, String>> {
+        if let Err(refusal) = self.check_key("list-keys", &prefix) {
+            return Ok(Err(refusal));
+        }
         let result = self.keys(&prefix).await;
         Ok(result.map_err(|e| self.guest_error("list-keys", e)))
     }

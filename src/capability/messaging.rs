@@ -14,22 +14,56 @@
 //! shared by all its plugins: a token bucket that refills continuously, so a
 //! plugin flooding sends is refused (with an error it sees) once the bucket
 //! is empty, while the network and other sessions never notice.
+//!
+//! Sizes are bounded before a send is queued, per plugin (its quotas):
+//! a text, reply, edit or caption over `max_text_bytes` (or over the
+//! channel's own limit, [`channel_text_chars`]), media over
+//! `max_media_bytes`, an address, id, emoji, MIME type or file name over
+//! [`MAX_FIELD_BYTES`], a `mark-read` of more than [`MAX_MARK_READ_IDS`]
+//! ids, and sends that would take the plugin's total for the event over
+//! `max_event_send_bytes` are refused with an error the plugin sees,
+//! counted in `purr_quota_exceeded_total`. A refused call takes no send
+//! from the budget.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker};
 
+use std::collections::HashMap;
+
+use crate::capability::log::LogBudget;
 use crate::channel::{self, Channel, Outbound};
+use crate::config::{ChannelKind, PluginQuotas};
+use crate::observe::Metrics;
 use crate::plugin::PluginState;
 use crate::plugin::bindings::purr::bot::messaging::{self as wit, Host, MediaKind};
 use crate::plugin::bindings::purr::bot::types::ChatState;
 
-/// A session's allowance of messaging calls: a token bucket holding up to
-/// `per_minute` tokens, refilled at `per_minute` per minute.
+/// The longest address (jid), message id, emoji, MIME type or file name a
+/// messaging call may carry, in bytes (fixed).
+pub const MAX_FIELD_BYTES: usize = 1024;
+
+/// The most message ids one `mark-read` may name (fixed).
+pub const MAX_MARK_READ_IDS: usize = 1000;
+
+/// The longest text `kind` carries in one message, in characters (`None`:
+/// only the plugin's `max_text_bytes`). WhatsApp clients cut texts at
+/// 65,536 characters.
+pub fn channel_text_chars(kind: ChannelKind) -> Option<usize> {
+    match kind {
+        ChannelKind::Whatsapp => Some(65_536),
+        ChannelKind::Sim => None,
+    }
+}
+
+/// A session's per-minute allowances: its messaging calls (a token bucket
+/// holding up to `per_minute` tokens, refilled at `per_minute` per minute,
+/// shared by its plugins) and each plugin's log bytes ([`LogBudget`]).
 pub struct SendBudget {
     per_minute: u32,
     bucket: Mutex<(f64, Instant)>,
+    logs: Mutex<HashMap<Arc<str>, Arc<LogBudget>>>,
 }
 
 impl SendBudget {
@@ -37,6 +71,22 @@ impl SendBudget {
         SendBudget {
             per_minute,
             bucket: Mutex::new((f64::from(per_minute), Instant::now())),
+            logs: Mutex::default(),
+        }
+    }
+
+    /// The log allowance of `plugin` in this session, shared by its
+    /// instances (a new instance does not get a fresh one); made anew when
+    /// its limits changed (a reloaded config).
+    pub fn log_budget(&self, plugin: &Arc<str>, quotas: &PluginQuotas) -> Arc<LogBudget> {
+        let mut logs = self.logs.lock().expect("log budgets lock");
+        match logs.get(plugin) {
+            Some(budget) if budget.fits(quotas) => budget.clone(),
+            _ => {
+                let budget = Arc::new(LogBudget::new(quotas));
+                logs.insert(plugin.clone(), budget.clone());
+                budget
+            }
         }
     }
 
@@ -65,6 +115,8 @@ pub struct EventSends(Arc<Mutex<PendingSends>>);
 struct PendingSends {
     event_id: String,
     sends: Vec<(String, Outbound)>,
+    /// Bytes each plugin queued for this event.
+    bytes: HashMap<Arc<str>, u64>,
 }
 
 impl EventSends {
@@ -74,6 +126,12 @@ impl EventSends {
         pending.event_id.clear();
         pending.event_id.push_str(event_id);
         pending.sends.clear();
+        pending.bytes.clear();
+    }
+
+    /// Bytes `plugin` queued for the current event so far.
+    fn bytes_of(&self, plugin: &str) -> u64 {
+        self.lock().bytes.get(plugin).copied().unwrap_or(0)
     }
 
     /// The sends collected since [`begin`](Self::begin): (idempotency key, action).
@@ -81,11 +139,12 @@ impl EventSends {
         std::mem::take(&mut self.lock().sends)
     }
 
-    /// Adds a send; returns its idempotency key.
-    fn push(&self, action: Outbound) -> String {
+    /// Adds a send of `bytes` made by `plugin`; returns its idempotency key.
+    fn push(&self, plugin: &Arc<str>, bytes: u64, action: Outbound) -> String {
         let mut pending = self.lock();
         let key = format!("{}.{}", pending.event_id, pending.sends.len());
         pending.sends.push((key.clone(), action));
+        *pending.bytes.entry(plugin.clone()).or_default() += bytes;
         key
     }
 
@@ -94,27 +153,180 @@ impl EventSends {
     }
 }
 
+/// The parts of an outbound action, for its size checks.
+struct Parts<'a> {
+    /// Text a person reads: the text, or the caption.
+    text: Option<&'a str>,
+    media: usize,
+    /// Addresses, ids, emoji, MIME type, file name.
+    fields: Vec<&'a str>,
+}
+
+impl<'a> Parts<'a> {
+    fn of(action: &'a Outbound) -> Self {
+        let (text, media, fields): (Option<&str>, usize, Vec<&str>) = match action {
+            Outbound::Text { chat, text } => (Some(text), 0, vec![chat]),
+            Outbound::Reply { chat, quoted, text } => (Some(text), 0, vec![chat, quoted]),
+            Outbound::React { chat, target, emoji } => (None, 0, vec![chat, target, emoji]),
+            Outbound::Media {
+                chat,
+                data,
+                mime,
+                caption,
+                file_name,
+                ..
+            } => {
+                let mut fields = vec![chat.as_str(), mime.as_str()];
+                fields.extend(file_name.as_deref());
+                (caption.as_deref(), data.len(), fields)
+            }
+            Outbound::Edit { chat, target, text } => (Some(text), 0, vec![chat, target]),
+            Outbound::Delete { chat, target } => (None, 0, vec![chat, target]),
+            Outbound::MarkRead { chat, sender, ids } => {
+                let mut fields = vec![chat.as_str(), sender.as_str()];
+                fields.extend(ids.iter().map(String::as_str));
+                (None, 0, fields)
+            }
+            Outbound::SetChatState { chat, .. } => (None, 0, vec![chat]),
+        };
+        Parts { text, media, fields }
+    }
+
+    fn bytes(&self) -> u64 {
+        (self.text.map_or(0, str::len) + self.media + self.fields.iter().map(|f| f.len()).sum::<usize>()) as u64
+    }
+}
+
+/// Who sends, and the size limits of their sends (shared by reference:
+/// the capability states are kept small).
+struct Sender {
+    session: Arc<str>,
+    plugin: Arc<str>,
+    text_bytes: u64,
+    media_bytes: u64,
+    event_send_bytes: u64,
+}
+
 /// The messaging capability of one instance.
 pub struct Messaging {
     channel: Arc<dyn Channel>,
     budget: Arc<SendBudget>,
     sends: EventSends,
+    sender: Arc<Sender>,
 }
 
 impl Messaging {
-    pub fn new(channel: Arc<dyn Channel>, budget: Arc<SendBudget>, sends: EventSends) -> Self {
-        Messaging { channel, budget, sends }
+    pub fn new(
+        channel: Arc<dyn Channel>,
+        budget: Arc<SendBudget>,
+        sends: EventSends,
+        session: Arc<str>,
+        plugin: Arc<str>,
+        quotas: &PluginQuotas,
+    ) -> Self {
+        Messaging {
+            channel,
+            budget,
+            sends,
+            sender: Arc::new(Sender {
+                session,
+                plugin,
+                text_bytes: quotas.text_bytes,
+                media_bytes: quotas.media_bytes,
+                event_send_bytes: quotas.event_send_bytes,
+            }),
+        }
+    }
+
+    /// The action's size in bytes, or the quota it breaks (its config key)
+    /// and the refusal.
+    fn measure(&self, action: &Outbound) -> Result<u64, (&'static str, String)> {
+        let parts = Parts::of(action);
+        if let Some(field) = parts.fields.iter().find(|f| f.len() > MAX_FIELD_BYTES) {
+            return Err((
+                "message_field_bytes",
+                format!(
+                    "message quota: an address, id or name of {} bytes is over the {MAX_FIELD_BYTES} byte limit",
+                    field.len()
+                ),
+            ));
+        }
+        if let Outbound::MarkRead { ids, .. } = action
+            && ids.len() > MAX_MARK_READ_IDS
+        {
+            return Err((
+                "mark_read_ids",
+                format!(
+                    "message quota: {} ids are over the limit of {MAX_MARK_READ_IDS} per call",
+                    ids.len()
+                ),
+            ));
+        }
+        if let Some(text) = parts.text {
+            if text.len() as u64 > self.sender.text_bytes {
+                return Err((
+                    "max_text_bytes",
+                    format!(
+                        "message quota: a text of {} bytes is over the {} byte limit",
+                        text.len(),
+                        self.sender.text_bytes
+                    ),
+                ));
+            }
+            let kind = self.channel.kind();
+            if let Some(limit) = channel_text_chars(kind)
+                && text.chars().count() > limit
+            {
+                return Err((
+                    "channel_text_chars",
+                    format!(
+                        "message quota: a text of {} characters is over {}'s limit of {limit}",
+                        text.chars().count(),
+                        kind.as_str()
+                    ),
+                ));
+            }
+        }
+        if parts.media as u64 > self.sender.media_bytes {
+            return Err((
+                "max_media_bytes",
+                format!(
+                    "message quota: media of {} bytes is over the {} byte limit",
+                    parts.media, self.sender.media_bytes
+                ),
+            ));
+        }
+        let bytes = parts.bytes();
+        let after = self.sends.bytes_of(&self.sender.plugin) + bytes;
+        if after > self.sender.event_send_bytes {
+            return Err((
+                "max_event_send_bytes",
+                format!(
+                    "message quota: this event's sends would take {after} bytes, over the {} byte limit",
+                    self.sender.event_send_bytes
+                ),
+            ));
+        }
+        Ok(bytes)
     }
 
     async fn perform(&self, action: Outbound) -> Result<Option<String>, String> {
         let kind = action.kind();
+        let bytes = match self.measure(&action) {
+            Ok(bytes) => bytes,
+            Err((quota, refusal)) => {
+                Metrics::quota_exceeded(&self.sender.session, &self.sender.plugin, quota);
+                return Err(format!("{kind}: {refusal}"));
+            }
+        };
         if !self.budget.try_take() {
+            Metrics::quota_exceeded(&self.sender.session, &self.sender.plugin, "sends_per_minute");
             return Err(format!(
                 "{kind}: send quota: this session may make {} messaging calls per minute",
                 self.budget.per_minute
             ));
         }
-        let key = self.sends.push(action);
+        let key = self.sends.push(&self.sender.plugin, bytes, action);
         Ok(Some(self.channel.message_id(&key)))
     }
 

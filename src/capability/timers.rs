@@ -2,46 +2,103 @@
 //!
 //! A timer is a row in the `timers` table (so it survives restarts) plus an
 //! entry in its session's in-memory [`SessionTimers`] queue, which the
-//! session task waits on. A due timer is delivered to the plugin that
-//! scheduled it, in its session, and its row is deleted with the event's
-//! completion (`session::task`), so a crash in between fires it again after
-//! restart (at least once).
+//! session task waits on. The queue holds only (due time, id) and the
+//! plugin and payload size of each timer: payloads stay in the database and
+//! are read when their timer comes due, so pending timers cost the host a
+//! few dozen bytes each, whatever they carry. A due timer is delivered to
+//! the plugin that scheduled it, in its session, and its row is deleted
+//! with the event's completion (`session::task`), so a crash in between
+//! fires it again after restart (at least once).
 //! Overdue timers (the host was down) fire as soon as the session runs.
+//!
+//! Quotas, per plugin and session (`max_timers`, `max_timer_payload_bytes`,
+//! `max_timer_bytes`): a `schedule` over one is refused with an error the
+//! plugin sees, counted in `purr_quota_exceeded_total`; nothing is stored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use wasmtime::component::{HasSelf, Linker};
 
+use crate::config::PluginQuotas;
+use crate::observe::Metrics;
 use crate::plugin::PluginState;
 use crate::plugin::bindings::purr::bot::timers::{self as wit, Host};
 use crate::store::{Store, TimerRow};
 use crate::util::now_ms;
+
+/// How long `next_due` waits before trying again when the database could
+/// not give a due timer's payload.
+const RETRY_READ: Duration = Duration::from_secs(1);
 
 /// The pending timers of one session, shared by its task and its instances.
 #[derive(Clone)]
 pub struct SessionTimers {
     store: Store,
     session: Arc<str>,
-    /// Pending timers by (due time, id).
-    pending: Arc<Mutex<BTreeMap<(i64, String), TimerRow>>>,
+    queue: Arc<Mutex<Queue>>,
     changed: Arc<Notify>,
 }
 
+/// A pending timer as the queue keeps it: no payload.
+struct Pending {
+    plugin: Arc<str>,
+    payload_bytes: u64,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Pending timers by (due time, id).
+    pending: BTreeMap<(i64, String), Pending>,
+    /// Per plugin: pending timers and their payload bytes.
+    usage: HashMap<Arc<str>, Usage>,
+}
+
+/// What one plugin has pending in the session.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub timers: u64,
+    pub payload_bytes: u64,
+}
+
+impl Queue {
+    fn insert(&mut self, due_at_ms: i64, id: String, plugin: &str, payload_bytes: u64) {
+        let plugin = match self.usage.get_key_value(plugin) {
+            Some((name, _)) => name.clone(),
+            None => Arc::from(plugin),
+        };
+        let usage = self.usage.entry(plugin.clone()).or_default();
+        usage.timers += 1;
+        usage.payload_bytes += payload_bytes;
+        self.pending.insert((due_at_ms, id), Pending { plugin, payload_bytes });
+    }
+
+    fn remove(&mut self, key: &(i64, String)) -> Option<Pending> {
+        let pending = self.pending.remove(key)?;
+        if let Some(usage) = self.usage.get_mut(&pending.plugin) {
+            usage.timers -= 1;
+            usage.payload_bytes -= pending.payload_bytes;
+            if usage.timers == 0 {
+                self.usage.remove(&pending.plugin);
+            }
+        }
+        Some(pending)
+    }
+}
+
 impl SessionTimers {
-    /// Loads the session's pending timers from the database.
+    /// Loads the session's pending timers (without payloads) from the database.
     pub async fn load(store: Store, session: Arc<str>) -> anyhow::Result<Self> {
-        let rows = store.timers_of_session(&session).await?;
-        let pending = rows
-            .into_iter()
-            .map(|row| ((row.due_at_ms, row.id.clone()), row))
-            .collect();
+        let mut queue = Queue::default();
+        for entry in store.timer_entries(&session).await? {
+            queue.insert(entry.due_at_ms, entry.id, &entry.plugin, entry.payload_bytes as u64);
+        }
         Ok(SessionTimers {
             store,
             session,
-            pending: Arc::new(Mutex::new(pending)),
+            queue: Arc::new(Mutex::new(queue)),
             changed: Arc::new(Notify::new()),
         })
     }
@@ -56,44 +113,62 @@ impl SessionTimers {
             payload,
         };
         self.store.timer_insert(&row).await?;
-        let id = row.id.clone();
-        self.lock().insert((row.due_at_ms, row.id.clone()), row);
+        let TimerRow {
+            id, due_at_ms, payload, ..
+        } = row;
+        self.lock().insert(due_at_ms, id.clone(), plugin, payload.len() as u64);
         self.changed.notify_one();
         Ok(id)
     }
 
     /// How many timers `plugin` has pending.
     pub fn pending_of(&self, plugin: &str) -> usize {
-        self.lock().values().filter(|row| row.plugin == plugin).count()
+        self.usage_of(plugin).timers as usize
+    }
+
+    /// What `plugin` has pending: timers and payload bytes.
+    pub fn usage_of(&self, plugin: &str) -> Usage {
+        self.lock().usage.get(plugin).copied().unwrap_or_default()
     }
 
     /// Cancels `plugin`'s timer `id`; returns whether it was pending.
     pub async fn cancel(&self, plugin: &str, id: &str) -> anyhow::Result<bool> {
         let deleted = self.store.timer_delete(&self.session, plugin, id).await?;
         if deleted {
-            self.lock().retain(|(_, key), row| !(key == id && row.plugin == plugin));
+            let mut queue = self.lock();
+            let key = queue
+                .pending
+                .iter()
+                .find(|((_, key), pending)| key == id && &*pending.plugin == plugin)
+                .map(|(key, _)| key.clone());
+            if let Some(key) = key {
+                queue.remove(&key);
+            }
         }
         Ok(deleted)
     }
 
-    /// Waits for the next timer to come due and takes it off the queue.
+    /// Waits for the next timer to come due, reads its payload from the
+    /// database and takes it off the queue.
     ///
     /// Cancel-safe: a timer is only taken when the future completes.
     pub async fn next_due(&self) -> TimerRow {
         loop {
             let changed = self.changed.notified();
-            let next_due_at = {
-                let mut pending = self.lock();
-                match pending.first_key_value() {
-                    Some(((due_at, _), _)) if *due_at <= now_ms() as i64 => {
-                        return pending.pop_first().expect("first entry exists").1;
-                    }
-                    Some(((due_at, _), _)) => Some(*due_at),
-                    None => None,
+            let (next, due_now) = {
+                let queue = self.lock();
+                match queue.pending.first_key_value() {
+                    Some((key, _)) => (Some(key.clone()), key.0 <= now_ms() as i64),
+                    None => (None, false),
                 }
             };
-            match next_due_at {
-                Some(due_at) => {
+            match next {
+                Some(key) if due_now => {
+                    if let Some(row) = self.take(&key).await {
+                        return row;
+                    }
+                }
+                Some((due_at, _)) => {
                     let wait = Duration::from_millis((due_at - now_ms() as i64).max(0) as u64);
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
@@ -105,15 +180,33 @@ impl SessionTimers {
         }
     }
 
+    /// Reads due timer `key` from the database and takes it off the queue;
+    /// `None` if it is gone (cancelled meanwhile) or could not be read yet.
+    async fn take(&self, key: &(i64, String)) -> Option<TimerRow> {
+        match self.store.timer_get(&self.session, &key.1).await {
+            Ok(Some(row)) => self.lock().remove(key).map(|_| row),
+            Ok(None) => {
+                // Deleted behind the queue's back (`clear`, a cancel in flight).
+                self.lock().remove(key);
+                None
+            }
+            Err(error) => {
+                tracing::error!(session = &*self.session, timer = %key.1, error = %format!("{error:#}"), "cannot read a due timer; retrying");
+                tokio::time::sleep(RETRY_READ).await;
+                None
+            }
+        }
+    }
+
     /// Forgets every timer of the session, in memory and in the database.
     pub async fn clear(&self) -> anyhow::Result<()> {
         self.store.timers_delete_session(&self.session).await?;
-        self.lock().clear();
+        *self.lock() = Queue::default();
         Ok(())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(i64, String), TimerRow>> {
-        self.pending.lock().expect("timer queue lock")
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().expect("timer queue lock")
     }
 }
 
@@ -121,27 +214,52 @@ impl SessionTimers {
 pub struct Timers {
     timers: SessionTimers,
     plugin: Arc<str>,
-    /// Pending timers the plugin may have in this session (`max_timers`).
-    max_pending: u64,
+    quotas: Arc<PluginQuotas>,
 }
 
 impl Timers {
-    pub fn new(timers: SessionTimers, plugin: Arc<str>, max_pending: u64) -> Self {
-        Timers {
-            timers,
-            plugin,
-            max_pending,
+    pub fn new(timers: SessionTimers, plugin: Arc<str>, quotas: Arc<PluginQuotas>) -> Self {
+        Timers { timers, plugin, quotas }
+    }
+
+    /// The refusal of a `schedule` of `payload_bytes` if it goes over a quota.
+    fn over_quota(&self, payload_bytes: u64) -> Option<(&'static str, String)> {
+        let quotas = &self.quotas;
+        if payload_bytes > quotas.timer_payload_bytes {
+            return Some((
+                "max_timer_payload_bytes",
+                format!(
+                    "timers quota: a payload of {payload_bytes} bytes is over the {} byte limit",
+                    quotas.timer_payload_bytes
+                ),
+            ));
         }
+        let usage = self.timers.usage_of(&self.plugin);
+        if usage.timers >= quotas.timers {
+            return Some((
+                "max_timers",
+                format!("timers quota: {} timers already pending", quotas.timers),
+            ));
+        }
+        let after = usage.payload_bytes + payload_bytes;
+        if after > quotas.timer_total_bytes {
+            return Some((
+                "max_timer_bytes",
+                format!(
+                    "timers quota: pending payloads would take {after} bytes, over the {} byte limit",
+                    quotas.timer_total_bytes
+                ),
+            ));
+        }
+        None
     }
 }
 
 impl Host for Timers {
     async fn schedule(&mut self, after_ms: u64, payload: String) -> wasmtime::Result<Result<String, String>> {
-        if self.timers.pending_of(&self.plugin) as u64 >= self.max_pending {
-            return Ok(Err(format!(
-                "timers quota: {} timers already pending",
-                self.max_pending
-            )));
+        if let Some((quota, refusal)) = self.over_quota(payload.len() as u64) {
+            Metrics::quota_exceeded(&self.timers.session, &self.plugin, quota);
+            return Ok(Err(refusal));
         }
         Ok(self
             .timers

@@ -38,7 +38,15 @@ const PLUGIN_KEYS: &[&str] = &[
     "idle_ms",
     "max_kv_value_bytes",
     "max_kv_bytes",
+    "max_kv_key_bytes",
     "max_timers",
+    "max_timer_payload_bytes",
+    "max_timer_bytes",
+    "max_text_bytes",
+    "max_media_bytes",
+    "max_event_send_bytes",
+    "max_log_line_bytes",
+    "max_log_bytes_per_minute",
     "allowed_hosts",
     "http_timeout_ms",
     "http_max_response_bytes",
@@ -239,7 +247,15 @@ impl Checker<'_> {
         PluginQuotas {
             kv_value_bytes: quota("max_kv_value_bytes", defaults.kv_value_bytes),
             kv_total_bytes: quota("max_kv_bytes", defaults.kv_total_bytes),
+            kv_key_bytes: quota("max_kv_key_bytes", defaults.kv_key_bytes),
             timers: quota("max_timers", defaults.timers),
+            timer_payload_bytes: quota("max_timer_payload_bytes", defaults.timer_payload_bytes),
+            timer_total_bytes: quota("max_timer_bytes", defaults.timer_total_bytes),
+            text_bytes: quota("max_text_bytes", defaults.text_bytes),
+            media_bytes: quota("max_media_bytes", defaults.media_bytes),
+            event_send_bytes: quota("max_event_send_bytes", defaults.event_send_bytes),
+            log_line_bytes: quota("max_log_line_bytes", defaults.log_line_bytes),
+            log_bytes_per_minute: quota("max_log_bytes_per_minute", defaults.log_bytes_per_minute),
         }
     }
 

@@ -122,16 +122,40 @@ pub struct PluginConfig {
     pub settings: toml::Table,
 }
 
-/// Limits on what one plugin may store in one session. Going over one is an
-/// error returned to the plugin, never a crash.
+/// Limits on the bytes and calls one plugin may hand the host in one
+/// session (docs/design.md, "Limits"). Going over one is an error returned
+/// to the plugin (or, for logs, a cut line), counted in
+/// `purr_quota_exceeded_total`; never a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PluginQuotas {
-    /// Largest kv value, in bytes (default 64 KiB).
+    /// Largest kv value, in bytes (`max_kv_value_bytes`, default 64 KiB).
     pub kv_value_bytes: u64,
-    /// Total kv bytes (keys + values) (default 16 MiB).
+    /// Total kv bytes, keys + values (`max_kv_bytes`, default 16 MiB).
     pub kv_total_bytes: u64,
-    /// Pending timers (default 1000).
+    /// Longest kv key or `list-keys` prefix, in bytes (`max_kv_key_bytes`,
+    /// default 1 KiB).
+    pub kv_key_bytes: u64,
+    /// Pending timers (`max_timers`, default 1000).
     pub timers: u64,
+    /// Largest timer payload, in bytes (`max_timer_payload_bytes`, default 64 KiB).
+    pub timer_payload_bytes: u64,
+    /// All pending timer payloads together, in bytes (`max_timer_bytes`,
+    /// default 4 MiB).
+    pub timer_total_bytes: u64,
+    /// Longest text of a message, reply, edit or caption, in bytes
+    /// (`max_text_bytes`, default 65536); the channel may allow less.
+    pub text_bytes: u64,
+    /// Largest media upload, in bytes (`max_media_bytes`, default 16 MiB).
+    pub media_bytes: u64,
+    /// All the sends the plugin queues while handling one event, in bytes
+    /// (`max_event_send_bytes`, default 32 MiB).
+    pub event_send_bytes: u64,
+    /// Longest log record; longer ones are cut (`max_log_line_bytes`,
+    /// default 16 KiB).
+    pub log_line_bytes: u64,
+    /// Log bytes per minute; beyond, records are dropped
+    /// (`max_log_bytes_per_minute`, default 1 MiB).
+    pub log_bytes_per_minute: u64,
 }
 
 impl Default for PluginQuotas {
@@ -139,7 +163,15 @@ impl Default for PluginQuotas {
         PluginQuotas {
             kv_value_bytes: 64 << 10,
             kv_total_bytes: 16 << 20,
+            kv_key_bytes: 1 << 10,
             timers: 1000,
+            timer_payload_bytes: 64 << 10,
+            timer_total_bytes: 4 << 20,
+            text_bytes: 65_536,
+            media_bytes: 16 << 20,
+            event_send_bytes: 32 << 20,
+            log_line_bytes: 16 << 10,
+            log_bytes_per_minute: 1 << 20,
         }
     }
 }

@@ -15,12 +15,22 @@
 //! | `purr_queue_depth` | gauge | `session` |
 //! | `purr_sessions` | gauge | `status` |
 //! | `purr_store_write_failures_total` | counter | — |
+//! | `purr_quota_exceeded_total` | counter | `session`, `plugin`, `quota` |
+//!
+//! `purr_quota_exceeded_total` counts what a plugin handed the host over a
+//! limit (refused, or for logs cut or dropped); `quota` is the config key
+//! of the limit (`max_timer_payload_bytes`, `sends_per_minute`, ...). Its
+//! series appear on the first refusal; the family is process-wide (one
+//! host per process) so the capabilities reach it without a handle, and
+//! every [`Metrics`] registry shows it.
 //!
 //! Counters and the histogram are updated on the event path through
 //! handles resolved once per session or plugin ([`SessionMetrics`],
 //! [`PluginMetrics`]): an atomic add, no label lookup, no allocation.
 //! The gauges are set at scrape time ([`Metrics::encode`]) from what the
 //! supervisor reads then (queue lengths, statuses), not per event.
+
+use std::sync::LazyLock;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -46,6 +56,16 @@ struct ReloadLabels {
     plugin: String,
     result: &'static str,
 }
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuotaLabels {
+    session: String,
+    plugin: String,
+    quota: &'static str,
+}
+
+/// `purr_quota_exceeded_total`, shared by every registry of the process.
+static QUOTA_EXCEEDED: LazyLock<Family<QuotaLabels, Counter>> = LazyLock::new(Family::default);
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StatusLabel {
@@ -198,6 +218,11 @@ impl Metrics {
             "Times the database writer stopped after a failed write (restart needed)",
             store_write_failures.clone(),
         );
+        registry.register(
+            "quota_exceeded",
+            "Plugin host calls over a limit (refused, or log records cut or dropped), by the limit's config key",
+            QUOTA_EXCEEDED.clone(),
+        );
         Metrics {
             registry,
             events_in,
@@ -213,6 +238,17 @@ impl Metrics {
             sessions,
             store_write_failures,
         }
+    }
+
+    /// Counts one call of `plugin` in `session` over the limit `quota` (its
+    /// config key). Off the hot path: only refusals come here.
+    pub fn quota_exceeded(session: &str, plugin: &str, quota: &'static str) {
+        let labels = QuotaLabels {
+            session: session.to_string(),
+            plugin: plugin.to_string(),
+            quota,
+        };
+        QUOTA_EXCEEDED.get_or_create(&labels).inc();
     }
 
     /// The handles of session `name`.

@@ -35,18 +35,30 @@ impl Capabilities {
     /// The capabilities of `plugin` serving the session of `scope`, with its quotas.
     pub(super) fn new(scope: &SessionScope, plugin: &LoadedPlugin, settings: Arc<toml::Table>) -> Self {
         let name = &plugin.name;
+        let quotas = Arc::new(plugin.config.quotas);
         Capabilities {
-            messaging: Messaging::new(scope.channel.clone(), scope.send_budget.clone(), scope.sends.clone()),
+            messaging: Messaging::new(
+                scope.channel.clone(),
+                scope.send_budget.clone(),
+                scope.sends.clone(),
+                scope.session.clone(),
+                name.clone(),
+                &quotas,
+            ),
             kv: Kv::new(
                 scope.store.clone(),
                 scope.kv.clone(),
                 name.clone(),
                 scope.session.clone(),
-                plugin.config.quotas,
+                quotas.clone(),
             ),
             config: Settings::new(settings),
-            timers: Timers::new(scope.timers.clone(), name.clone(), plugin.config.quotas.timers),
-            log: Log::new(scope.session.clone(), name.clone()),
+            timers: Timers::new(scope.timers.clone(), name.clone(), quotas.clone()),
+            log: Log::new(
+                scope.session.clone(),
+                name.clone(),
+                scope.send_budget.log_budget(name, &quotas),
+            ),
         }
     }
 }

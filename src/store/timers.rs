@@ -1,4 +1,8 @@
 //! Persisted plugin timers (`timers`).
+//!
+//! The payloads stay here: a session keeps only each pending timer's id,
+//! due time, plugin and payload size in memory ([`TimerEntry`]) and reads
+//! the payload ([`Store::timer_get`]) when the timer comes due.
 
 use sqlx::FromRow;
 
@@ -13,6 +17,16 @@ pub struct TimerRow {
     /// When it comes due, in ms since the epoch.
     pub due_at_ms: i64,
     pub payload: String,
+}
+
+/// A pending timer without its payload: what a session keeps in memory.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct TimerEntry {
+    pub id: String,
+    pub plugin: String,
+    pub due_at_ms: i64,
+    /// The payload's size in bytes.
+    pub payload_bytes: i64,
 }
 
 impl Store {
@@ -37,6 +51,28 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// The session's pending timers without their payloads, soonest first.
+    pub async fn timer_entries(&self, session: &str) -> anyhow::Result<Vec<TimerEntry>> {
+        Ok(sqlx::query_as(
+            "SELECT id, plugin, due_at_ms, length(CAST(payload AS BLOB)) AS payload_bytes
+             FROM timers WHERE session = ? ORDER BY due_at_ms, id",
+        )
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Timer `id` of `session` with its payload, if it is still pending.
+    pub async fn timer_get(&self, session: &str, id: &str) -> anyhow::Result<Option<TimerRow>> {
+        Ok(
+            sqlx::query_as("SELECT id, session, plugin, due_at_ms, payload FROM timers WHERE id = ? AND session = ?")
+                .bind(id)
+                .bind(session)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// The session's pending timers, soonest first.
@@ -106,6 +142,28 @@ mod tests {
         assert_eq!(ids, ["c", "b", "a"]);
         assert_eq!(store.timers_count("s", "p").await.unwrap(), 2);
         assert_eq!(store.timers_of_session("s").await.unwrap()[0], timer("c", "s", "p", 10));
+    }
+
+    #[tokio::test]
+    async fn entries_carry_sizes_and_payloads_are_read_one_by_one() {
+        let (store, _dir) = temp_store().await;
+        let mut row = timer("x", "s", "p", 7);
+        row.payload = "héllo".into();
+        store.timer_insert(&row).await.unwrap();
+        store.timer_insert(&timer("y", "t", "p", 1)).await.unwrap();
+        let entries = store.timer_entries("s").await.unwrap();
+        assert_eq!(
+            entries,
+            [TimerEntry {
+                id: "x".into(),
+                plugin: "p".into(),
+                due_at_ms: 7,
+                payload_bytes: 6,
+            }]
+        );
+        assert_eq!(store.timer_get("s", "x").await.unwrap(), Some(row));
+        assert_eq!(store.timer_get("s", "y").await.unwrap(), None, "another session's");
+        assert_eq!(store.timer_get("s", "gone").await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 mod common;
 
 mod api;
+mod quotas;
 mod keys;
 mod shutdown;
 mod store;

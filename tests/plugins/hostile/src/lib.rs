@@ -11,6 +11,12 @@
 //! | `flood <n>` | sends `n` messages in one event; stores in kv `flood` how many were accepted and the first refusal |
 //! | `kv-flood` | writes 1 KiB values until refused; answers with the count and the refusal |
 //! | `timer-flood` | schedules timers until refused; answers with the count and the refusal |
+//! | `big-timer <bytes>` | schedules a timer an hour away carrying `bytes` bytes; answers `scheduled` or the refusal |
+//! | `remind <ms> <text>` | schedules a timer in `ms` ms; when it fires, sends `text` to this chat |
+//! | `big-text <bytes>` | sends a text of `bytes` bytes; answers `sent` or the refusal |
+//! | `big-kv <bytes>` | stores a kv value of `bytes` bytes; answers `stored` or the refusal |
+//! | `log-line <bytes>` | logs one record of `bytes` bytes (`x`…`x` between `<<` and `>>`); answers `logged` |
+//! | `log-flood <n> <bytes>` | logs `n` records of `bytes` bytes each; answers `logged` |
 //! | `ok` | answers `alive` (a well-behaved event) |
 //! | `busy <ms> <text>` | works for `ms` milliseconds, then answers `text` (a slow plugin) |
 
@@ -18,7 +24,7 @@ wit_bindgen::generate!({ path: "../../../wit", world: "purr:bot/plugin", generat
 
 use exports::purr::bot::handler::{Context, Event, Flow, Guest};
 use purr::bot::types::Content;
-use purr::bot::{kv, messaging, timers};
+use purr::bot::{kv, log, messaging, timers};
 
 struct Hostile;
 
@@ -28,6 +34,13 @@ impl Guest for Hostile {
     }
 
     fn handle(_ctx: Context, event: Event) -> Result<Flow, String> {
+        if let Event::Timer(fired) = &event {
+            // `remind` payloads: the chat, a newline, the text.
+            if let Some((chat, text)) = fired.payload.split_once('\n') {
+                messaging::send_text(chat, text)?;
+            }
+            return Ok(Flow::Next);
+        }
         let Event::Message(message) = event else {
             return Ok(Flow::Next);
         };
@@ -64,6 +77,38 @@ impl Guest for Hostile {
                 let (scheduled, refusal) = until_refused(u32::MAX, |_| timers::schedule(3_600_000, "flood").map(drop));
                 messaging::send_text(chat, &format!("{scheduled} {refusal}"))?;
             }
+            "big-timer" => {
+                let payload = "x".repeat(count(rest)?);
+                let answer = timers::schedule(3_600_000, &payload).map(|_| "scheduled".to_string());
+                messaging::send_text(chat, &answer.unwrap_or_else(|refusal| refusal))?;
+            }
+            "remind" => {
+                let (ms, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                let ms: u64 = ms.parse().map_err(|_| format!("bad duration {ms:?}"))?;
+                timers::schedule(ms, &format!("{chat}\n{text}"))?;
+            }
+            "big-text" => {
+                let text = "x".repeat(count(rest)?);
+                let answer = messaging::send_text(chat, &text).map(|_| "sent".to_string());
+                messaging::send_text(chat, &answer.unwrap_or_else(|refusal| refusal))?;
+            }
+            "big-kv" => {
+                let value = vec![b'x'; count(rest)?];
+                let answer = kv::set("big", &value).map(|_| "stored".to_string());
+                messaging::send_text(chat, &answer.unwrap_or_else(|refusal| refusal))?;
+            }
+            "log-line" => {
+                log::log(log::Level::Warn, &format!("<<{}>>", "x".repeat(count(rest)?)));
+                messaging::send_text(chat, "logged")?;
+            }
+            "log-flood" => {
+                let (n, bytes) = rest.split_once(' ').unwrap_or((rest, ""));
+                let line = "y".repeat(count(bytes)?);
+                for _ in 0..count(n)? {
+                    log::log(log::Level::Warn, &line);
+                }
+                messaging::send_text(chat, "logged")?;
+            }
             "ok" => {
                 messaging::send_text(chat, "alive")?;
             }
@@ -80,6 +125,10 @@ impl Guest for Hostile {
         }
         Ok(Flow::Next)
     }
+}
+
+fn count(text: &str) -> Result<usize, String> {
+    text.parse().map_err(|_| format!("bad count {text:?}"))
 }
 
 /// Calls `attempt` up to `n` times until it fails; returns the successes and the refusal.
