@@ -9,6 +9,11 @@
 //! - for a plugin file: [`Supervisor::reload_plugin`], which keeps the old
 //!   version serving if the new file does not compile or link.
 //!
+//! Plugin files are those the config in force names (the desired ones):
+//! after an edit moves a plugin to a new path whose file does not load,
+//! the old file keeps serving but it is the new path that is watched, and
+//! the write that makes it loadable is picked up.
+//!
 //! Directories are watched rather than files, so editors that save by
 //! writing a temporary file and renaming it over the original, or by
 //! truncating and rewriting it, are both seen.
@@ -111,7 +116,8 @@ impl WatchState {
         }
     }
 
-    /// Plugin files (normalized) and the plugins loaded from each.
+    /// Plugin files (normalized) the config in force names, and the
+    /// plugins to load from each.
     fn plugin_files(&self) -> BTreeMap<PathBuf, Vec<String>> {
         let mut files: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
         for (name, plugin) in self.supervisor.config().plugins {

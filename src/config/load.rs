@@ -502,9 +502,18 @@ impl Checker<'_> {
         }
     }
 
-    /// `file` relative to the config file's directory.
+    /// `file` relative to the config file's directory, made absolute with
+    /// its directory canonical (the file itself may not exist yet). A
+    /// config read through a relative path (`-c purr.toml`) and the same
+    /// file read again through its absolute path resolve every entry to
+    /// the same path, so a reload sees unchanged entries as unchanged.
     fn resolve(&self, file: &str) -> PathBuf {
-        self.base_dir.join(file)
+        let path = self.base_dir.join(file);
+        let absolute = std::path::absolute(&path).unwrap_or(path);
+        match (absolute.parent(), absolute.file_name()) {
+            (Some(dir), Some(name)) => dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()).join(name),
+            _ => absolute,
+        }
     }
 }
 

@@ -6,7 +6,9 @@
 //! new generation at its next event boundary and makes its instance from
 //! the new version, so the event in flight always finishes on the code it
 //! started with. A reload that fails leaves the serving version alone and
-//! is recorded here, as are crash loops reported by the sessions. Each
+//! is recorded here until the desired version (the config's entry and the
+//! file at its path) loads or serves again, as are crash loops reported by
+//! the sessions. Each
 //! change (reload, failed reload, trap) is counted in the metrics and
 //! published on the host's event bus through the handle's
 //! [`PluginObserver`].
@@ -45,7 +47,9 @@ pub struct PluginStatus {
     pub health: PluginHealth,
     /// The most recent trap, with its session.
     pub last_error: Option<String>,
-    /// Why the newest file could not be loaded (the previous version serves).
+    /// Why the desired version (the config's entry, the file at its path)
+    /// could not be loaded; the previous version serves meanwhile. Cleared
+    /// once the desired version serves.
     pub reload_error: Option<String>,
     /// Traps since the host started, all sessions together.
     pub traps: u64,
@@ -116,6 +120,14 @@ impl PluginHandle {
         self.lock_health().reload_error = Some(error);
         self.observer.metrics.reloads_failed.inc();
         self.observer.changed(|| self.status());
+    }
+
+    /// The serving version is the desired one (e.g. the config went back to
+    /// it, or its file was restored): an earlier reload error is moot.
+    pub fn up_to_date(&self) {
+        if self.lock_health().reload_error.take().is_some() {
+            self.observer.changed(|| self.status());
+        }
     }
 
     /// The plugin trapped in `session`, `consecutive` times in a row.

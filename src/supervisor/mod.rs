@@ -27,8 +27,10 @@
 //! Plugins are held as [`PluginHandle`]s shared by the sessions that use
 //! them; [`reload_plugin`](Supervisor::reload_plugin) and
 //! [`reconfigure`](Supervisor::reconfigure) (in `reconfigure.rs`) change
-//! them and the sessions on a live host.
+//! them and the sessions on a live host, bringing each plugin's serving
+//! version to the one the config wants (`converge.rs`).
 
+mod converge;
 mod health;
 mod reconfigure;
 mod runtime;

@@ -4,8 +4,10 @@
 //! Both compile off the event path and swap at event boundaries (see
 //! [`PluginHandle`]). Nothing that fails to load replaces what serves:
 //! a plugin file that does not compile or link leaves its previous
-//! version serving, with the error in its status; a config whose new
-//! plugins do not load is not applied at all. Only what changed is
+//! version serving, with the error in its status, until a later reload,
+//! file change or config rewrite finds the desired version loadable (see
+//! `converge.rs`); a config whose new plugins do not load is not applied
+//! at all. Only what changed is
 //! touched: a session whose entry is unchanged keeps running, its queue
 //! and instances intact. Sessions created through the API are not the
 //! config's to remove (see `runtime.rs`), nor are native handlers.
@@ -14,9 +16,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::Supervisor;
+use super::converge::Converge;
 use crate::config::Config;
+use crate::plugin::PluginHandle;
 use crate::plugin::native::NativePlugin;
-use crate::plugin::{PluginHandle, file_digest};
 
 /// What [`Supervisor::reconfigure`] changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -33,34 +36,18 @@ impl Supervisor {
         self.inner.config.read().expect("config lock").clone()
     }
 
-    /// Loads plugin `name` again from its file and swaps it in if the file
-    /// changed. Returns whether a new version now serves. On failure the
-    /// old version keeps serving and the error shows in its status.
+    /// Brings plugin `name` to its desired version (its config entry, the
+    /// file at that entry's path; see `converge.rs`) and swaps it in if it
+    /// is not the serving one. Returns whether a new version now serves.
+    /// On failure the old version keeps serving, the error shows in its
+    /// status and is returned.
     pub async fn reload_plugin(&self, name: &str) -> anyhow::Result<bool> {
         let _reconfiguring = self.inner.reconfiguring.lock().await;
         let Some(handle) = self.read_plugins().get(name).cloned() else {
             anyhow::bail!("unknown plugin {name:?}");
         };
-        let current = handle.current();
-        if current.is_native() {
-            return Ok(false);
-        }
-        if file_digest(&current.config.path).is_ok_and(|digest| digest == current.digest) {
-            return Ok(false);
-        }
-        match self.inner.host.load_async(name, &current.config).await {
-            Ok(loaded) => {
-                handle.swap(loaded);
-                tracing::info!(plugin = name, generation = handle.generation(), "plugin reloaded");
-                Ok(true)
-            }
-            Err(error) => {
-                let message = format!("{error:#}");
-                tracing::error!(plugin = name, error = %message, "reload failed; the previous version keeps serving");
-                handle.reload_failed(message);
-                Err(error)
-            }
-        }
+        let desired = self.desired_plugin(name, &handle);
+        self.converge(name, &handle, &desired).await.apply(name, &handle)
     }
 
     /// Applies `new` to the running host: changed plugins are reloaded,
@@ -78,25 +65,26 @@ impl Supervisor {
         }
         let mut report = Reconfigured::default();
 
-        // Load added and changed plugins first: if an added one fails, apply nothing.
+        // Load added plugins and those whose serving version is not the
+        // desired one first: if an added one fails, apply nothing.
         let mut added_plugins = Vec::new();
-        let mut changed_plugins = Vec::new();
+        let mut outcomes = Vec::new();
         for (name, plugin) in &new.plugins {
-            if old.plugins.get(name) == Some(plugin) {
-                continue;
-            }
-            let loaded = self.inner.host.load_async(name, plugin).await;
-            match (old.plugins.contains_key(name), loaded) {
-                (false, Ok(loaded)) => added_plugins.push((name.clone(), loaded)),
-                (false, Err(error)) => return Err(error.context("the new config was not applied")),
-                (true, Ok(loaded)) => changed_plugins.push((name.clone(), loaded)),
-                (true, Err(error)) => {
-                    let message = format!("{error:#}");
-                    tracing::error!(plugin = %name, error = %message, "reload failed; the previous version keeps serving");
-                    if let Some(handle) = self.read_plugins().get(name) {
-                        handle.reload_failed(message);
+            let existing = self.read_plugins().get(name).cloned();
+            match existing {
+                Some(handle) => {
+                    let outcome = self.converge(name, &handle, plugin).await;
+                    if !old.plugins.contains_key(name)
+                        && let Converge::Failed(error) = outcome
+                    {
+                        return Err(error.context("the new config was not applied"));
                     }
+                    outcomes.push((name.clone(), handle, outcome));
                 }
+                None => match self.inner.host.load_async(name, plugin).await {
+                    Ok(loaded) => added_plugins.push((name.clone(), loaded)),
+                    Err(error) => return Err(error.context("the new config was not applied")),
+                },
             }
         }
         {
@@ -105,8 +93,10 @@ impl Supervisor {
                 let observer = self.inner.observer.plugin(&name);
                 plugins.insert(name, Arc::new(PluginHandle::new(loaded, observer)));
             }
-            for (name, loaded) in changed_plugins {
-                plugins[&name].swap(loaded);
+        }
+        for (name, handle, outcome) in outcomes {
+            // A failure is logged and shown in the plugin's status.
+            if let Ok(true) = outcome.apply(&name, &handle) {
                 report.plugins_reloaded.push(name);
             }
         }

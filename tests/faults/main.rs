@@ -10,6 +10,7 @@ mod common;
 mod api;
 mod quotas;
 mod keys;
+mod reload;
 mod shutdown;
 mod store;
 mod terminal;
