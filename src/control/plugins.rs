@@ -1,6 +1,8 @@
 //! `/v1/plugins...`: every plugin's serving version and health, and
-//! reloading one from its file (`422` if the new file does not load: the
-//! old version keeps serving).
+//! reloading one: bringing it to its desired version (its config entry and
+//! the file at that entry's path). `422` with the load error for as long as
+//! the desired version does not load (the old version keeps serving), even
+//! if nothing changed since the last attempt.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -21,10 +23,10 @@ pub async fn list(State(state): State<ApiState>) -> Json<Vec<PluginStatus>> {
 #[utoipa::path(post, path = "/v1/plugins/{name}/reload", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
     responses(
-        (status = 200, description = "The file was loaded (or had not changed)", body = PluginStatus),
+        (status = 200, description = "The desired version serves: it was loaded, or served already", body = PluginStatus),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 422, description = "The new file does not load; the old version serves", body = ErrorBody),
+        (status = 422, description = "The desired version (config entry, file at its path) does not load; the old version serves", body = ErrorBody),
     ))]
 pub async fn reload(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<PluginStatus>, ApiError> {
     if state.supervisor.plugin(&name).is_none() {
