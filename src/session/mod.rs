@@ -9,7 +9,7 @@
 //! [`LiveSession::prepare`] is the lifecycle's `connect`: it creates the
 //! bounded queues, the channel (not yet connected), the plugin chain, the
 //! journal stage, the task (which first replays what a previous run left
-//! unfinished) and the sender (which first delivers what the previous run
+//! unfinished, reading the journal [`REPLAY_PAGE`] rows at a time) and the sender (which first delivers what the previous run
 //! left in the outbox) — so nothing the network says after
 //! [`LiveSession::start`] can be missed. [`LiveSession::close`] ends the
 //! task after the events already queued, dropping its instances.
@@ -103,6 +103,11 @@ impl QueueDepth {
     }
 }
 
+/// Journal rows a starting session reads at a time while it replays what
+/// a previous run left unfinished: however long the backlog, the session
+/// holds one page of it in memory.
+pub const REPLAY_PAGE: usize = 256;
+
 /// How long closing waits for the outbox to drain before leaving the rest
 /// for the next start.
 const CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -125,7 +130,13 @@ impl LiveSession {
         let timers = SessionTimers::load(store.clone(), name.clone())
             .await
             .context("loading the session's timers")?;
-        let replay = load_replay(store, &name).await?;
+        let last_seq = store.journal_last_seq(&name).await?;
+        let replay = task::Replay::open(store.clone(), name.clone(), last_seq, spec.halt.clone())
+            .await
+            .context("reading the journal")?;
+        if replay.left() > 0 {
+            tracing::info!(session = &*name, events = replay.left(), "replaying unfinished events");
+        }
         let (sender, sender_task) = Sender::spawn(
             name.clone(),
             channel.clone(),
@@ -138,7 +149,7 @@ impl LiveSession {
             session: name.clone(),
             store: store.clone(),
             writer: store.writer().clone(),
-            last_seq: store.journal_last_seq(&name).await?,
+            last_seq,
             enabled: spec.journal,
             memory: spec.queue_capacity,
         };
@@ -254,16 +265,4 @@ impl LiveSession {
             tracing::warn!(session = self.sink.session(), error = %format!("{error:#}"), "channel disconnect failed");
         }
     }
-}
-
-/// The session's journaled events a previous run did not finish, in order.
-async fn load_replay(store: &Store, session: &str) -> anyhow::Result<Vec<(i64, crate::channel::ChannelEvent)>> {
-    let pending = store.journal_pending(session).await.context("reading the journal")?;
-    if !pending.is_empty() {
-        tracing::info!(session, events = pending.len(), "replaying unfinished events");
-    }
-    Ok(pending
-        .into_iter()
-        .filter_map(|row| intake::decode(session, row))
-        .collect())
 }

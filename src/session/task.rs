@@ -1,7 +1,9 @@
 //! The session task: drains one session's queue, one event at a time.
 //!
 //! Events are handled strictly in arrival order, after the events a
-//! previous run journaled but did not finish (replayed first). Due timers
+//! previous run journaled but did not finish (replayed first, read from the
+//! journal a page at a time: a backlog of any length costs the task one
+//! page of memory — [`Replay`]). Due timers
 //! are handled between events, and only while the session is online (a
 //! timer that comes due while the account is offline fires once it
 //! reconnects, so the plugin can still send its reply).
@@ -17,10 +19,14 @@
 //! (`sender.rs`). Nothing here can fail the task: plugin failures are the
 //! dispatcher's to log, storage failures are logged and the session goes on.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use super::REPLAY_PAGE;
+use super::intake;
 use super::queue::SessionInput;
 use super::sender::Sender;
 use super::status::StatusCell;
@@ -58,18 +64,17 @@ pub(super) struct SessionTask {
 }
 
 impl SessionTask {
-    pub(super) async fn run(mut self, mut inbox: mpsc::Receiver<SessionInput>, replay: Vec<(i64, ChannelEvent)>) {
-        tracing::debug!(session = &*self.name, replay = replay.len(), "session task running");
-        let mut replay = replay.into_iter();
+    pub(super) async fn run(mut self, mut inbox: mpsc::Receiver<SessionInput>, mut replay: Replay) {
+        tracing::debug!(session = &*self.name, replay = replay.left(), "session task running");
         while !self.halted()
-            && let Some((seq, event)) = replay.next()
+            && let Some((seq, event)) = replay.next().await
         {
             self.handle_event(Some(seq), event).await;
         }
         let gauge = self.chain.gauge().clone();
         loop {
             if self.halted() {
-                self.log_halt(replay.len() + inbox.len());
+                self.log_halt(replay.left() + inbox.len());
                 break;
             }
             // Between events: give instances back if another session ran short.
@@ -255,6 +260,121 @@ impl SessionTask {
         let id = format!("{}.{}", self.id_prefix, self.next_seq);
         self.next_seq += 1;
         id
+    }
+}
+
+/// Pause before reading the journal again after a failed read.
+const REPLAY_RETRY: Duration = Duration::from_secs(1);
+
+/// The events a previous run journaled and did not finish, handed out in
+/// order and read from the journal [`REPLAY_PAGE`] rows at a time.
+///
+/// It covers the rows after the session's done mark through the last
+/// sequence number used when the session was prepared; what is journaled
+/// later comes through the session queue, after the replay. Rows are
+/// marked done as the task finishes them, so whatever a halt leaves —
+/// in the current page or not yet read — stays pending in the journal for
+/// the next start.
+pub(super) struct Replay {
+    store: Store,
+    session: Arc<str>,
+    /// The last journal row read.
+    after: i64,
+    /// The last row to replay.
+    through: i64,
+    /// The page being handed out.
+    page: VecDeque<(i64, ChannelEvent)>,
+    /// Rows not read yet, as counted at the start (for logs).
+    unread: usize,
+    /// Stops a retry of an unreadable journal.
+    halt: watch::Receiver<bool>,
+}
+
+impl Replay {
+    /// The replay of `session`'s rows after its done mark through
+    /// `through`, with the first page read (an unreadable journal fails
+    /// the session's start, as it did when the replay was read whole).
+    pub(super) async fn open(
+        store: Store,
+        session: Arc<str>,
+        through: i64,
+        halt: watch::Receiver<bool>,
+    ) -> anyhow::Result<Self> {
+        let after = store.journal_done_through(&session).await?;
+        let unread = if after < through {
+            store.journal_pending_count(&session).await?
+        } else {
+            0
+        };
+        let mut replay = Replay {
+            store,
+            session,
+            after,
+            through,
+            page: VecDeque::new(),
+            unread: usize::try_from(unread).unwrap_or(0),
+            halt,
+        };
+        replay.read_page().await?;
+        Ok(replay)
+    }
+
+    /// Events left to replay (about: unreadable rows are counted).
+    pub(super) fn left(&self) -> usize {
+        self.page.len() + self.unread
+    }
+
+    /// The next event, reading the next page when this one is done;
+    /// `None` once the replay is over, or when a halt comes while the
+    /// journal cannot be read (the rows stay pending).
+    pub(super) async fn next(&mut self) -> Option<(i64, ChannelEvent)> {
+        loop {
+            if let Some(event) = self.page.pop_front() {
+                return Some(event);
+            }
+            if self.after >= self.through {
+                return None;
+            }
+            if let Err(error) = self.read_page().await {
+                tracing::error!(
+                    session = &*self.session,
+                    after = self.after,
+                    error = %format!("{error:#}"),
+                    "journal unreadable: the replay tries again"
+                );
+                let halt = &mut self.halt;
+                let halted = async {
+                    if halt.wait_for(|halt| *halt).await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(REPLAY_RETRY) => {}
+                    _ = halted => return None,
+                }
+            }
+        }
+    }
+
+    /// Reads the page after the last row read (none past `through`).
+    async fn read_page(&mut self) -> anyhow::Result<()> {
+        if self.after >= self.through {
+            return Ok(());
+        }
+        let rows = self
+            .store
+            .journal_page(&self.session, self.after, self.through, REPLAY_PAGE)
+            .await?;
+        // An empty page: the rest of the range has no rows (duplicates took numbers without one).
+        self.after = rows.last().map_or(self.through, |row| row.seq);
+        self.unread = self.unread.saturating_sub(rows.len());
+        if self.after >= self.through {
+            self.unread = 0;
+        }
+        let session = self.session.clone();
+        self.page
+            .extend(rows.into_iter().filter_map(|row| intake::decode(&session, row)));
+        Ok(())
     }
 }
 

@@ -65,7 +65,40 @@ impl Store {
         .await?)
     }
 
-    /// The session's unfinished events, in order.
+    /// The session's done mark: every journal row up to it is finished (0 if none).
+    pub async fn journal_done_through(&self, session: &str) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT coalesce((SELECT through_seq FROM journal_done WHERE session = ?), 0)")
+                .bind(session)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// One page of the session's journal: at most `limit` rows after `after`
+    /// and up to `through`, in order. A session replays its unfinished
+    /// events page by page (the next page starts after the last row of this
+    /// one), so a backlog costs disk, not memory.
+    pub async fn journal_page(
+        &self,
+        session: &str,
+        after: i64,
+        through: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<PendingEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT seq, event FROM journal WHERE session = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        )
+        .bind(session)
+        .bind(after)
+        .bind(through)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The session's unfinished events, in order, all at once: for tests
+    /// and tools. A starting session reads them by [`journal_page`](Self::journal_page).
     pub async fn journal_pending(&self, session: &str) -> anyhow::Result<Vec<PendingEvent>> {
         Ok(sqlx::query_as(
             "SELECT seq, event FROM journal
@@ -188,6 +221,34 @@ mod tests {
         assert_eq!(pending, [3, 4, 5]);
         let other = pending_seqs(&store, "b").await;
         assert_eq!(other, [1], "another session's completions do not touch b");
+    }
+
+    #[tokio::test]
+    async fn pages_are_bounded_ordered_and_stop_at_their_end() {
+        let (store, _dir) = temp_store().await;
+        let rows = (1..=10)
+            .map(|seq| entry("a", seq, 0))
+            .chain([entry("b", 3, 0)])
+            .collect();
+        store.writer().append(rows).await.unwrap();
+        complete(&store, "a", 2).await;
+        let after = store.journal_done_through("a").await.unwrap();
+        assert_eq!(after, 2);
+        let seqs = |page: Vec<crate::store::PendingEvent>| page.iter().map(|e| e.seq).collect::<Vec<_>>();
+        let first = seqs(store.journal_page("a", after, 9, 3).await.unwrap());
+        assert_eq!(first, [3, 4, 5], "at most `limit` rows, after the done mark, in order");
+        let second = seqs(store.journal_page("a", 5, 9, 3).await.unwrap());
+        assert_eq!(second, [6, 7, 8], "the next page starts after the last row");
+        let last = seqs(store.journal_page("a", 8, 9, 3).await.unwrap());
+        assert_eq!(
+            last,
+            [9],
+            "rows past `through` (journaled after the start) are not read"
+        );
+        assert!(store.journal_page("a", 9, 9, 3).await.unwrap().is_empty());
+        assert_eq!(store.journal_done_through("b").await.unwrap(), 0);
+        let other = seqs(store.journal_page("b", 0, 10, 3).await.unwrap());
+        assert_eq!(other, [3], "only the session's own rows");
     }
 
     #[tokio::test]

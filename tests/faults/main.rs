@@ -11,6 +11,7 @@ mod api;
 mod quotas;
 mod keys;
 mod reload;
+mod replay;
 mod shutdown;
 mod store;
 mod terminal;
