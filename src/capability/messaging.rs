@@ -420,3 +420,36 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> anyhow::Result<()> {
     wit::add_to_linker::<PluginState, HasSelf<Messaging>>(linker, |state| &mut state.messaging)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_of_a_send_is_measured() {
+        let media = Outbound::Media {
+            chat: "a@sim".into(),
+            kind: channel::MediaKind::Document,
+            data: vec![0; 1000],
+            mime: "text/plain".into(),
+            caption: Some("hi".into()),
+            file_name: Some("f.txt".into()),
+        };
+        let parts = Parts::of(&media);
+        assert_eq!((parts.text, parts.media), (Some("hi"), 1000));
+        assert_eq!(parts.fields, ["a@sim", "text/plain", "f.txt"]);
+        assert_eq!(parts.bytes(), 1000 + 2 + 5 + 10 + 5);
+        let read = Outbound::MarkRead {
+            chat: "a@sim".into(),
+            sender: "b@sim".into(),
+            ids: vec!["1".into(), "22".into()],
+        };
+        assert_eq!(Parts::of(&read).fields, ["a@sim", "b@sim", "1", "22"]);
+    }
+
+    #[test]
+    fn whatsapp_caps_texts_in_characters_and_sim_does_not() {
+        assert_eq!(channel_text_chars(ChannelKind::Whatsapp), Some(65_536));
+        assert_eq!(channel_text_chars(ChannelKind::Sim), None);
+    }
+}
