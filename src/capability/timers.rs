@@ -281,3 +281,46 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> anyhow::Result<()> {
     wit::add_to_linker::<PluginState, HasSelf<Timers>>(linker, |state| &mut state.timers)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_queue_holds_sizes_and_a_due_timer_s_payload_comes_from_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).await.unwrap();
+        let session: Arc<str> = Arc::from("s");
+        let timers = SessionTimers::load(store.clone(), session.clone()).await.unwrap();
+        let id = timers.schedule("p", 0, "scheduled".into()).await.unwrap();
+        timers.schedule("p", 3_600_000, "later".into()).await.unwrap();
+        timers.schedule("q", 3_600_000, "other".into()).await.unwrap();
+        let usage = Usage {
+            timers: 2,
+            payload_bytes: 14,
+        };
+        assert_eq!(timers.usage_of("p"), usage);
+
+        // A new run reads the same usage without the payloads.
+        let timers = SessionTimers::load(store.clone(), session).await.unwrap();
+        assert_eq!(timers.usage_of("p"), usage);
+        sqlx::query("UPDATE timers SET payload = 'changed' WHERE id = ?")
+            .bind(&id)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let due = timers.next_due().await;
+        assert_eq!((due.id.as_str(), due.payload.as_str()), (id.as_str(), "changed"));
+        assert_eq!(timers.usage_of("p").timers, 1);
+        assert!(timers.cancel("q", &timers_id_of(&store, "q").await).await.unwrap());
+        assert_eq!(timers.usage_of("q"), Usage::default());
+    }
+
+    async fn timers_id_of(store: &Store, plugin: &str) -> String {
+        sqlx::query_scalar("SELECT id FROM timers WHERE plugin = ?")
+            .bind(plugin)
+            .fetch_one(store.pool())
+            .await
+            .unwrap()
+    }
+}
