@@ -9,6 +9,7 @@ use purr::session::State;
 const ONE_SESSION: &str = r#"
 [plugins.probe]
 path = "{probe}"
+linking_codes = true
 
 [sessions.acct]
 channel = "sim"
@@ -47,6 +48,19 @@ async fn a_new_account_shows_a_qr_then_links_and_plugins_see_every_event() {
     assert_eq!(status.qr, None, "the QR is gone once linked");
     // The plugin was there before the QR: nothing was missed.
     assert_eq!(host.say("acct", "events").await, ["started,qr,connected"]);
+    host.stop().await;
+}
+
+/// A linking code links the account to whoever uses it first, and a plugin
+/// may reach the network: only plugins that ask (`linking_codes = true`)
+/// get `qr` and `pair-code` events.
+#[tokio::test]
+async fn plugins_see_linking_codes_only_when_configured() {
+    let config = TestConfig::new(&ONE_SESSION.replace("linking_codes = true\n", ""));
+    let host = config.host().await;
+    host.supervisor.start("acct").await.unwrap();
+    host.wait_state("acct", State::Connected).await;
+    assert_eq!(host.say("acct", "events").await, ["started,connected"]);
     host.stop().await;
 }
 

@@ -19,6 +19,7 @@ const SESSIONS: [&str; 3] = ["a", "b", "c"];
 const HOT_CHAIN: &str = r#"
 [plugins.hot]
 path = "hot.wasm"
+linking_codes = true
 
 [sessions.a]
 channel = "sim"
@@ -187,6 +188,7 @@ async fn touching_a_plugin_file_reloads_nothing() {
 const TWO_SESSIONS: &str = r#"
 [plugins.probe]
 path = "{probe}"
+linking_codes = true
 
 [sessions.keep]
 channel = "sim"

@@ -167,6 +167,7 @@ async fn an_instance_is_recycled_after_max_calls() {
 [plugins.probe]
 path = "{probe}"
 max_calls = 4
+linking_codes = true
 
 [sessions.s]
 channel = "sim"
@@ -197,6 +198,7 @@ idle_ms = 100
 [plugins.probe]
 path = "{probe}"
 idle_ms = 0
+linking_codes = true
 
 [sessions.idle]
 channel = "sim"

@@ -51,6 +51,7 @@ const PLUGIN_KEYS: &[&str] = &[
     "http_timeout_ms",
     "http_max_response_bytes",
     "http_max_concurrent",
+    "linking_codes",
     "config",
 ];
 const SESSION_KEYS: &[&str] = &[
@@ -231,6 +232,7 @@ impl Checker<'_> {
                 idle_ms: self.integer(table, &entry, "idle_ms", 0..=i64::MAX).unwrap_or(60_000) as u64,
                 quotas: self.quotas(table, &entry),
                 http: self.http(table, &entry),
+                linking_codes: self.boolean(table, &entry, "linking_codes").unwrap_or(false),
                 settings: self.table(table, &entry, "config").cloned().unwrap_or_default(),
             };
             plugins.insert(name.clone(), plugin);

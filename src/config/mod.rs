@@ -118,6 +118,11 @@ pub struct PluginConfig {
     pub quotas: PluginQuotas,
     /// Outbound HTTP: where to, and limits.
     pub http: PluginHttp,
+    /// Whether the plugin receives `qr` and `pair-code` events (default
+    /// false). A linking code links the account to whoever uses it first,
+    /// and a plugin may have network access: only plugins meant to show
+    /// codes (to an operator) get them.
+    pub linking_codes: bool,
     /// The plugin's own settings, given to it through the `config` import.
     pub settings: toml::Table,
 }

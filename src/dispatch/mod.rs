@@ -222,6 +222,9 @@ impl Chain {
             if only.is_some_and(|name| name != &*slot.plugin.name) {
                 continue;
             }
+            if matches!(event, Event::Qr(_) | Event::PairCode(_)) && !slot.plugin.config.linking_codes {
+                continue;
+            }
             slot.follow_reload();
             let result = call(&self.scope, &self.gauge, slot, &ctx, event).await;
             match &result {

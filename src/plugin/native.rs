@@ -102,6 +102,8 @@ impl NativePlugin {
                 idle_ms: 60_000,
                 quotas: PluginQuotas::default(),
                 http: PluginHttp::default(),
+                // The host's own code, as trusted as the host.
+                linking_codes: true,
                 settings: toml::Table::new(),
             },
             digest: [0; 32],

@@ -8,8 +8,8 @@
 mod common;
 
 mod api;
-mod quotas;
 mod keys;
+mod quotas;
 mod reload;
 mod replay;
 mod shutdown;
