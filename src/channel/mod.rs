@@ -11,6 +11,7 @@
 
 mod model;
 pub mod sim;
+mod sink;
 pub mod whatsapp;
 
 use std::sync::Arc;
@@ -18,9 +19,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use model::*;
+pub use sink::{Commit, Deliver, EmitError, EventSink, SessionClosed};
 
 use crate::config::ChannelKind;
-use crate::session::EventSink;
 use crate::store::Store;
 
 /// Why an outbound action failed.

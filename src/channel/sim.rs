@@ -32,8 +32,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{Channel, ChannelEvent, Content, InboundMessage, Outbound, SendError};
+use super::{Commit, EmitError, EventSink, SessionClosed};
 use crate::config::{ChannelKind, SimConfig};
-use crate::session::{Commit, EmitError, EventSink, SessionClosed};
 use crate::store::{SimSent, Store};
 use crate::util::now_ms;
 

@@ -1,7 +1,7 @@
 //! One session (chat account) at run time: its queues, tasks and channel.
 //!
 //! ```text
-//! channel -> EventSink -> intake queue -> journal stage (intake.rs)
+//! channel -> EventSink (SessionReceiver) -> intake queue -> journal stage (intake.rs)
 //!         -> session queue -> session task (task.rs) -> completion + outbox
 //!         -> sender (sender.rs) -> channel
 //! ```
@@ -9,8 +9,8 @@
 //! [`LiveSession::prepare`] is the lifecycle's `connect`: it creates the
 //! bounded queues, the channel (not yet connected), the plugin chain, the
 //! journal stage, the task (which first replays what a previous run left
-//! unfinished, reading the journal [`REPLAY_PAGE`] rows at a time) and the sender (which first delivers what the previous run
-//! left in the outbox) — so nothing the network says after
+//! unfinished, reading the journal [`REPLAY_PAGE`] rows at a time) and the
+//! sender (which first delivers what the previous run left in the outbox) — so nothing the network says after
 //! [`LiveSession::start`] can be missed. [`LiveSession::close`] ends the
 //! task after the events already queued, dropping its instances.
 
@@ -26,18 +26,18 @@ use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use queue::{Commit, EmitError, EventSink, SessionClosed, SessionInput};
+pub use queue::SessionInput;
 pub use status::{QrCode, SessionStatus, State, StatusCell};
 
 use crate::capability::kv::SessionKv;
 use crate::capability::messaging::{EventSends, SendBudget};
 use crate::capability::timers::SessionTimers;
-use crate::channel::{self, Channel, ChannelDeps, ChannelSpec};
+use crate::channel::{self, Channel, ChannelDeps, ChannelSpec, Deliver as _, EventSink, SessionClosed};
 use crate::dispatch::Chain;
 use crate::observe::{ObservedChannel, SessionObserver};
 use crate::plugin::{InstanceGauge, PluginHandle};
 use crate::store::Store;
-use queue::Intake;
+use queue::{Intake, SessionReceiver};
 use sender::Sender;
 
 /// What every plugin instance of a session shares: who it is and what it may reach.
@@ -77,7 +77,7 @@ pub struct SessionSpec {
 /// A prepared or running session.
 pub struct LiveSession {
     intake: mpsc::Sender<Intake>,
-    sink: EventSink,
+    receiver: Arc<SessionReceiver>,
     channel: Arc<dyn Channel>,
     timers: SessionTimers,
     status: StatusCell,
@@ -125,8 +125,9 @@ impl LiveSession {
         let store = &deps.store;
         let (intake, intake_queue) = mpsc::channel(spec.queue_capacity);
         let (queue, inbox) = mpsc::channel(spec.queue_capacity);
-        let sink = EventSink::new(name.clone(), intake.clone(), status.clone());
-        let channel = ObservedChannel::wrap(channel::open(&spec.channel, sink.clone(), deps)?, spec.observer.clone());
+        let receiver = Arc::new(SessionReceiver::new(name.clone(), intake.clone(), status.clone()));
+        let sink = EventSink::new(receiver.clone());
+        let channel = ObservedChannel::wrap(channel::open(&spec.channel, sink, deps)?, spec.observer.clone());
         let timers = SessionTimers::load(store.clone(), name.clone())
             .await
             .context("loading the session's timers")?;
@@ -189,7 +190,7 @@ impl LiveSession {
         let task = tokio::spawn(task.run(inbox, replay));
         Ok(LiveSession {
             intake,
-            sink,
+            receiver,
             channel,
             timers,
             status,
@@ -247,22 +248,22 @@ impl LiveSession {
     /// a few seconds to drain, and then closes the connection, keeping auth.
     /// Sends still pending stay in the outbox for the next start.
     pub async fn close(self) {
-        self.sink.stop_accepting();
+        self.receiver.stop_accepting();
         // The task may already be gone if it panicked; then there is nothing to drain.
         let _ = self.intake.send(Intake::Control(SessionInput::Close)).await;
         if let Err(error) = self.task.await {
-            tracing::error!(session = self.sink.session(), %error, "session task ended abnormally");
+            tracing::error!(session = self.receiver.session(), %error, "session task ended abnormally");
         }
         let sender = self.sender.abort_handle();
         if tokio::time::timeout(CLOSE_GRACE, self.sender).await.is_err() {
             sender.abort();
             tracing::warn!(
-                session = self.sink.session(),
+                session = self.receiver.session(),
                 "closing with sends still in the outbox; they go out at the next start"
             );
         }
         if let Err(error) = self.channel.disconnect().await {
-            tracing::warn!(session = self.sink.session(), error = %format!("{error:#}"), "channel disconnect failed");
+            tracing::warn!(session = self.receiver.session(), error = %format!("{error:#}"), "channel disconnect failed");
         }
     }
 }

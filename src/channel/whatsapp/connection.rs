@@ -37,9 +37,9 @@ use whatsapp_rust::{Client, InboundDurabilityHook};
 use super::outbound::KnownMessage;
 use super::store::WhatsappStore;
 use super::{Connector, SharedHttp, SharedTransport, inbound, outbound};
+use crate::channel::EventSink;
 use crate::channel::{Channel, ChannelEvent, Outbound, SendError};
 use crate::config::ChannelKind;
-use crate::session::EventSink;
 
 /// How long `logout` waits for a stopped session to come online so it can
 /// unlink the device.
@@ -418,7 +418,7 @@ impl Journal {
         for commit in commits {
             commit
                 .await
-                .map_err(|_| crate::session::SessionClosed)?
+                .map_err(|_| crate::channel::SessionClosed)?
                 .map_err(|error| anyhow::anyhow!("journal: {error}"))?;
         }
         Ok(())
