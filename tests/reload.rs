@@ -19,7 +19,6 @@ const SESSIONS: [&str; 3] = ["a", "b", "c"];
 const HOT_CHAIN: &str = r#"
 [plugins.hot]
 path = "hot.wasm"
-linking_codes = true
 
 [sessions.a]
 channel = "sim"
@@ -146,6 +145,7 @@ async fn swaps_under_traffic_lose_and_reorder_nothing() {
 const HOT_ALONE: &str = r#"
 [plugins.hot]
 path = "hot.wasm"
+linking_codes = true
 
 [sessions.s]
 channel = "sim"
