@@ -68,13 +68,36 @@ impl LogBudget {
         }
     }
 
-    pub fn per_minute(&self) -> u64 {
-        self.per_minute
-    }
-
     /// Whether this budget has the limits `quotas` set.
     pub fn fits(&self, quotas: &PluginQuotas) -> bool {
         self.line_bytes == quotas.log_line_bytes && self.per_minute == quotas.log_bytes_per_minute
+    }
+
+    /// The longest record, in bytes (`max_log_line_bytes`).
+    pub fn line_bytes(&self) -> u64 {
+        self.line_bytes
+    }
+
+    /// Whether a record of `bytes` from `plugin` in `session` (handling
+    /// `event`, or `""`) may be written now; logs the drop warnings and
+    /// counts the drops. For the `log` import and the plugin's stdout and
+    /// stderr alike, which share the allowance.
+    pub fn pass(&self, session: &str, plugin: &str, event: &str, bytes: u64) -> bool {
+        match self.admit(bytes, Instant::now()) {
+            Admit::Drop { first } => {
+                Metrics::quota_exceeded(session, plugin, "max_log_bytes_per_minute");
+                if first {
+                    tracing::warn!(target: TARGET, session, plugin, event, per_minute = self.per_minute, "plugin log over max_log_bytes_per_minute: dropping records");
+                }
+                false
+            }
+            Admit::Write { bytes, records } => {
+                if records > 0 {
+                    tracing::warn!(target: TARGET, session, plugin, event, "{bytes} bytes ({records} records) of log dropped (max_log_bytes_per_minute)");
+                }
+                true
+            }
+        }
     }
 
     /// Takes `bytes` for one record at `now`, if the allowance has them.
@@ -148,18 +171,8 @@ impl Host for Log {
             Metrics::quota_exceeded(session, plugin, "max_log_line_bytes");
         }
         let message = cut.as_deref().unwrap_or(&message);
-        match self.budget.admit(message.len() as u64, Instant::now()) {
-            Admit::Drop { first } => {
-                Metrics::quota_exceeded(session, plugin, "max_log_bytes_per_minute");
-                if first {
-                    tracing::warn!(target: TARGET, session, plugin, event, per_minute = self.budget.per_minute(), "plugin log over max_log_bytes_per_minute: dropping records");
-                }
-                return Ok(());
-            }
-            Admit::Write { bytes, records } if records > 0 => {
-                tracing::warn!(target: TARGET, session, plugin, event, "{bytes} bytes ({records} records) of log dropped (max_log_bytes_per_minute)");
-            }
-            Admit::Write { .. } => {}
+        if !self.budget.pass(session, plugin, event, message.len() as u64) {
+            return Ok(());
         }
         match level {
             Level::Trace => tracing::trace!(target: TARGET, session, plugin, event, "{message}"),

@@ -91,9 +91,10 @@ impl PluginState {
         let memory_bytes = (plugin.config.memory_mb as usize) << 20;
         // Nothing ambient: no preopened dirs, no env, no args, no sockets;
         // stdout and stderr become log records.
+        let log_budget = scope.send_budget.log_budget(name, &plugin.config.quotas);
         let wasi = WasiCtx::builder()
-            .stdout(LogStream::new(&scope.session, name, "stdout"))
-            .stderr(LogStream::new(&scope.session, name, "stderr"))
+            .stdout(LogStream::new(&scope.session, name, "stdout", log_budget.clone()))
+            .stderr(LogStream::new(&scope.session, name, "stderr", log_budget))
             .build();
         let Capabilities {
             messaging,

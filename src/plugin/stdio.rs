@@ -2,7 +2,9 @@
 //!
 //! A guest's `println!` (or `console.log`, `print`) becomes one `tracing`
 //! record per line at `info` (stdout) or `warn` (stderr), tagged with the
-//! session and plugin. Lines longer than [`MAX_LINE`] are split.
+//! session and plugin. Lines longer than `max_log_line_bytes` are split,
+//! and the lines share the plugin's [`LogBudget`] (bytes per minute) with
+//! its `log` import: past it they are dropped.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -11,8 +13,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
-/// The longest line kept together in one log record.
-const MAX_LINE: usize = 16 * 1024;
+use crate::capability::log::LogBudget;
 
 /// A guest output stream that writes into `tracing`.
 #[derive(Clone)]
@@ -20,14 +21,16 @@ pub struct LogStream {
     session: Arc<str>,
     plugin: Arc<str>,
     stream: &'static str,
+    budget: Arc<LogBudget>,
 }
 
 impl LogStream {
-    pub fn new(session: &Arc<str>, plugin: &Arc<str>, stream: &'static str) -> Self {
+    pub fn new(session: &Arc<str>, plugin: &Arc<str>, stream: &'static str, budget: Arc<LogBudget>) -> Self {
         LogStream {
             session: session.clone(),
             plugin: plugin.clone(),
             stream,
+            budget,
         }
     }
 }
@@ -58,6 +61,10 @@ impl LineWriter {
         let text = String::from_utf8_lossy(&self.line);
         let text = text.trim_end_matches(['\r', '\n']);
         let (session, plugin) = (&*self.target.session, &*self.target.plugin);
+        if !self.target.budget.pass(session, plugin, "", text.len() as u64) {
+            self.line.clear();
+            return;
+        }
         if self.target.stream == "stderr" {
             tracing::warn!(target: "purr::plugin::output", session, plugin, stream = "stderr", "{text}");
         } else {
@@ -71,7 +78,7 @@ impl AsyncWrite for LineWriter {
     fn poll_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         for &byte in buf {
             self.line.push(byte);
-            if byte == b'\n' || self.line.len() >= MAX_LINE {
+            if byte == b'\n' || self.line.len() as u64 >= self.target.budget.line_bytes() {
                 self.emit();
             }
         }

@@ -184,3 +184,32 @@ fn an_overlong_log_record_is_cut_and_a_log_flood_is_dropped() {
         stderr.len()
     );
 }
+
+/// A plugin's stdout/stderr were split into lines but had no allowance: a
+/// `print` loop could fill the host's log as the `log` import could. The
+/// lines share the plugin's `max_log_bytes_per_minute` with `log`.
+#[test]
+fn a_flood_on_stderr_shares_the_log_allowance() {
+    let config = hostile_in("s", "max_log_bytes_per_minute = 50000");
+    let output = run_purr(
+        &["chat", "s", "-c", config.path.to_str().unwrap()],
+        "print-flood 500 1000\nok\n",
+        |command| {
+            command.env("RUST_LOG", "warn");
+        },
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().lines().collect::<Vec<_>>(),
+        ["printed", "alive"],
+        "the plugin went on"
+    );
+    assert!(stderr.contains("zzzz"), "lines within the allowance are logged");
+    assert_eq!(stderr.matches("dropping records").count(), 1, "the drop is said once");
+    assert!(
+        stderr.len() < 100_000,
+        "the flood is bounded: {} bytes of log",
+        stderr.len()
+    );
+}

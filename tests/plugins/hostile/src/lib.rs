@@ -17,6 +17,7 @@
 //! | `big-kv <bytes>` | stores a kv value of `bytes` bytes; answers `stored` or the refusal |
 //! | `log-line <bytes>` | logs one record of `bytes` bytes (`x`…`x` between `<<` and `>>`); answers `logged` |
 //! | `log-flood <n> <bytes>` | logs `n` records of `bytes` bytes each; answers `logged` |
+//! | `print-flood <n> <bytes>` | prints `n` lines of `bytes` bytes each to stderr; answers `printed` |
 //! | `ok` | answers `alive` (a well-behaved event) |
 //! | `busy <ms> <text>` | works for `ms` milliseconds, then answers `text` (a slow plugin) |
 
@@ -108,6 +109,14 @@ impl Guest for Hostile {
                     log::log(log::Level::Warn, &line);
                 }
                 messaging::send_text(chat, "logged")?;
+            }
+            "print-flood" => {
+                let (n, bytes) = rest.split_once(' ').unwrap_or((rest, ""));
+                let line = "z".repeat(count(bytes)?);
+                for _ in 0..count(n)? {
+                    eprintln!("{line}");
+                }
+                messaging::send_text(chat, "printed")?;
             }
             "ok" => {
                 messaging::send_text(chat, "alive")?;
