@@ -11,6 +11,9 @@
 //!   an empty chain: the plugin's share of an event;
 //! - `instantiate`: the same with `max_calls = 1` (a fresh instance, plus its
 //!   `init`, for every event), minus `event`.
+//!
+//! `PURR_BENCH_COMPARE="label=path.wasm,..."` adds rows for other builds of
+//! echo, e.g. an older one, to compare with in the same run.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -111,6 +114,20 @@ async fn per_event(plugin: Option<&Path>, max_calls: u64, events: usize) -> Dura
     median(samples)
 }
 
+/// The extra builds named by `PURR_BENCH_COMPARE` (`label=path,...`).
+fn compared_builds() -> Vec<(String, PathBuf)> {
+    let list = std::env::var("PURR_BENCH_COMPARE").unwrap_or_default();
+    list.split(',')
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            let (label, path) = entry
+                .split_once('=')
+                .unwrap_or_else(|| panic!("PURR_BENCH_COMPARE entry {entry:?} is not label=path"));
+            (label.to_string(), PathBuf::from(path))
+        })
+        .collect()
+}
+
 fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
@@ -124,7 +141,7 @@ fn ratio(value: f64, base: f64) -> String {
 }
 
 struct Row {
-    language: &'static str,
+    language: String,
     size: u64,
     compile: Duration,
     cached: Duration,
@@ -136,10 +153,13 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let empty = runtime.block_on(per_event(None, 10_000, EVENTS));
     let mut rows = Vec::new();
-    for (language, name) in LANGUAGES {
-        let path = wasm_path(name);
-        let wasm = std::fs::read(&path).unwrap();
-        eprintln!("measuring {language} ({name}.wasm)");
+    let builds = LANGUAGES
+        .iter()
+        .map(|(language, name)| (language.to_string(), wasm_path(name)))
+        .chain(compared_builds());
+    for (language, path) in builds {
+        let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        eprintln!("measuring {language} ({})", path.display());
         let (compile, cached) = load_times(&wasm);
         let warm = runtime.block_on(per_event(Some(&path), 1_000_000, EVENTS));
         let fresh = runtime.block_on(per_event(Some(&path), 1, FRESH_EVENTS));
