@@ -130,7 +130,7 @@ async fn a_stop_during_the_replay_leaves_the_rest_journaled_for_the_next_start()
     let total = quick + 60;
     let texts: Vec<String> = (0..total)
         .map(|i| {
-            let ms = if i < quick { 0 } else { 50 };
+            let ms = if i < quick { 0 } else { 100 };
             format!("busy {ms} r-{i}")
         })
         .collect();
