@@ -5,13 +5,14 @@
 //! sim network's other side, across processes) and [`dead_letters`];
 //! [`manage`], [`events`] and [`pair`] manage a running host through its control API
 //! ([`remote`] is their client); [`new`] creates a plugin project. Logs go
-//! to stderr through `tracing`;
+//! to stderr through `tracing` ([`logging`]: text or JSON lines);
 //! `RUST_LOG` filters them.
 
 mod chat;
 mod check;
 mod dead_letters;
 mod events;
+mod logging;
 mod manage;
 mod new;
 mod pair;
@@ -24,8 +25,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
+use self::logging::LogFormat;
 use crate::config::{Config, ConfigErrors};
 
 /// A bot runtime: chat sessions routed into sandboxed WebAssembly plugins.
@@ -34,6 +35,9 @@ use crate::config::{Config, ConfigErrors};
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The log lines on stderr: `text`, or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t, env = "PURR_LOG_FORMAT")]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +102,7 @@ pub fn main() -> ExitCode {
         Command::Run(_) | Command::Check(_) => "info",
         _ => "warn",
     };
-    init_logging(default_level);
+    logging::init(cli.log_format, default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -131,13 +135,4 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Logs to stderr; `RUST_LOG` overrides `default_level`.
-fn init_logging(default_level: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }
