@@ -14,8 +14,10 @@
 //! journals nothing but, like the other, leaves `echo` in the compile
 //! cache: neither start compiles it).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use purr::channel::{ChannelEvent, Content, InboundMessage};
@@ -23,6 +25,7 @@ use purr::config::Config;
 use purr::session::State;
 use purr::store::JournalEntry;
 use purr::supervisor::Supervisor;
+use support::{mib, proc_status, run_child};
 
 const DEFAULT_BACKLOG: usize = 100_000;
 /// The text of each journaled message, in bytes.
@@ -42,14 +45,6 @@ fn write_config(dir: &Path, autostart: bool) -> Config {
     let path = dir.join("purr.toml");
     std::fs::write(&path, text).unwrap();
     Config::load(&path).unwrap()
-}
-
-/// A value of `/proc/self/status` (`VmRSS`, `VmHWM`), in bytes.
-fn proc_status(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
 }
 
 /// Child: journals `backlog` pending events for session `s`.
@@ -106,20 +101,7 @@ async fn child_start(dir: &Path) {
 
 /// Runs this binary as a child doing `mode`; its output line.
 fn child(mode: &str, dir: &Path, backlog: usize) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--child", mode, &dir.display().to_string(), &backlog.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{mode} child failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+    run_child(&[mode.to_string(), dir.display().to_string(), backlog.to_string()])
 }
 
 fn main() {

@@ -19,13 +19,16 @@
 //!   empty compile cache (cold) and with the cache the cold run left
 //!   (warm).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use purr::config::Config;
 use purr::session::State;
 use purr::supervisor::Supervisor;
+use support::{mib, proc_status, run_child};
 
 const DEFAULT_COUNTS: [usize; 3] = [100, 1_000, 10_000];
 /// The plugins' `idle_ms` measured: instances kept, instances dropped.
@@ -63,10 +66,7 @@ fn write_config(dir: &Path, sessions: usize, chain: &str, idle_ms: u64) -> Confi
 
 /// Resident memory of this process, in bytes.
 fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
+    proc_status("VmRSS:")
 }
 
 async fn all_connected(supervisor: &Supervisor, sessions: usize) {
@@ -118,27 +118,13 @@ async fn child_startup(dir: &Path, sessions: usize, chain: &str) {
 
 /// Runs this binary as a child measuring `mode`, returning its output line.
 fn measure(mode: &str, dir: &Path, sessions: usize, chain: &str, idle_ms: u64) -> String {
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--child",
-            mode,
-            &dir.display().to_string(),
-            &sessions.to_string(),
-            chain,
-        ])
-        .arg(idle_ms.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{mode} child failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
-}
-
-fn mib(bytes: f64) -> String {
-    format!("{:.1} MiB", bytes / (1024.0 * 1024.0))
+    run_child(&[
+        mode.to_string(),
+        dir.display().to_string(),
+        sessions.to_string(),
+        chain.to_string(),
+        idle_ms.to_string(),
+    ])
 }
 
 fn counts() -> Vec<usize> {
