@@ -27,6 +27,7 @@ use crate::session::{QrCode, SessionStatus, State as SessionState};
 
 /// `?session=<name>`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only this session's events.
     session: Option<String>,
@@ -77,11 +78,11 @@ pub struct LaggedEvent {
     missed: u64,
 }
 
-#[utoipa::path(get, path = "/v1/events", tag = "host",
+#[utoipa::path(get, path = "/v1/events", operation_id = "events", tag = "host",
     params(EventsQuery),
     responses(
         (status = 200, description = "Server-sent events: status, message, sent, plugin, lagged", content_type = "text/event-stream", body = String),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
         (status = 404, description = "Unknown session in ?session=", body = ErrorBody),
     ))]
 pub async fn events(

@@ -43,7 +43,7 @@ impl Modify for BearerToken {
 #[derive(Clone)]
 pub struct Document(pub Arc<str>);
 
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "host", security(()),
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "openapi_document", tag = "host", security(()),
     responses((status = 200, description = "This document", content_type = "application/json", body = Object)))]
 pub async fn document(Extension(document): Extension<Document>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/json")], document.0.to_string())

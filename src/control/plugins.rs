@@ -11,21 +11,21 @@ use super::ApiState;
 use super::error::{ApiError, ErrorBody};
 use crate::plugin::PluginStatus;
 
-#[utoipa::path(get, path = "/v1/plugins", tag = "plugins",
+#[utoipa::path(get, path = "/v1/plugins", operation_id = "list_plugins", tag = "plugins",
     responses(
-        (status = 200, body = [PluginStatus]),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "Every loaded plugin", body = [PluginStatus]),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
     ))]
 pub async fn list(State(state): State<ApiState>) -> Json<Vec<PluginStatus>> {
     Json(state.supervisor.plugins())
 }
 
-#[utoipa::path(post, path = "/v1/plugins/{name}/reload", tag = "plugins",
+#[utoipa::path(post, path = "/v1/plugins/{name}/reload", operation_id = "reload_plugin", tag = "plugins",
     params(("name" = String, Path, description = "Plugin name")),
     responses(
         (status = 200, description = "The desired version serves: it was loaded, or served already", body = PluginStatus),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No plugin of that name", body = ErrorBody),
         (status = 422, description = "The desired version (config entry, file at its path) does not load; the old version serves", body = ErrorBody),
     ))]
 pub async fn reload(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<PluginStatus>, ApiError> {

@@ -36,20 +36,20 @@ pub struct NewMessage {
     pub text: String,
 }
 
-#[utoipa::path(get, path = "/v1/sessions", tag = "sessions",
+#[utoipa::path(get, path = "/v1/sessions", operation_id = "list_sessions", tag = "sessions",
     responses(
         (status = 200, description = "Config and run-time sessions", body = [SessionInfo]),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
     ))]
 pub async fn list(State(state): State<ApiState>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     Ok(Json(state.supervisor.list().await.map_err(ApiError::internal)?))
 }
 
-#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = NewSession,
+#[utoipa::path(post, path = "/v1/sessions", operation_id = "create_session", tag = "sessions", request_body = NewSession,
     responses(
         (status = 201, description = "Created and stored; started if autostart", body = SessionInfo),
         (status = 400, description = "Malformed body or invalid name", body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
         (status = 409, description = "A session of that name exists", body = ErrorBody),
         (status = 422, description = "Unknown channel or plugin", body = ErrorBody),
     ))]
@@ -61,23 +61,23 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{name}", tag = "sessions",
+#[utoipa::path(get, path = "/v1/sessions/{name}", operation_id = "get_session", tag = "sessions",
     params(("name" = String, Path, description = "Session name")),
     responses(
-        (status = 200, body = SessionInfo),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 200, description = "The session", body = SessionInfo),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
     ))]
 pub async fn get(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<SessionInfo>, ApiError> {
     Ok(Json(state.supervisor.session(&name)?))
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{name}/start", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{name}/start", operation_id = "start_session", tag = "sessions",
     params(("name" = String, Path, description = "Session name")),
     responses(
         (status = 200, description = "Starting (a new account shows a QR)", body = SessionInfo),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "Another lifecycle action is in progress", body = ErrorBody),
     ))]
 pub async fn start(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<SessionInfo>, ApiError> {
@@ -92,13 +92,13 @@ pub struct PairByPhone {
     pub phone: String,
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{name}/pair-code", tag = "sessions", request_body = PairByPhone,
+#[utoipa::path(post, path = "/v1/sessions/{name}/pair-code", operation_id = "pair_session_by_phone", tag = "sessions", request_body = PairByPhone,
     params(("name" = String, Path, description = "Session name")),
     responses(
         (status = 200, description = "Starting; a new account gets a pair code (`pair_code`) instead of QR codes", body = SessionInfo),
         (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "Not a WhatsApp session, or another lifecycle action is in progress", body = ErrorBody),
         (status = 422, description = "Not a phone number", body = ErrorBody),
     ))]
@@ -117,12 +117,12 @@ pub async fn pair_code(
     Ok(Json(state.supervisor.try_pair_by_phone(&name, &body.phone).await?))
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{name}/disconnect", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{name}/disconnect", operation_id = "disconnect_session", tag = "sessions",
     params(("name" = String, Path, description = "Session name")),
     responses(
         (status = 200, description = "Stopped; auth kept", body = SessionInfo),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "Another lifecycle action is in progress", body = ErrorBody),
     ))]
 pub async fn disconnect(
@@ -132,12 +132,12 @@ pub async fn disconnect(
     lifecycle(&state, &name, Lifecycle::Disconnect).await
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{name}/destroy", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{name}/destroy", operation_id = "destroy_session", tag = "sessions",
     params(("name" = String, Path, description = "Session name")),
     responses(
         (status = 200, description = "Logged out, auth deleted; a run-time session is forgotten", body = SessionInfo),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "Another lifecycle action is in progress", body = ErrorBody),
     ))]
 pub async fn destroy(State(state): State<ApiState>, Path(name): Path<String>) -> Result<Json<SessionInfo>, ApiError> {
@@ -149,12 +149,12 @@ async fn lifecycle(state: &ApiState, name: &str, action: Lifecycle) -> Result<Js
     Ok(Json(state.supervisor.try_lifecycle(name, action).await?))
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{name}/qr", tag = "sessions",
+#[utoipa::path(get, path = "/v1/sessions/{name}/qr", operation_id = "session_qr", tag = "sessions",
     params(("name" = String, Path, description = "Session name")),
     responses(
         (status = 200, description = "The QR code to scan", content_type = "image/svg+xml", body = String),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "Not in scan-qr", body = ErrorBody),
     ))]
 pub async fn qr(State(state): State<ApiState>, Path(name): Path<String>) -> Result<impl IntoResponse, ApiError> {
@@ -173,14 +173,14 @@ pub async fn qr(State(state): State<ApiState>, Path(name): Path<String>) -> Resu
     Ok(([(CONTENT_TYPE, "image/svg+xml")], svg))
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{name}/messages", tag = "sessions",
+#[utoipa::path(post, path = "/v1/sessions/{name}/messages", operation_id = "send_message", tag = "sessions",
     params(("name" = String, Path, description = "Session name")),
     request_body = NewMessage,
     responses(
         (status = 202, description = "The network took it", body = Accepted),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "The session is not connected", body = ErrorBody),
     ))]
 pub async fn send(

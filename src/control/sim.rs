@@ -32,14 +32,14 @@ pub struct SimOutboundView {
     pub action: Outbound,
 }
 
-#[utoipa::path(post, path = "/v1/sessions/{name}/sim/inbound", tag = "sim",
+#[utoipa::path(post, path = "/v1/sessions/{name}/sim/inbound", operation_id = "sim_inbound", tag = "sim",
     params(("name" = String, Path, description = "Session name")),
     request_body = SimInbound,
     responses(
         (status = 202, description = "Journaled by the session", body = Accepted),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "Not a sim session, or not connected", body = ErrorBody),
     ))]
 pub async fn inbound(
@@ -54,12 +54,12 @@ pub async fn inbound(
     Ok((StatusCode::ACCEPTED, Json(Accepted { id })))
 }
 
-#[utoipa::path(get, path = "/v1/sessions/{name}/sim/outbound", tag = "sim",
+#[utoipa::path(get, path = "/v1/sessions/{name}/sim/outbound", operation_id = "sim_outbound", tag = "sim",
     params(("name" = String, Path, description = "Session name")),
     responses(
         (status = 200, description = "Oldest first (the newest 10,000); with `[sim] keep_sent` the persisted log, across restarts, else since the host started", body = [SimOutboundView]),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 401, description = "Missing or wrong bearer token", body = ErrorBody),
+        (status = 404, description = "No session of that name", body = ErrorBody),
         (status = 409, description = "Not a sim session", body = ErrorBody),
     ))]
 pub async fn outbound(
