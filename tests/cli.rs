@@ -200,3 +200,33 @@ fn dead_letters_lists_the_events_whose_plugins_failed() {
     );
     assert!(fields[4].contains("\"fail\""), "{}", fields[4]);
 }
+
+/// Shell completions and the man page are printed on request, generated
+/// from the same definition as `--help`: every command is in them.
+#[test]
+fn completions_and_the_man_page_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = purr(&["completions", shell], "");
+        assert!(
+            output.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let script = String::from_utf8(output.stdout).unwrap();
+        for command in ["run", "chat", "dead-letters", "completions"] {
+            assert!(script.contains(command), "{shell} completion lacks {command}");
+        }
+    }
+    assert_eq!(
+        purr(&["completions", "tcsh"], "").status.code(),
+        Some(2),
+        "an unknown shell"
+    );
+
+    let output = purr(&["man"], "");
+    assert!(output.status.success());
+    let page = String::from_utf8(output.stdout).unwrap();
+    assert!(page.contains("\n.TH purr 1 "), "roff with a title line: {page:.200}");
+    // Each command is listed as its own page name (roff escapes `-`).
+    assert!(page.contains("purr\\-dead\\-letters(1)"), "{page}");
+}

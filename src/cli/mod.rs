@@ -4,7 +4,8 @@
 //! and plugins), [`chat`] (one sim session on stdin/stdout), [`sim`] (the
 //! sim network's other side, across processes) and [`dead_letters`];
 //! [`manage`], [`events`] and [`pair`] manage a running host through its control API
-//! ([`remote`] is their client); [`new`] creates a plugin project. Logs go
+//! ([`remote`] is their client); [`new`] creates a plugin project;
+//! [`shell`] prints completions and the man page. Logs go
 //! to stderr through `tracing` ([`logging`]: text or JSON lines);
 //! `RUST_LOG` filters them.
 
@@ -18,6 +19,7 @@ mod new;
 mod pair;
 mod remote;
 mod run;
+mod shell;
 mod sim;
 mod terminal;
 
@@ -72,6 +74,10 @@ enum Command {
     Plugins(remote::RemoteArgs),
     /// Create a plugin project (Rust, JavaScript, Python or C) from a template.
     New(new::NewArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions(shell::CompletionsArgs),
+    /// Print the man page (roff): `purr man | man -l -`.
+    Man,
 }
 
 /// The `-c/--config` option shared by the commands.
@@ -126,6 +132,11 @@ pub fn main() -> ExitCode {
             Command::Events(args) => Ok(events::events(args).await),
             Command::Plugins(args) => Ok(manage::plugins(args).await),
             Command::New(args) => new::new(args),
+            Command::Completions(args) => {
+                shell::completions(args);
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Man => shell::man().map(|()| ExitCode::SUCCESS),
         }
     });
     match result {
