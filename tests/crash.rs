@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{KillOnDrop, PATIENCE, TestConfig};
+use common::{KillOnDrop, PATIENCE, TestConfig, purr_command, sim_queue, sim_sent};
 
 const SESSIONS: [&str; 3] = ["a", "b", "c"];
 const MESSAGES_PER_SESSION: usize = 1200;
@@ -33,46 +32,6 @@ plugins = ["echo"]
 channel = "sim"
 plugins = ["echo"]
 "#;
-
-fn purr(config: &TestConfig, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_purr"));
-    command
-        .args(args)
-        .arg("-c")
-        .arg(&config.path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    command
-}
-
-/// Queues `texts` for `session` through `purr sim send` (stdin lines).
-fn queue(config: &TestConfig, session: &str, texts: &[String]) {
-    let mut child = purr(config, &["sim", "send", session])
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("purr sim send");
-    let mut stdin = child.stdin.take().unwrap();
-    for text in texts {
-        writeln!(stdin, "{text}").unwrap();
-    }
-    drop(stdin);
-    assert!(child.wait().unwrap().success(), "purr sim send failed");
-}
-
-/// What `session` sent, through `purr sim log`.
-fn sent(config: &TestConfig, session: &str) -> Vec<String> {
-    let output = purr(config, &["sim", "log", session])
-        .stdout(Stdio::piped())
-        .output()
-        .expect("purr sim log");
-    assert!(output.status.success());
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
-}
 
 /// How many replies all sessions sent so far, read straight from the database.
 fn replies_so_far(config: &TestConfig) -> u64 {
@@ -97,7 +56,7 @@ fn replies_so_far(config: &TestConfig) -> u64 {
 
 /// Starts `purr run`; it is killed if the test fails before stopping it.
 fn run(config: &TestConfig) -> KillOnDrop {
-    KillOnDrop(purr(config, &["run"]).spawn().expect("purr run"))
+    KillOnDrop(purr_command(config, &["run"]).spawn().expect("purr run"))
 }
 
 /// A small deterministic generator for kill points (xorshift).
@@ -141,7 +100,7 @@ fn sigkill_at_random_points_loses_nothing_and_sends_nothing_twice() {
                 .iter()
                 .map(|t| format!("!echo {t}"))
                 .collect();
-            queue(&config, session, &texts);
+            sim_queue(&config, session, &texts);
         }
         let mut host = run(&config);
         if round < KILLS {
@@ -163,7 +122,10 @@ fn sigkill_at_random_points_loses_nothing_and_sends_nothing_twice() {
         } else {
             // The last run: wait for every reply, then stop it gracefully.
             let deadline = Instant::now() + PATIENCE * 4;
-            while SESSIONS.iter().any(|s| sent(&config, s).len() < MESSAGES_PER_SESSION) {
+            while SESSIONS
+                .iter()
+                .any(|s| sim_sent(&config, s).len() < MESSAGES_PER_SESSION)
+            {
                 assert!(Instant::now() < deadline, "replies missing after the last restart");
                 std::thread::sleep(Duration::from_millis(200));
             }
@@ -178,7 +140,7 @@ fn sigkill_at_random_points_loses_nothing_and_sends_nothing_twice() {
     }
     for session in SESSIONS {
         assert_eq!(
-            sent(&config, session),
+            sim_sent(&config, session),
             expected(session),
             "session {session}: every message answered once, in order (seed {seed})"
         );

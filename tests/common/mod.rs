@@ -203,3 +203,46 @@ pub fn run_purr(args: &[&str], stdin: &str, configure: impl FnOnce(&mut Command)
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().expect("purr output")
 }
+
+/// A `purr <args> -c <config>` command: `RUST_LOG=warn`, stdout discarded,
+/// stderr the test's.
+pub fn purr_command(config: &TestConfig, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_purr"));
+    command
+        .args(args)
+        .arg("-c")
+        .arg(&config.path)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// Queues `texts` for `session` through `purr sim send` (stdin lines, the
+/// persistent sim inbox a running host reads).
+pub fn sim_queue(config: &TestConfig, session: &str, texts: &[String]) {
+    let mut child = purr_command(config, &["sim", "send", session])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("purr sim send");
+    let mut stdin = child.stdin.take().unwrap();
+    for text in texts {
+        writeln!(stdin, "{text}").unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success(), "purr sim send failed");
+}
+
+/// What `session` sent so far, through `purr sim log` (`[sim] keep_sent`).
+pub fn sim_sent(config: &TestConfig, session: &str) -> Vec<String> {
+    let output = purr_command(config, &["sim", "log", session])
+        .stdout(Stdio::piped())
+        .output()
+        .expect("purr sim log");
+    assert!(output.status.success(), "purr sim log failed");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}

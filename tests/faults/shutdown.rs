@@ -1,11 +1,10 @@
 //! Stopping `purr run` (the real binary) with a backlog: bounded by the
 //! grace, nothing lost, nothing done twice; a second signal ends it.
 
-use std::io::Write;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use crate::common::{KillOnDrop, PATIENCE, TestConfig};
+use crate::common::{KillOnDrop, PATIENCE, TestConfig, purr_command, sim_queue, sim_sent};
 
 /// `hostile` in session `s`, answering `busy` commands slowly; sends kept in
 /// the database so every run's replies can be read back.
@@ -21,50 +20,15 @@ fn slow_host_config(grace_ms: u64) -> TestConfig {
     config
 }
 
-fn purr(config: &TestConfig, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_purr"));
-    command
-        .args(args)
-        .arg("-c")
-        .arg(&config.path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    command
-}
-
-/// Queues `lines` for session `s` through `purr sim send` (the persistent sim inbox).
-fn queue(config: &TestConfig, lines: &[String]) {
-    let mut child = purr(config, &["sim", "send", "s"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    for line in lines {
-        writeln!(stdin, "{line}").unwrap();
-    }
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
-}
-
-/// What session `s` sent so far (`purr sim log`).
-fn sent(config: &TestConfig) -> Vec<String> {
-    let output = purr(config, &["sim", "log", "s"])
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 /// Waits (bounded) until session `s` sent at least `n` messages.
 fn wait_for_replies(config: &TestConfig, n: usize) {
     let deadline = Instant::now() + PATIENCE * 2;
-    while sent(config).len() < n {
-        assert!(Instant::now() < deadline, "fewer than {n} replies: {:?}", sent(config));
+    while sim_sent(config, "s").len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "fewer than {n} replies: {:?}",
+            sim_sent(config, "s")
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -97,27 +61,32 @@ fn exit_status(child: &mut Child) -> ExitStatus {
 fn sigterm_drains_only_for_the_grace_and_the_rest_runs_after_restart() {
     let config = slow_host_config(300);
     let expected: Vec<String> = (0..40).map(|i| format!("reply-{i}")).collect();
-    queue(
+    sim_queue(
         &config,
+        "s",
         &expected.iter().map(|r| format!("busy 100 {r}")).collect::<Vec<_>>(),
     );
 
-    let mut host = KillOnDrop(purr(&config, &["run"]).spawn().unwrap());
+    let mut host = KillOnDrop(purr_command(&config, &["run"]).spawn().unwrap());
     wait_for_replies(&config, 1);
     signal(&host.0, "-TERM");
     let status = exit_status(&mut host.0);
     assert!(status.success(), "a clean stop: {status}");
-    let at_stop = sent(&config).len();
+    let at_stop = sim_sent(&config, "s").len();
     assert!(
         at_stop < expected.len(),
         "the backlog was not drained whole ({at_stop} replies)"
     );
 
-    let mut host = KillOnDrop(purr(&config, &["run"]).spawn().unwrap());
+    let mut host = KillOnDrop(purr_command(&config, &["run"]).spawn().unwrap());
     wait_for_replies(&config, expected.len());
     signal(&host.0, "-TERM");
     assert!(exit_status(&mut host.0).success());
-    assert_eq!(sent(&config), expected, "every message answered once, in order");
+    assert_eq!(
+        sim_sent(&config, "s"),
+        expected,
+        "every message answered once, in order"
+    );
 }
 
 /// A second SIGINT or SIGTERM during a stop was ignored. Now it ends the
@@ -126,13 +95,16 @@ fn sigterm_drains_only_for_the_grace_and_the_rest_runs_after_restart() {
 fn a_second_signal_exits_at_once() {
     let config = slow_host_config(600_000);
     let lines: Vec<String> = (0..40).map(|i| format!("busy 100 reply-{i}")).collect();
-    queue(&config, &lines);
-    let mut host = KillOnDrop(purr(&config, &["run"]).spawn().unwrap());
+    sim_queue(&config, "s", &lines);
+    let mut host = KillOnDrop(purr_command(&config, &["run"]).spawn().unwrap());
     wait_for_replies(&config, 1);
     signal(&host.0, "-TERM");
     std::thread::sleep(Duration::from_millis(200));
     signal(&host.0, "-INT");
     let status = exit_status(&mut host.0);
     assert_eq!(status.code(), Some(130), "{status}");
-    assert!(sent(&config).len() < lines.len(), "it did not wait for the backlog");
+    assert!(
+        sim_sent(&config, "s").len() < lines.len(),
+        "it did not wait for the backlog"
+    );
 }
