@@ -161,6 +161,12 @@ impl Log {
             budget,
         }
     }
+
+    /// The plugin's log allowance in this session, which its stdout and
+    /// stderr share.
+    pub fn budget(&self) -> Arc<LogBudget> {
+        self.budget.clone()
+    }
 }
 
 impl Host for Log {

@@ -89,13 +89,6 @@ impl PluginState {
     ) -> Self {
         let name = &plugin.name;
         let memory_bytes = (plugin.config.memory_mb as usize) << 20;
-        // Nothing ambient: no preopened dirs, no env, no args, no sockets;
-        // stdout and stderr become log records.
-        let log_budget = scope.send_budget.log_budget(name, &plugin.config.quotas);
-        let wasi = WasiCtx::builder()
-            .stdout(LogStream::new(&scope.session, name, "stdout", log_budget.clone()))
-            .stderr(LogStream::new(&scope.session, name, "stderr", log_budget))
-            .build();
         let Capabilities {
             messaging,
             kv,
@@ -103,6 +96,12 @@ impl PluginState {
             timers,
             log,
         } = Capabilities::new(scope, plugin, settings);
+        // Nothing ambient: no preopened dirs, no env, no args, no sockets;
+        // stdout and stderr become log records, on the `log` import's allowance.
+        let wasi = WasiCtx::builder()
+            .stdout(LogStream::new(&scope.session, name, "stdout", log.budget()))
+            .stderr(LogStream::new(&scope.session, name, "stderr", log.budget()))
+            .build();
         PluginState {
             wasi,
             table: ResourceTable::new(),
