@@ -33,8 +33,7 @@ FROM build-${PURR_BUILD} AS build
 
 FROM ${RUNTIME_IMAGE}
 # TLS roots are compiled into purr (webpki-roots): no ca-certificates needed.
-RUN useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
-        --shell /usr/sbin/nologin purr \
+RUN useradd --uid 10001 --user-group --home-dir /data --no-create-home --shell /usr/sbin/nologin purr \
  && mkdir -p /data /etc/purr \
  && chown purr:purr /data && chmod 0700 /data
 COPY --from=build /out/bin/purr /usr/local/bin/purr
