@@ -7,8 +7,8 @@
 //!   an empty cache and with a warm one (the ratio is the cache's gain);
 //! - `swap, miss` / `swap, hit`: `reload_plugin` of a new file and of a
 //!   file seen before, up to the reply of the new version to a message;
-//! - `watched`: the same through the file watcher, which first waits for
-//!   the file to be quiet for `reload::DEBOUNCE`.
+//! - `watched`: the same through the file watcher, which acts once the
+//!   written file is closed (`reload::SETTLED_WAIT` later).
 //!
 //! Under load: a second host with [`LOAD_SESSIONS`] sessions of the same
 //! plugin (journal on). First idle (the baseline), then while messages are
@@ -162,8 +162,8 @@ fn main() {
         hit.as_secs_f64() / compile.as_secs_f64()
     );
     println!(
-        "| watched file (debounce {} ms, cache hit) | {} | {:.3} |",
-        purr::reload::DEBOUNCE.as_millis(),
+        "| watched file (acted on {} ms after close, cache hit) | {} | {:.3} |",
+        purr::reload::SETTLED_WAIT.as_millis(),
         ms(watched),
         watched.as_secs_f64() / compile.as_secs_f64()
     );

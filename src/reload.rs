@@ -1,12 +1,17 @@
 //! Hot reload: watches the config file and every plugin file.
 //!
 //! A [`notify`] watcher on the directories that hold them feeds a tokio
-//! task, which waits until the files have been quiet for [`DEBOUNCE`]
-//! (editors and build tools write in several steps) and then:
+//! task. A file that is complete — closed after writing, or renamed into
+//! place — is acted on at once (after [`SETTLED_WAIT`], to take changes
+//! that come together in one go); a file still being written, as far as
+//! the events tell (data written, not closed yet: editors and tools that
+//! write in several steps), only once it has been quiet for [`DEBOUNCE`].
+//! Then:
 //! - for the config file: loads and validates it, and hands it to
 //!   [`Supervisor::reconfigure`]; an invalid config is logged, error by
 //!   error, and the running one stays;
-//! - for a plugin file: [`Supervisor::reload_plugin`], which keeps the old
+//! - for a plugin file: [`Supervisor::reload_plugin`], which compiles
+//!   nothing when the file's digest is the one serving, and keeps the old
 //!   version serving if the new file does not compile or link.
 //!
 //! Plugin files are those the config in force names (the desired ones):
@@ -16,13 +21,15 @@
 //!
 //! Directories are watched rather than files, so editors that save by
 //! writing a temporary file and renaming it over the original, or by
-//! truncating and rewriting it, are both seen.
+//! truncating and rewriting it, are both seen. Events for other files in
+//! those directories (build outputs, editor swap files) are ignored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -30,8 +37,52 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::supervisor::Supervisor;
 
-/// How long files must be quiet before a change is acted on.
+/// How long a file still being written must be quiet before it is acted on.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// How long to wait for more changes once every changed file is complete.
+pub const SETTLED_WAIT: Duration = Duration::from_millis(2);
+
+/// What an event tells about the file it names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Change {
+    /// Closed after writing, or renamed into place: complete.
+    Settled,
+    /// Written, created, truncated or removed: maybe more to come.
+    InProgress,
+}
+
+/// The files an event names, each with what it tells about them; none for
+/// reads.
+fn changes(event: notify::Event) -> Vec<(PathBuf, Change)> {
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+            event.paths.into_iter().map(|path| (path, Change::Settled)).collect()
+        }
+        EventKind::Access(_) => Vec::new(),
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+            event.paths.into_iter().map(|path| (path, Change::Settled)).collect()
+        }
+        // [from, to]: the old name is gone, the new one complete.
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
+            let last = event.paths.len().saturating_sub(1);
+            let settled = |index| {
+                if index == last {
+                    Change::Settled
+                } else {
+                    Change::InProgress
+                }
+            };
+            event
+                .paths
+                .into_iter()
+                .enumerate()
+                .map(|(index, path)| (path, settled(index)))
+                .collect()
+        }
+        _ => event.paths.into_iter().map(|path| (path, Change::InProgress)).collect(),
+    }
+}
 
 /// Turns a freshly loaded config into the one to apply (`purr chat` keeps
 /// only its session, on the sim channel).
@@ -52,12 +103,11 @@ impl Drop for Watcher {
 pub fn watch(supervisor: Supervisor, config_path: &Path, adapt: Adapt) -> anyhow::Result<Watcher> {
     let (changes, mut changed) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
-        Ok(event) if !matches!(event.kind, EventKind::Access(_)) => {
-            for path in event.paths {
-                let _ = changes.send(path);
+        Ok(event) => {
+            for change in self::changes(event) {
+                let _ = changes.send(change);
             }
         }
-        Ok(_) => {}
         Err(error) => tracing::warn!(%error, "file watcher error"),
     })
     .context("starting the file watcher")?;
@@ -70,18 +120,25 @@ pub fn watch(supervisor: Supervisor, config_path: &Path, adapt: Adapt) -> anyhow
     };
     state.watch_all();
     let task = tokio::spawn(async move {
-        while let Some(first) = changed.recv().await {
-            let mut paths = BTreeSet::from([first]);
-            loop {
-                match tokio::time::timeout(DEBOUNCE, changed.recv()).await {
-                    Ok(Some(path)) => {
-                        paths.insert(path);
-                    }
+        while let Some((path, change)) = changed.recv().await {
+            // The latest word on each file this round: settled or not.
+            let mut pending = BTreeMap::new();
+            state.note(&mut pending, path, change);
+            while !pending.is_empty() {
+                let wait = if pending.values().all(|change| *change == Change::Settled) {
+                    SETTLED_WAIT
+                } else {
+                    DEBOUNCE
+                };
+                match tokio::time::timeout(wait, changed.recv()).await {
+                    Ok(Some((path, change))) => state.note(&mut pending, path, change),
                     Ok(None) => return,
                     Err(_quiet) => break,
                 }
             }
-            state.apply(&paths).await;
+            if !pending.is_empty() {
+                state.apply(&pending.into_keys().collect()).await;
+            }
         }
     });
     Ok(Watcher { task })
@@ -116,6 +173,15 @@ impl WatchState {
         }
     }
 
+    /// Records `change` of `path` in `pending` if `path` is the config file
+    /// or a plugin file.
+    fn note(&self, pending: &mut BTreeMap<PathBuf, Change>, path: PathBuf, change: Change) {
+        let path = normalize(&path);
+        if path == self.config_path || self.plugin_files().contains_key(&path) {
+            pending.insert(path, change);
+        }
+    }
+
     /// Plugin files (normalized) the config in force names, and the
     /// plugins to load from each.
     fn plugin_files(&self) -> BTreeMap<PathBuf, Vec<String>> {
@@ -126,8 +192,8 @@ impl WatchState {
         files
     }
 
+    /// Acts on the changed files `paths` (normalized).
     async fn apply(&mut self, paths: &BTreeSet<PathBuf>) {
-        let paths: BTreeSet<PathBuf> = paths.iter().map(|p| normalize(p)).collect();
         if paths.contains(&self.config_path) {
             self.apply_config().await;
         }

@@ -185,6 +185,55 @@ async fn touching_a_plugin_file_reloads_nothing() {
     host.stop().await;
 }
 
+/// `purr_plugin_reloads_total{plugin, result}` from the host's metrics.
+fn reloads(host: &Host, plugin: &str, result: &str) -> u64 {
+    let labels = [format!("plugin=\"{plugin}\""), format!("result=\"{result}\"")];
+    host.supervisor
+        .encode_metrics()
+        .lines()
+        .filter(|line| {
+            line.starts_with("purr_plugin_reloads_total{") && labels.iter().all(|l| line.contains(l.as_str()))
+        })
+        .map(|line| line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_plugin_file_written_in_steps_is_loaded_once_it_is_complete() {
+    use std::io::Write as _;
+    let config =
+        TestConfig::new("[plugins.hot]\npath = \"hot.wasm\"\n\n[sessions.s]\nchannel = \"sim\"\nplugins = [\"hot\"]\n");
+    let hot = config.dir.path().join("hot.wasm");
+    std::fs::copy(plugin_path("tagged-v1"), &hot).unwrap();
+    let host = config.started().await;
+    let _watcher = host.watch(&config);
+    let v2 = std::fs::read(plugin_path("tagged-v2")).unwrap();
+
+    // A tool writes half the file, pauses (less than the debounce), then
+    // writes the rest and closes it: only the complete file is loaded.
+    let mut file = std::fs::File::create(&hot).unwrap();
+    file.write_all(&v2[..v2.len() / 2]).unwrap();
+    file.sync_data().unwrap();
+    tokio::time::sleep(purr::reload::DEBOUNCE / 3).await;
+    file.write_all(&v2[v2.len() / 2..]).unwrap();
+    drop(file);
+    eventually("v2 serves", || host.plugin("hot").generation == 2).await;
+    assert_eq!(host.say("s", "x").await, ["v2 x"]);
+    assert_eq!(
+        reloads(&host, "hot", "error"),
+        0,
+        "the half-written file was never compiled"
+    );
+    assert_eq!(reloads(&host, "hot", "ok"), 1);
+
+    // Renamed into place: loaded too.
+    replace(&hot, &std::fs::read(plugin_path("tagged-v1")).unwrap(), true);
+    eventually("v1 serves again", || host.plugin("hot").generation == 3).await;
+    assert_eq!(host.say("s", "y").await, ["v1 y"]);
+    assert_eq!(reloads(&host, "hot", "error"), 0);
+    host.stop().await;
+}
+
 const TWO_SESSIONS: &str = r#"
 [plugins.probe]
 path = "{probe}"
