@@ -29,6 +29,7 @@ fn purr(config: &TestConfig, args: &[&str]) -> Command {
         .arg("-c")
         .arg(&config.path)
         .env_remove("PURR_API_TOKEN")
+        .env_remove("PURR_API_TOKEN_FILE")
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null());
     command
@@ -253,6 +254,85 @@ fn the_cli_manages_a_running_host() {
         "purr events ends with an error when the host goes away"
     );
     assert_eq!(said.trim(), format!("error: the host at {api} closed the event stream"));
+}
+
+/// A command that must fail within [`PATIENCE`]; its stderr.
+fn fails_soon(mut command: Command) -> String {
+    let mut child = KillOnDrop(
+        command
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn purr"),
+    );
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(start.elapsed() < PATIENCE, "purr kept running");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(!status.success());
+    let mut said = String::new();
+    child.0.stderr.take().unwrap().read_to_string(&mut said).unwrap();
+    said
+}
+
+/// The token from a file the config names (a mounted secret): host and CLI
+/// read it, the data dir gets no token of its own, `PURR_API_TOKEN_FILE`
+/// comes first, and a file others can read stops both, naming the file.
+#[test]
+fn the_token_comes_from_a_secret_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let set_mode =
+        |path: &std::path::Path, mode| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    let secrets = tempfile::tempdir().unwrap();
+    let (file, other) = (secrets.path().join("purr-token"), secrets.path().join("other-token"));
+    std::fs::write(&file, "from-the-secret-file\n").unwrap();
+    std::fs::write(&other, "another-token\n").unwrap();
+    set_mode(&file, 0o600);
+    set_mode(&other, 0o400);
+    let api = format!("127.0.0.1:{}", free_port());
+    let host_lines = format!("api = \"{api}\"\napi_token_file = {:?}", file.display().to_string());
+    let config = TestConfig::with_host(&host_lines, ECHO_ALONE);
+
+    let mut host = run_host(&config); // `purr list` answers: the CLI found the token too
+    assert!(
+        !config.dir.path().join("data/api-token").exists(),
+        "no token of its own"
+    );
+    eventually("the session is connected", || {
+        (status(&config, "s") == "connected").then_some(())
+    });
+    let outbound = sim_outbound(&api, "from-the-secret-file", "s"); // a plain API call with it
+    assert!(outbound.is_array(), "{outbound}");
+    let listed = purr(&config, &["list"])
+        .env("PURR_API_TOKEN_FILE", &other)
+        .output()
+        .unwrap();
+    assert!(
+        !listed.status.success(),
+        "the environment's file comes first: another token"
+    );
+    assert!(
+        stderr(&listed).contains("missing or wrong token"),
+        "{}",
+        stderr(&listed)
+    );
+    let pid = host.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(host.0.wait().unwrap().success());
+
+    set_mode(&file, 0o644);
+    let says = format!(
+        "the API token file {} has mode 0644: anyone on the machine can read it",
+        file.display()
+    );
+    let refused = fails_soon(purr(&config, &["run"]));
+    assert!(refused.contains(&says), "purr run said {refused:?}");
+    let refused = fails(&config, &["list"]);
+    assert!(refused.contains(&says), "purr list said {refused:?}");
 }
 
 #[test]

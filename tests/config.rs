@@ -124,7 +124,7 @@ plugin = [\"a\"]
     assert_eq!(
         error.to_string(),
         format!(
-            "{}:2:3: host.datadir: unknown key `datadir` (expected one of: data_dir, database, api, queue_capacity, journal, event_attempts, max_instances, shutdown_grace_ms)",
+            "{}:2:3: host.datadir: unknown key `datadir` (expected one of: data_dir, database, api, queue_capacity, journal, event_attempts, max_instances, shutdown_grace_ms, api_token_file)",
             dir.source().display()
         )
     );
@@ -259,6 +259,36 @@ fn an_unset_environment_variable_is_an_error_at_its_value() {
             .contains("environment variable PURR_TEST_SURELY_UNSET_VARIABLE is not set"),
         "{error}"
     );
+}
+
+/// `purr check` prints an unset variable as `file:line:column: key: message`.
+#[test]
+fn check_names_the_file_and_line_of_an_unset_variable() {
+    let dir = Dir::new();
+    let text = "[host]\napi_token_file = \"${PURR_TEST_SURELY_UNSET_SECRETS}/token\"\n";
+    std::fs::write(dir.source(), text).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_purr"))
+        .args(["check", "-c"])
+        .arg(dir.source())
+        .env_remove("PURR_TEST_SURELY_UNSET_SECRETS")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let expected = format!(
+        "{}:2:18: host.api_token_file: environment variable PURR_TEST_SURELY_UNSET_SECRETS is not set",
+        dir.source().display()
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+}
+
+#[test]
+fn the_api_token_file_resolves_against_the_config_dir() {
+    let dir = Dir::new();
+    let config = dir.parse("[host]\napi_token_file = \"secrets/token\"\n").unwrap();
+    let expected = dir.dir.path().canonicalize().unwrap().join("secrets/token");
+    assert_eq!(config.host.api_token_file, Some(expected));
+    assert_eq!(dir.parse("").unwrap().host.api_token_file, None);
 }
 
 #[test]

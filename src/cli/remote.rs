@@ -2,12 +2,12 @@
 //! (`purr list`, `start`, `events`, ...; see `docs/api.md`).
 //!
 //! Owns where the host is and the token (`--api`/`--token`, else
-//! `PURR_API_TOKEN`, else the config's `[host] api` and
+//! `PURR_API_TOKEN`, else the config's `[host] api` and the token the host
+//! uses: `PURR_API_TOKEN_FILE`, `[host] api_token_file` or
 //! `<data_dir>/api-token`), the requests, and turning every failure into
 //! one line: the API's own error message, or "no purr host answers" when
 //! nothing listens at the address.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -30,7 +30,8 @@ pub struct RemoteArgs {
     /// Address of the host's control API [default: the config's `[host] api`].
     #[arg(long, value_name = "HOST:PORT")]
     api: Option<String>,
-    /// The API token [default: `<data_dir>/api-token` of the config].
+    /// The API token [default: the host's: `PURR_API_TOKEN_FILE`, `[host]
+    /// api_token_file` or `<data_dir>/api-token` of the config].
     #[arg(long, env = "PURR_API_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Print the API's JSON instead of a table.
@@ -69,7 +70,10 @@ impl Remote {
                 let config = args.config.load()?;
                 let token = match token {
                     Some(token) => token.clone(),
-                    None => read_token(&config.host.data_dir).map_err(Failure::report)?,
+                    None => control::ApiToken::for_client(&config.host)
+                        .map_err(|error| Failure(format!("{error:#}")).report())?
+                        .as_str()
+                        .to_string(),
                 };
                 (api.clone().unwrap_or(config.host.api), token)
             }
@@ -145,20 +149,6 @@ impl Remote {
             Failure(format!("talking to the host at {}: {error}", self.addr))
         }
     }
-}
-
-/// The token the host made in `data_dir`.
-fn read_token(data_dir: &Path) -> Result<String, Failure> {
-    let path = control::token_path(data_dir);
-    std::fs::read_to_string(&path)
-        .map(|token| token.trim().to_string())
-        .map_err(|error| {
-            Failure(format!(
-                "cannot read the API token {}: {error}; the host creates it on its first start \
-                 (or set PURR_API_TOKEN / pass --token)",
-                path.display()
-            ))
-        })
 }
 
 /// The message of the API's error body (`{"error": {"code", "message"}}`),

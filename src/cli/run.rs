@@ -24,10 +24,10 @@ pub async fn run(args: ConfigArg) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let config_path = config.source.clone();
-    let (data_dir, api) = (config.host.data_dir.clone(), config.host.api.clone());
+    let api = config.host.api.clone();
     let grace = Duration::from_millis(config.host.shutdown_grace_ms);
+    let token = ApiToken::for_host(&config.host)?;
     let supervisor = Supervisor::new(config).await?;
-    let token = ApiToken::from_env_or_file(&data_dir)?;
     let server = control::bind(supervisor.clone(), &api, token).await?;
     supervisor.start_autostart().await;
     let _watcher = reload::watch(supervisor.clone(), &config_path, Box::new(|config| config))?;

@@ -28,6 +28,7 @@ const HOST_KEYS: &[&str] = &[
     "event_attempts",
     "max_instances",
     "shutdown_grace_ms",
+    "api_token_file",
 ];
 const SIM_KEYS: &[&str] = &["pair_delay_ms", "keep_sent"];
 const PLUGIN_KEYS: &[&str] = &[
@@ -190,6 +191,9 @@ impl Checker<'_> {
             shutdown_grace_ms: self
                 .integer(table, path, "shutdown_grace_ms", 0..=3_600_000)
                 .unwrap_or(10_000) as u64,
+            api_token_file: self
+                .string(table, path, "api_token_file")
+                .map(|file| self.resolve(&file)),
         }
     }
 

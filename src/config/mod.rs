@@ -86,6 +86,10 @@ pub struct HostConfig {
     /// sessions stop after their current event; what they had not handled
     /// stays in the journal for the next start.
     pub shutdown_grace_ms: u64,
+    /// A file holding the control API's token (`api_token_file`, resolved
+    /// against the config's directory), e.g. a mounted secret; see
+    /// [`crate::control::ApiToken`] for the order of the sources.
+    pub api_token_file: Option<PathBuf>,
 }
 
 /// `[sim]`: the simulated network.
