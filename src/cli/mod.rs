@@ -2,13 +2,15 @@
 //!
 //! One module per command: [`run`] (the host), [`check`] (validate config
 //! and plugins), [`chat`] (one sim session on stdin/stdout), [`sim`] (the
-//! sim network's other side, across processes) and [`dead_letters`];
+//! sim network's other side, across processes), [`dead_letters`] and
+//! [`backup`] (`purr backup` / `purr restore`);
 //! [`manage`], [`events`] and [`pair`] manage a running host through its control API
 //! ([`remote`] is their client); [`new`] creates a plugin project;
 //! [`shell`] prints completions and the man page. Logs go
 //! to stderr through `tracing` ([`logging`]: text or JSON lines);
 //! `RUST_LOG` filters them.
 
+mod backup;
 mod chat;
 mod check;
 mod dead_letters;
@@ -55,6 +57,10 @@ enum Command {
     Sim(sim::SimCommand),
     /// List the events whose plugin chain kept failing.
     DeadLetters(dead_letters::DeadLetterArgs),
+    /// Write a consistent copy of the database to FILE (also while the host runs).
+    Backup(backup::BackupArgs),
+    /// Put a backup in place of the config's database, which must not exist yet.
+    Restore(backup::RestoreArgs),
     /// List the sessions of a running host.
     List(remote::RemoteArgs),
     /// Start a session of a running host (it shows a QR if it is not linked).
@@ -123,6 +129,8 @@ pub fn main() -> ExitCode {
             Command::Chat(args) => chat::chat(args).await,
             Command::Sim(command) => sim::sim(command).await,
             Command::DeadLetters(args) => dead_letters::dead_letters(args).await,
+            Command::Backup(args) => backup::backup(args).await,
+            Command::Restore(args) => backup::restore(args).await,
             Command::List(args) => Ok(manage::list(args).await),
             Command::Start(args) => Ok(manage::lifecycle(manage::Action::Start, args).await),
             Command::Disconnect(args) => Ok(manage::lifecycle(manage::Action::Disconnect, args).await),

@@ -4,13 +4,15 @@
 //! at build time) and the [`Writer`] that batches the durable event path.
 //! Each table's queries live in their own file: `kv` (plugin data),
 //! `timers`, `sessions`, `journal` (journal, outbox, dead letters) and
-//! `sim` (the sim network's pairing, inbox and sent log).
+//! `sim` (the sim network's pairing, inbox and sent log); [`backup`] copies
+//! the whole database out (`purr backup`) and back in (`purr restore`).
 //!
 //! The database holds account keys, so its directory is created `0700` and
 //! the database file (and so its `-wal`/`-shm`, which SQLite creates with
 //! the database's mode) `0600`, whether it is `data_dir/purr.db` or a
 //! `sqlite://` URL; see [`private`] for existing files and directories.
 
+pub mod backup;
 mod journal;
 mod kv;
 pub mod private;
