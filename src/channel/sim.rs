@@ -15,15 +15,19 @@
 //! until the account has stored them: [`SimNetwork::queue_text`] (used by
 //! `purr sim send`, possibly from another process) puts a message in the
 //! database's `sim_inbox`; one poller per network reads it for every
-//! online session (one query however many sessions there are), and a
-//! message is removed only once the session's journal has it, so a host
-//! killed in between gets it again. With `[sim] keep_sent` the sent log is kept in
+//! online session (one query however many sessions there are) from a
+//! cursor, in queue order, without pausing while there is more, and a
+//! message is removed only once the session's journal has it (a batch at
+//! a time), so a host killed in between gets it again. Messages of
+//! sessions that are offline are passed over; the cursor goes back to the
+//! start when a session comes online or a delivery was refused. With `[sim] keep_sent` the sent log is kept in
 //! the database too (`purr sim log`).
 //!
 //! Addresses on the sim network are `<name>@sim`; a linked session's own
 //! address is `<session>@sim`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -34,7 +38,7 @@ use tokio::task::JoinHandle;
 use super::{Channel, ChannelEvent, Content, InboundMessage, Outbound, SendError};
 use super::{Commit, EmitError, EventSink, SessionClosed};
 use crate::config::{ChannelKind, SimConfig};
-use crate::store::{SimSent, Store};
+use crate::store::{SimInboxRow, SimSent, Store};
 use crate::util::now_ms;
 
 /// How many outbound actions the sim keeps per session (oldest dropped first).
@@ -43,7 +47,8 @@ const OUTBOUND_LOG_CAPACITY: usize = 10_000;
 /// How long a sim QR code is announced to stay valid.
 const QR_VALIDITY_MS: u64 = 60_000;
 
-/// How often the network looks for messages in the database's sim inbox.
+/// How often the network looks for new messages in the database's sim
+/// inbox once it has read everything there.
 const INBOX_POLL: Duration = Duration::from_millis(50);
 /// Inbox rows read per poll, at most.
 const INBOX_BATCH: i64 = 5_000;
@@ -80,10 +85,13 @@ struct Inner {
     keep_sent: bool,
     /// Sessions online right now, with where their events go.
     online: Mutex<HashMap<String, EventSink>>,
-    /// Inbox message ids handed to a session and not yet acknowledged.
-    inbox_in_flight: Mutex<HashSet<String>>,
+    /// Inbox messages (by `seq`) handed to a session and not yet acknowledged.
+    inbox_in_flight: Mutex<HashSet<i64>>,
     /// Whether the inbox poller runs (started with the first online session).
-    polling: std::sync::atomic::AtomicBool,
+    polling: AtomicBool,
+    /// Set when messages the inbox cursor passed may now be deliverable (a
+    /// session came online, a delivery was refused): read from the start.
+    inbox_rescan: AtomicBool,
     log: Mutex<HashMap<String, SessionLog>>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<SimOutbound>>>,
 }
@@ -105,6 +113,7 @@ impl SimNetwork {
                 online: Mutex::default(),
                 inbox_in_flight: Mutex::default(),
                 polling: Default::default(),
+                inbox_rescan: Default::default(),
                 log: Mutex::default(),
                 subscribers: Mutex::default(),
             }),
@@ -150,13 +159,13 @@ impl SimNetwork {
             .map_err(|SessionClosed| SimError::Closed(session.to_string()))
     }
 
-    /// Queues a text from `from` for `session` in the database (the sim
-    /// server's inbox): the session gets it when it is online, even in
-    /// another process, and again after a crash until it was journaled.
-    pub async fn queue_text(store: &Store, session: &str, from: &str, text: &str) -> anyhow::Result<String> {
-        let id = inbound_id();
-        store.sim_inbox_push(&id, session, &Self::address(from), text).await?;
-        Ok(id)
+    /// Queues texts from `from` for `session` in the database (the sim
+    /// server's inbox), in order, in one transaction: the session gets them
+    /// when it is online, even in another process, and again after a crash
+    /// until they were journaled.
+    pub async fn queue_texts(store: &Store, session: &str, from: &str, texts: Vec<String>) -> anyhow::Result<()> {
+        let messages: Vec<(String, String)> = texts.into_iter().map(|text| (inbound_id(), text)).collect();
+        store.sim_inbox_push(session, &Self::address(from), &messages).await
     }
 
     /// Delivers any event to an online session, as the network would.
@@ -226,7 +235,8 @@ impl SimNetwork {
         let mut online = self.inner.online.lock().expect("sim online lock");
         online.insert(sink.session().to_string(), sink.clone());
         drop(online);
-        if !self.inner.polling.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        self.inner.inbox_rescan.store(true, Ordering::SeqCst);
+        if !self.inner.polling.swap(true, Ordering::SeqCst) {
             tokio::spawn(poll_inbox(Arc::downgrade(&self.inner)));
         }
     }
@@ -280,52 +290,98 @@ impl SimNetwork {
 }
 
 /// The network's inbox poller: hands the database inbox's messages to
-/// their sessions while they are online, in the order they were queued.
-/// A message is deleted once its session journaled it (or found it a
-/// duplicate); until then it is not handed over again. Ends with the
-/// network.
+/// their sessions while they are online, in the order they were queued,
+/// reading from a cursor and pausing only once it has read everything.
+/// Ends with the network.
 async fn poll_inbox(network: Weak<Inner>) {
+    let mut after = 0;
+    let mut caught_up = true;
     loop {
-        tokio::time::sleep(INBOX_POLL).await;
+        if caught_up {
+            tokio::time::sleep(INBOX_POLL).await;
+        }
         let Some(inner) = network.upgrade() else { return };
+        if inner.inbox_rescan.swap(false, Ordering::SeqCst) {
+            after = 0;
+        }
         if inner.online.lock().expect("sim online lock").is_empty() {
+            caught_up = true;
             continue;
         }
-        let rows = match inner.store.sim_inbox(INBOX_BATCH).await {
+        let rows = match inner.store.sim_inbox(after, INBOX_BATCH).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "sim inbox unreadable");
+                caught_up = true;
                 continue;
             }
         };
-        for row in rows {
-            let Some(sink) = inner.online.lock().expect("sim online lock").get(&row.session).cloned() else {
-                continue; // offline: kept for when it is back
-            };
-            if !inner
-                .inbox_in_flight
-                .lock()
-                .expect("sim inbox lock")
-                .insert(row.id.clone())
-            {
-                continue;
-            }
-            let from = row.sender.split('@').next().unwrap_or(&row.sender);
-            let Ok(commit) = sink.emit_pipelined(text_message(&row.id, from, &row.text)).await else {
-                inner.inbox_in_flight.lock().expect("sim inbox lock").remove(&row.id);
-                continue; // the session closed meanwhile
-            };
-            let network = network.clone();
-            tokio::spawn(async move {
-                let taken = matches!(commit.await, Ok(Ok(_)));
-                let Some(inner) = network.upgrade() else { return };
-                // Taken or a duplicate: either way the session has it.
-                if taken {
-                    inner.store.writer().sim_ack(row.id.clone()).await;
-                }
-                inner.inbox_in_flight.lock().expect("sim inbox lock").remove(&row.id);
-            });
+        caught_up = rows.len() < INBOX_BATCH as usize;
+        if let Some(last) = rows.last() {
+            after = last.seq;
         }
+        let pending = deliver_inbox(&inner, rows).await;
+        if !pending.is_empty() {
+            tokio::spawn(acknowledge(network.clone(), pending));
+        }
+    }
+}
+
+/// Hands `rows` to their sessions, skipping those in flight and every
+/// later row of a session found offline (so a session coming online
+/// meanwhile gets its rows in order, from the rescan that follows).
+/// Returns the rows handed over with their commits.
+async fn deliver_inbox(inner: &Inner, rows: Vec<SimInboxRow>) -> Vec<(i64, Commit)> {
+    let mut offline = HashSet::new();
+    let mut pending = Vec::with_capacity(rows.len());
+    for row in rows {
+        if offline.contains(&row.session) {
+            continue;
+        }
+        let Some(sink) = inner.online.lock().expect("sim online lock").get(&row.session).cloned() else {
+            offline.insert(row.session); // kept for when it is back
+            continue;
+        };
+        if !inner.inbox_in_flight.lock().expect("sim inbox lock").insert(row.seq) {
+            continue;
+        }
+        let from = row.sender.split('@').next().unwrap_or(&row.sender);
+        match sink.emit_pipelined(text_message(&row.id, from, &row.text)).await {
+            Ok(commit) => pending.push((row.seq, commit)),
+            Err(SessionClosed) => {
+                // The session closed meanwhile: kept for when it is back.
+                inner.inbox_in_flight.lock().expect("sim inbox lock").remove(&row.seq);
+                offline.insert(row.session);
+            }
+        }
+    }
+    pending
+}
+
+/// Waits for the commits of one batch of inbox rows, then deletes the
+/// taken ones (taken or a duplicate: either way the session has it) in
+/// one request; refused ones are read again from the start.
+async fn acknowledge(network: Weak<Inner>, pending: Vec<(i64, Commit)>) {
+    let mut taken = Vec::with_capacity(pending.len());
+    let mut refused = Vec::new();
+    for (seq, commit) in pending {
+        match commit.await {
+            Ok(Ok(_)) => taken.push(seq),
+            _ => refused.push(seq),
+        }
+    }
+    let Some(inner) = network.upgrade() else { return };
+    if !taken.is_empty()
+        && let Err(error) = inner.store.writer().sim_ack(taken.clone()).await
+    {
+        tracing::warn!(%error, messages = taken.len(), "sim inbox messages not deleted; they are delivered again");
+    }
+    let mut in_flight = inner.inbox_in_flight.lock().expect("sim inbox lock");
+    for seq in taken.iter().chain(&refused) {
+        in_flight.remove(seq);
+    }
+    if !refused.is_empty() {
+        inner.inbox_rescan.store(true, Ordering::SeqCst);
     }
 }
 

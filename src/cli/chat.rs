@@ -12,19 +12,35 @@
 //! The session runs on the sim channel whatever its config says; its kv
 //! data and sim pairing persist in `data_dir` between runs. Plugin and
 //! config changes are applied live, as in `purr run`.
+//!
+//! From a pipe, lines are pipelined: each is queued without waiting for
+//! its journal commit, up to [`PIPELINE`] in flight, so many lines share
+//! a commit; a line that could not be journaled still ends the chat with
+//! the error. From a terminal each line waits for its commit, as typed.
+//! Replies are written through a buffer flushed whenever no more are
+//! waiting, so a terminal shows each at once and a pipe gets them in
+//! large writes.
 
+use std::collections::VecDeque;
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{mpsc, oneshot};
 
 use super::ConfigArg;
 use super::terminal::one_line;
-use crate::channel::sim::SimOutbound;
+use crate::channel::Commit;
+use crate::channel::sim::{SimError, SimOutbound};
 use crate::config::{ChannelKind, Config};
 use crate::reload;
 use crate::session::State;
 use crate::supervisor::Supervisor;
+
+/// Piped lines queued and not yet known to be journaled, at most.
+const PIPELINE: usize = 4096;
+/// How much of stdin is read at a time.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// Arguments of `purr chat`.
 #[derive(Debug, clap::Args)]
@@ -89,9 +105,23 @@ pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let window = if std::io::stdin().is_terminal() { 1 } else { PIPELINE };
+    let mut in_flight = VecDeque::with_capacity(window);
+    let mut lines = BufReader::with_capacity(READ_BUFFER, tokio::io::stdin()).lines();
     while let Some(line) = lines.next_line().await? {
-        supervisor.sim().inject_text(&args.session, &args.from, &line).await?;
+        let commit = supervisor
+            .sim()
+            .inject_text_pipelined(&args.session, &args.from, &line)
+            .await?;
+        in_flight.push_back(commit);
+        while in_flight.len() >= window
+            && let Some(commit) = in_flight.pop_front()
+        {
+            journaled(&args.session, commit).await?;
+        }
+    }
+    for commit in in_flight {
+        journaled(&args.session, commit).await?;
     }
     supervisor.flush(&args.session).await?;
     // Every send of the drained events is already in the printer's queue.
@@ -101,14 +131,26 @@ pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Waits until a queued line is journaled (or found a duplicate).
+async fn journaled(session: &str, commit: Commit) -> Result<(), SimError> {
+    match commit.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(reason)) => Err(SimError::Refused(session.to_string(), reason)),
+        Err(_) => Err(SimError::Closed(session.to_string())),
+    }
+}
+
+type Stdout = BufWriter<tokio::io::Stdout>;
+
 /// Prints the session's outbound texts, one line each, until told to stop
-/// (then prints what is still queued).
+/// (then prints what is still queued). Flushes whenever it has printed
+/// everything waiting.
 async fn print_texts(
     session: String,
     mut outbound: mpsc::UnboundedReceiver<SimOutbound>,
     mut stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
-    let mut stdout = tokio::io::stdout();
+    let mut stdout = BufWriter::new(tokio::io::stdout());
     loop {
         let sent = tokio::select! {
             sent = outbound.recv() => sent,
@@ -119,21 +161,24 @@ async fn print_texts(
                 return stdout.flush().await;
             }
         };
-        match sent {
-            Some(sent) => print_text(&mut stdout, &session, &sent).await?,
-            None => return stdout.flush().await,
+        let Some(sent) = sent else {
+            return stdout.flush().await;
+        };
+        print_text(&mut stdout, &session, &sent).await?;
+        while let Ok(sent) = outbound.try_recv() {
+            print_text(&mut stdout, &session, &sent).await?;
         }
+        stdout.flush().await?;
     }
 }
 
-async fn print_text(stdout: &mut tokio::io::Stdout, session: &str, sent: &SimOutbound) -> std::io::Result<()> {
+async fn print_text(stdout: &mut Stdout, session: &str, sent: &SimOutbound) -> std::io::Result<()> {
     if sent.session != session {
         return Ok(());
     }
     if let Some(text) = sent.action.text() {
         stdout.write_all(one_line(text).as_bytes()).await?;
         stdout.write_all(b"\n").await?;
-        stdout.flush().await?;
     }
     Ok(())
 }

@@ -5,19 +5,27 @@
 //! - `purr sim send <session> [--from user] [text]`: queues the text (or,
 //!   without one, each stdin line) in the sim network's inbox; the session
 //!   gets it when it is online (within 50 ms), and again after a crash
-//!   until it was journaled.
+//!   until it was journaled. Lines are committed in batches: the lines
+//!   already read when one is taken (up to [`BATCH`]) go in one
+//!   transaction, so a pipe is queued at database speed and a line typed
+//!   at a terminal is queued at once.
 //! - `purr sim log <session>`: prints each text the session sent, one per
 //!   line, oldest first (needs `[sim] keep_sent = true`).
 
 use std::process::ExitCode;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, Lines};
 
 use super::ConfigArg;
 use super::terminal::one_line;
 use crate::channel::Outbound;
 use crate::channel::sim::SimNetwork;
 use crate::store::Store;
+
+/// Stdin lines queued in one transaction, at most.
+const BATCH: usize = 4096;
+/// How much of stdin is read at a time.
+const READ_BUFFER: usize = 256 * 1024;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum SimCommand {
@@ -53,13 +61,11 @@ pub async fn sim(command: SimCommand) -> anyhow::Result<ExitCode> {
         SimCommand::Send {
             session, text, from, ..
         } => match text {
-            Some(text) => {
-                SimNetwork::queue_text(&store, &session, &from, &text).await?;
-            }
+            Some(text) => SimNetwork::queue_texts(&store, &session, &from, vec![text]).await?,
             None => {
-                let mut lines = BufReader::new(tokio::io::stdin()).lines();
-                while let Some(line) = lines.next_line().await? {
-                    SimNetwork::queue_text(&store, &session, &from, &line).await?;
+                let mut lines = BufReader::with_capacity(READ_BUFFER, tokio::io::stdin()).lines();
+                while let Some(batch) = next_batch(&mut lines).await? {
+                    SimNetwork::queue_texts(&store, &session, &from, batch).await?;
                 }
             }
         },
@@ -75,4 +81,20 @@ pub async fn sim(command: SimCommand) -> anyhow::Result<ExitCode> {
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The next line and every further whole line already read (up to
+/// [`BATCH`]); `None` at the end of the input.
+async fn next_batch<R: AsyncRead + Unpin>(lines: &mut Lines<BufReader<R>>) -> std::io::Result<Option<Vec<String>>> {
+    let Some(first) = lines.next_line().await? else {
+        return Ok(None);
+    };
+    let mut batch = vec![first];
+    while batch.len() < BATCH && lines.get_ref().buffer().contains(&b'\n') {
+        match lines.next_line().await? {
+            Some(line) => batch.push(line),
+            None => break,
+        }
+    }
+    Ok(Some(batch))
 }

@@ -1,16 +1,20 @@
 //! The sim network's server-side state: pairing (`sim_pairings`, what a
 //! WhatsApp device store is to WhatsApp: a row means the account is
 //! linked), the inbox of messages waiting for a session (`sim_inbox`,
-//! filled by `purr sim send`, possibly from another process) and the log of
-//! what sessions sent (`sim_sent`, with `[sim] keep_sent`).
+//! filled by `purr sim send`, possibly from another process, read in
+//! queue order from a cursor) and the log of what sessions sent
+//! (`sim_sent`, with `[sim] keep_sent`).
 
-use sqlx::FromRow;
+use sqlx::{FromRow, QueryBuilder, Sqlite};
 
+use super::writer::statement_chunks;
 use super::{Store, now_ms};
 
 /// A message the sim network holds for a session until it is journaled.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct SimInboxRow {
+    /// Its place in the inbox: numbers grow in queue order and are never reused.
+    pub seq: i64,
     pub id: String,
     pub session: String,
     pub sender: String,
@@ -49,23 +53,39 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Queues a text for `session` on the sim network's server side.
-    pub async fn sim_inbox_push(&self, id: &str, session: &str, sender: &str, text: &str) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO sim_inbox (id, session, sender, text, queued_at_ms) VALUES (?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(session)
-            .bind(sender)
-            .bind(text)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+    /// Queues texts from `sender` for `session` on the sim network's
+    /// server side, in order, in one transaction: `messages` are (message
+    /// id, text) pairs.
+    pub async fn sim_inbox_push(
+        &self,
+        session: &str,
+        sender: &str,
+        messages: &[(String, String)],
+    ) -> anyhow::Result<()> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        for chunk in statement_chunks(messages) {
+            let mut query =
+                QueryBuilder::<Sqlite>::new("INSERT INTO sim_inbox (id, session, sender, text, queued_at_ms) ");
+            query.push_values(chunk, |mut row, (id, text)| {
+                row.push_bind(id)
+                    .push_bind(session)
+                    .push_bind(sender)
+                    .push_bind(text)
+                    .push_bind(now);
+            });
+            query.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    /// The oldest `limit` messages waiting for any session, oldest first.
-    pub async fn sim_inbox(&self, limit: i64) -> anyhow::Result<Vec<SimInboxRow>> {
+    /// At most `limit` messages waiting for any session, in queue order,
+    /// from the one after `after` (a [`SimInboxRow::seq`]; 0 for the start).
+    pub async fn sim_inbox(&self, after: i64, limit: i64) -> anyhow::Result<Vec<SimInboxRow>> {
         Ok(
-            sqlx::query_as("SELECT id, session, sender, text FROM sim_inbox ORDER BY queued_at_ms, rowid LIMIT ?")
+            sqlx::query_as("SELECT seq, id, session, sender, text FROM sim_inbox WHERE seq > ? ORDER BY seq LIMIT ?")
+                .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?,
@@ -111,5 +131,36 @@ mod tests {
         assert!(!store.sim_unpair("s").await.unwrap());
         assert_eq!(store.sim_pairing("s").await.unwrap(), None);
         assert_eq!(store.sim_pairing("t").await.unwrap().as_deref(), Some("t@sim"));
+    }
+
+    #[tokio::test]
+    async fn inbox_reads_from_a_cursor_in_queue_order_and_never_reuses_numbers() {
+        let (store, _dir) = temp_store().await;
+        let messages: Vec<(String, String)> = (0..300).map(|i| (format!("m{i}"), format!("text {i}"))).collect();
+        store.sim_inbox_push("s", "u@sim", &messages).await.unwrap();
+        let first = store.sim_inbox(0, 200).await.unwrap();
+        let ids: Vec<&str> = first.iter().map(|row| row.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            messages[..200].iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>()
+        );
+        let rest = store.sim_inbox(first.last().unwrap().seq, 200).await.unwrap();
+        assert_eq!(rest.len(), 100);
+        assert_eq!(rest[0].id, "m200");
+
+        // Deleting the newest rows does not let a new one take their numbers.
+        let newest = rest.last().unwrap().seq;
+        store
+            .writer()
+            .sim_ack(rest.iter().map(|row| row.seq).collect())
+            .await
+            .unwrap();
+        store
+            .sim_inbox_push("s", "u@sim", &[("late".into(), "late".into())])
+            .await
+            .unwrap();
+        let late = store.sim_inbox(newest, 10).await.unwrap();
+        assert_eq!(late.len(), 1);
+        assert_eq!((late[0].id.as_str(), late[0].text.as_str()), ("late", "late"));
     }
 }

@@ -68,7 +68,7 @@ enum Job {
     Append(Vec<JournalEntry>, Reply<Vec<bool>>),
     Complete(Box<Completion>, Reply<()>),
     Delivered { session: String, seq: i64 },
-    SimAck(String),
+    SimAck(Vec<i64>, Reply<()>),
     SimSent(SimSent, Reply<bool>),
     Barrier(Reply<()>),
 }
@@ -150,9 +150,10 @@ impl Writer {
         let _ = self.jobs.send(job).await;
     }
 
-    /// A sim inbox message was journaled: delete it (not waited for).
-    pub async fn sim_ack(&self, id: String) {
-        let _ = self.jobs.send(Job::SimAck(id)).await;
+    /// Sim inbox messages were journaled: deletes them, by their
+    /// [`seq`](super::SimInboxRow::seq); answers once that is committed.
+    pub async fn sim_ack(&self, seqs: Vec<i64>) -> Result<(), String> {
+        self.request(|reply| Job::SimAck(seqs, reply)).await
     }
 
     /// Waits until everything queued before it is committed (requests are
@@ -218,7 +219,7 @@ fn answer(jobs: impl Iterator<Item = Job>, result: Result<Written, String>) {
                     .collect();
                 let _ = reply.send(Ok(new));
             }
-            (Job::Complete(_, reply) | Job::Barrier(reply), Ok(_)) => {
+            (Job::Complete(_, reply) | Job::SimAck(_, reply) | Job::Barrier(reply), Ok(_)) => {
                 let _ = reply.send(Ok(()));
             }
             (Job::SimSent(sent, reply), Ok(written)) => {
@@ -227,13 +228,13 @@ fn answer(jobs: impl Iterator<Item = Job>, result: Result<Written, String>) {
             (Job::Append(_, reply), Err(e)) => {
                 let _ = reply.send(Err(e.clone()));
             }
-            (Job::Complete(_, reply) | Job::Barrier(reply), Err(e)) => {
+            (Job::Complete(_, reply) | Job::SimAck(_, reply) | Job::Barrier(reply), Err(e)) => {
                 let _ = reply.send(Err(e.clone()));
             }
             (Job::SimSent(_, reply), Err(e)) => {
                 let _ = reply.send(Err(e.clone()));
             }
-            (Job::Delivered { .. } | Job::SimAck(_), _) => {}
+            (Job::Delivered { .. }, _) => {}
         }
     }
 }
@@ -249,7 +250,7 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
             Job::Append(entries, _) => appends.extend(entries),
             Job::Complete(completion, _) => completions.push(&**completion),
             Job::Delivered { session, seq } => delivered.push((session.as_str(), *seq)),
-            Job::SimAck(id) => acks.push(id),
+            Job::SimAck(seqs, _) => acks.extend(seqs.iter().copied()),
             Job::SimSent(sent, _) => sim_sent.push(sent),
             Job::Barrier(_) => {}
         }
@@ -266,10 +267,10 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
             .await?;
     }
     for chunk in statement_chunks(&acks) {
-        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM sim_inbox WHERE id IN (");
-        let mut ids = query.separated(", ");
-        for id in chunk {
-            ids.push_bind(id);
+        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM sim_inbox WHERE seq IN (");
+        let mut seqs = query.separated(", ");
+        for seq in chunk {
+            seqs.push_bind(*seq);
         }
         query.push(")").build().execute(&mut *tx).await?;
     }
@@ -282,7 +283,7 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
 /// ... 1). sqlx caches prepared statements by their SQL; with arbitrary
 /// sizes every batch would prepare new statements of hundreds of
 /// parameters, which costs more than running them.
-fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+pub(super) fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         if rows.is_empty() {
             return None;
