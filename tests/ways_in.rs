@@ -82,13 +82,19 @@ async fn a_session_coming_online_gets_the_messages_the_inbox_cursor_passed() {
     let outside = Store::open(&config.dir.path().join("data")).await.unwrap();
     let early = 6000;
     let texts = |prefix: &str, count: usize| echo_lines(prefix, count);
-    SimNetwork::queue_texts(&outside, "later", "u", texts("l", 300)).await.unwrap();
-    SimNetwork::queue_texts(&outside, "s", "u", texts("s", early)).await.unwrap();
+    SimNetwork::queue_texts(&outside, "later", "u", texts("l", 300))
+        .await
+        .unwrap();
+    SimNetwork::queue_texts(&outside, "s", "u", texts("s", early))
+        .await
+        .unwrap();
     wait_for_answers(&host, "s", early).await;
 
     host.supervisor.start("later").await.unwrap();
     host.wait_state("later", purr::session::State::Connected).await;
-    SimNetwork::queue_texts(&outside, "later", "u", texts("m", 10)).await.unwrap();
+    SimNetwork::queue_texts(&outside, "later", "u", texts("m", 10))
+        .await
+        .unwrap();
     wait_for_answers(&host, "later", 310).await;
     host.supervisor.flush("s").await.unwrap();
     host.supervisor.flush("later").await.unwrap();
