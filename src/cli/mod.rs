@@ -6,7 +6,8 @@
 //! [`backup`] (`purr backup` / `purr restore`);
 //! [`manage`], [`events`] and [`pair`] manage a running host through its control API
 //! ([`remote`] is their client); [`new`] creates a plugin project;
-//! [`shell`] prints completions and the man page. Logs go
+//! [`health`] probes a host's `/healthz` or `/readyz` for scripts and
+//! container health checks; [`shell`] prints completions and the man page. Logs go
 //! to stderr through `tracing` ([`logging`]: text or JSON lines);
 //! `RUST_LOG` filters them.
 
@@ -15,6 +16,7 @@ mod chat;
 mod check;
 mod dead_letters;
 mod events;
+mod health;
 mod logging;
 mod manage;
 mod new;
@@ -78,6 +80,8 @@ enum Command {
     Events(events::EventsArgs),
     /// List the plugins of a running host.
     Plugins(remote::RemoteArgs),
+    /// Ask a running host's /healthz (or /readyz with --ready): exit 0 when it answers 200.
+    Health(health::HealthArgs),
     /// Create a plugin project (Rust, JavaScript, Python or C) from a template.
     New(new::NewArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
@@ -139,6 +143,7 @@ pub fn main() -> ExitCode {
             Command::Send(args) => Ok(manage::send(args).await),
             Command::Events(args) => Ok(events::events(args).await),
             Command::Plugins(args) => Ok(manage::plugins(args).await),
+            Command::Health(args) => Ok(health::health(args).await),
             Command::New(args) => new::new(args),
             Command::Completions(args) => {
                 shell::completions(args);
