@@ -8,6 +8,13 @@
 //! the session task, in the order they came. Only then may a network
 //! acknowledge a message: from here on a crash replays it.
 //!
+//! Requests are pipelined: while one is being committed the stage takes
+//! what arrived meanwhile and queues the next (up to [`IN_FLIGHT`]), so
+//! producers that each wait for their own event (API clients) share the
+//! writer's next commit instead of waiting for this one to be answered
+//! first. Answers are handled in the order the requests were made, which
+//! is the order the writer commits them.
+//!
 //! When the task falls behind, the journal keeps the overflow: the stage
 //! goes on taking and committing events (so the network is acknowledged
 //! and a flood costs disk, not memory), holds up to `queue_capacity` of
@@ -22,7 +29,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::queue::{Intake, SessionInput};
 use crate::channel::ChannelEvent;
@@ -31,6 +38,8 @@ use crate::util::now_ms;
 
 /// Items taken from the intake queue per journal request, at most.
 const BATCH: usize = 512;
+/// Journal requests queued at the writer and not yet answered, at most.
+const IN_FLIGHT: usize = 8;
 /// Spilled events read back from the journal per query, at most.
 const READ_BACK: i64 = 256;
 /// Pause before reading spilled events again after a failed read.
@@ -49,15 +58,25 @@ pub(super) struct JournalStage {
     pub memory: usize,
 }
 
+/// Items whose journal request is at the writer.
+struct Request {
+    items: Vec<Intake>,
+    outcomes: Vec<Outcome>,
+    /// The writer's answer: for each journaled event, whether it was new.
+    answer: oneshot::Receiver<Result<Vec<bool>, String>>,
+}
+
 impl JournalStage {
     pub(super) async fn run(mut self, mut intake: mpsc::Receiver<Intake>, queue: mpsc::Sender<SessionInput>) {
-        let mut items = Vec::with_capacity(BATCH);
         let mut backlog = Backlog::default();
+        let mut requests: VecDeque<Request> = VecDeque::with_capacity(IN_FLIGHT);
         let mut intake_open = true;
         loop {
             // With the journal on, events beyond `memory` are spilled, so
             // the intake is always read; off, the producer has to wait.
-            let take = intake_open && (self.enabled || backlog.in_memory < self.memory);
+            let take = intake_open
+                && requests.len() < IN_FLIGHT
+                && (self.enabled || backlog.in_memory + requests.len() < self.memory);
             tokio::select! {
                 // Feed the task first: spilled events are older than new ones.
                 biased;
@@ -72,13 +91,11 @@ impl JournalStage {
                         }
                     }
                 }
-                taken = intake.recv_many(&mut items, BATCH), if take => {
-                    if taken == 0 {
-                        intake_open = false;
-                        continue;
-                    }
-                    let outcomes = self.journal(&items).await;
-                    for (item, outcome) in items.drain(..).zip(outcomes) {
+                answer = async { (&mut requests.front_mut().expect("a request").answer).await }, if !requests.is_empty() => {
+                    let request = requests.pop_front().expect("a request");
+                    let answer = answer.unwrap_or_else(|_| Err(Writer::CLOSED.to_string()));
+                    let outcomes = self.answered(request.outcomes, answer);
+                    for (item, outcome) in request.items.into_iter().zip(outcomes) {
                         if let Some((seq, input)) = committed(item, outcome)
                             && backlog.push(seq, input, self.memory)
                         {
@@ -86,16 +103,28 @@ impl JournalStage {
                         }
                     }
                 }
+                taken = async {
+                    let mut items = Vec::with_capacity(BATCH);
+                    intake.recv_many(&mut items, BATCH).await;
+                    items
+                }, if take => {
+                    if taken.is_empty() {
+                        intake_open = false;
+                        continue;
+                    }
+                    let request = self.journal(taken).await;
+                    requests.push_back(request);
+                }
                 else => return, // nothing more will come, and all was handed over
             }
         }
     }
 
-    /// Journals the events of `items`; one outcome per item.
-    async fn journal(&mut self, items: &[Intake]) -> Vec<Outcome> {
+    /// Queues the journal request for the events of `items` at the writer.
+    async fn journal(&mut self, items: Vec<Intake>) -> Request {
         let mut outcomes = Vec::with_capacity(items.len());
         let mut entries = Vec::new();
-        for item in items {
+        for item in &items {
             let Intake::Event(event, _) = item else {
                 outcomes.push(Outcome::NotJournaled);
                 continue;
@@ -121,11 +150,24 @@ impl JournalStage {
                 received_at_ms: now_ms() as i64,
             });
         }
-        if entries.is_empty() {
-            return outcomes;
+        let answer = if entries.is_empty() {
+            let (answered, answer) = oneshot::channel();
+            let _ = answered.send(Ok(Vec::new()));
+            answer
+        } else {
+            self.writer.append_pipelined(entries).await
+        };
+        Request {
+            items,
+            outcomes,
+            answer,
         }
+    }
+
+    /// The outcomes of a request once the writer answered it.
+    fn answered(&self, mut outcomes: Vec<Outcome>, answer: Result<Vec<bool>, String>) -> Vec<Outcome> {
         let written = outcomes.iter_mut().filter(|o| matches!(o, Outcome::Journaled(_)));
-        match self.writer.append(entries).await {
+        match answer {
             Ok(taken) => {
                 for (outcome, taken) in written.zip(taken) {
                     if !taken {
@@ -134,7 +176,10 @@ impl JournalStage {
                 }
             }
             Err(error) => {
-                tracing::error!(session = &*self.session, %error, "events refused: the journal is not writable");
+                let mut written = written.peekable();
+                if written.peek().is_some() {
+                    tracing::error!(session = &*self.session, %error, "events refused: the journal is not writable");
+                }
                 for outcome in written {
                     *outcome = Outcome::Failed(error.clone());
                 }

@@ -8,6 +8,14 @@
 //! one statement per event would cap purr at a few thousand events/s (see
 //! `../shared/TOOLCHAINS.md`).
 //!
+//! Every statement is a round trip to sqlx's SQLite thread (two thread
+//! wake-ups), and with few producers each waiting for its own commit (API
+//! clients) those round trips are the whole cost of a commit. So the rows
+//! of each kind go in as one statement whatever their number — one JSON
+//! array bound as a single parameter and read with `json_each` — and the
+//! writer keeps its connection while there is work (giving it back after
+//! [`KEEP_CONNECTION`] idle, so closing the store does not wait for it).
+//!
 //! If a transaction fails (disk full, read-only file), every request in it
 //! gets the error, and so does every later one: the writer stops. Sessions
 //! complete their events in order and what is done is one mark per
@@ -18,7 +26,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection as _, QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::journal::{DeadLetter, JournalEntry, OutboxRow};
@@ -29,6 +38,8 @@ const QUEUE: usize = 8192;
 const BATCH: usize = 2048;
 /// Rows per multi-row statement, at most (SQLite limits bound parameters).
 const ROWS_PER_STATEMENT: usize = 128;
+/// How long the writer keeps its connection with nothing to write.
+const KEEP_CONNECTION: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// What finishing one event writes, atomically.
 #[derive(Debug, Default, Clone)]
@@ -81,10 +92,10 @@ pub struct Writer {
     failure: watch::Receiver<Option<String>>,
 }
 
-/// The writer task is gone (the store was closed).
-const CLOSED: &str = "the database writer has stopped";
-
 impl Writer {
+    /// Why a request got no answer: the writer task is gone (the store was closed).
+    pub const CLOSED: &str = "the database writer has stopped";
+
     pub(super) fn spawn(pool: SqlitePool) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let (failed, failure) = watch::channel(None);
@@ -127,7 +138,20 @@ impl Writer {
     /// Journals `entries`; answers, for each, whether it was new (a
     /// duplicate `dedupe_key` is not written).
     pub async fn append(&self, entries: Vec<JournalEntry>) -> Result<Vec<bool>, String> {
-        self.request(|reply| Job::Append(entries, reply)).await
+        self.append_pipelined(entries)
+            .await
+            .await
+            .map_err(|_| Self::CLOSED.to_string())?
+    }
+
+    /// Queues [`append`](Self::append) without waiting for the commit: the
+    /// receiver answers once it is committed. Requests commit in the order
+    /// they are queued.
+    pub async fn append_pipelined(&self, entries: Vec<JournalEntry>) -> oneshot::Receiver<Result<Vec<bool>, String>> {
+        let (reply, answer) = oneshot::channel();
+        // If the writer is gone, `answer` reports it (its sender is dropped).
+        let _ = self.jobs.send(Job::Append(entries, reply)).await;
+        answer
     }
 
     /// Queues an event's completion (one transaction); the returned
@@ -169,21 +193,42 @@ impl Writer {
 
     async fn request<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(job(reply)).await.map_err(|_| CLOSED.to_string())?;
-        answer.await.map_err(|_| CLOSED.to_string())?
+        self.jobs.send(job(reply)).await.map_err(|_| Self::CLOSED.to_string())?;
+        answer.await.map_err(|_| Self::CLOSED.to_string())?
     }
 }
 
 async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>, failure: watch::Sender<Option<String>>) {
     let mut jobs = Vec::with_capacity(BATCH);
     let mut failed: Option<String> = None;
-    while queue.recv_many(&mut jobs, BATCH).await > 0 {
+    let mut connection: Option<PoolConnection<Sqlite>> = None;
+    loop {
+        let received = match connection {
+            Some(_) => match tokio::time::timeout(KEEP_CONNECTION, queue.recv_many(&mut jobs, BATCH)).await {
+                Ok(received) => received,
+                Err(_idle) => {
+                    connection = None;
+                    queue.recv_many(&mut jobs, BATCH).await
+                }
+            },
+            None => queue.recv_many(&mut jobs, BATCH).await,
+        };
+        if received == 0 {
+            return;
+        }
         if let Some(message) = &failed {
             answer(jobs.drain(..), Err(message.clone()));
             continue;
         }
         let started = std::time::Instant::now();
-        match write(&pool, &jobs).await {
+        let written = match &mut connection {
+            Some(connection) => write(connection, &jobs).await,
+            None => match pool.acquire().await {
+                Ok(acquired) => write(connection.insert(acquired), &jobs).await,
+                Err(error) => Err(error),
+            },
+        };
+        match written {
             Ok(written) => {
                 tracing::trace!(
                     requests = jobs.len(),
@@ -239,7 +284,7 @@ fn answer(jobs: impl Iterator<Item = Job>, result: Result<Written, String>) {
     }
 }
 
-async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> {
+async fn write(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
     let mut appends = Vec::new();
     let mut completions = Vec::new();
     let mut delivered = Vec::new();
@@ -255,28 +300,36 @@ async fn write(pool: &SqlitePool, jobs: &[Job]) -> Result<Written, sqlx::Error> 
             Job::Barrier(_) => {}
         }
     }
-    let mut tx = pool.begin().await?;
+    let mut tx = connection.begin().await?;
     let journaled = insert_journal(&mut tx, &appends).await?;
     complete(&mut tx, &completions).await?;
-    for (session, seqs) in by_session(delivered) {
-        let through = seqs.into_iter().max().unwrap_or(0);
-        sqlx::query("DELETE FROM outbox WHERE session = ? AND seq <= ?")
-            .bind(session)
-            .bind(through)
+    if !delivered.is_empty() {
+        let through: Vec<(&str, i64)> = by_session(delivered)
+            .into_iter()
+            .map(|(session, seqs)| (session, seqs.into_iter().max().unwrap_or(0)))
+            .collect();
+        sqlx::query(
+            "DELETE FROM outbox WHERE rowid IN (SELECT o.rowid FROM json_each(?) AS d \
+             JOIN outbox AS o ON o.session = d.value ->> 0 AND o.seq <= d.value ->> 1)",
+        )
+        .bind(json(&through))
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !acks.is_empty() {
+        sqlx::query("DELETE FROM sim_inbox WHERE seq IN (SELECT value FROM json_each(?))")
+            .bind(json(&acks))
             .execute(&mut *tx)
             .await?;
-    }
-    for chunk in statement_chunks(&acks) {
-        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM sim_inbox WHERE seq IN (");
-        let mut seqs = query.separated(", ");
-        for seq in chunk {
-            seqs.push_bind(*seq);
-        }
-        query.push(")").build().execute(&mut *tx).await?;
     }
     let sim_sent = insert_sim_sent(&mut tx, &sim_sent).await?;
     tx.commit().await?;
     Ok(Written { journaled, sim_sent })
+}
+
+/// Rows as one JSON array, for a statement that reads them with `json_each`.
+fn json(rows: &impl serde::Serialize) -> String {
+    serde_json::to_string(rows).expect("rows of strings and integers serialize")
 }
 
 /// Splits rows into multi-row statements of power-of-two sizes (128, 64,
@@ -306,42 +359,40 @@ fn by_session<'a, T>(pairs: impl IntoIterator<Item = (&'a str, T)>) -> BTreeMap<
 }
 
 /// Inserts the entries, skipping duplicates; returns the (session, seq) written.
-/// Rows are not returned one by one (each would be a round trip to the
-/// SQLite thread): only a statement that skipped some is looked into.
+/// Only a batch that skipped some is looked into, with one more statement.
 async fn insert_journal(
     tx: &mut Transaction<'_, Sqlite>,
     entries: &[&JournalEntry],
 ) -> Result<HashSet<(String, i64)>, sqlx::Error> {
-    let mut inserted = HashSet::new();
-    for chunk in statement_chunks(entries) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) ",
-        );
-        query.push_values(chunk, |mut row, entry| {
-            row.push_bind(&entry.session)
-                .push_bind(entry.seq)
-                .push_bind(&entry.dedupe_key)
-                .push_bind(&entry.event)
-                .push_bind(entry.received_at_ms);
-        });
-        let written = query.build().execute(&mut **tx).await?.rows_affected();
-        if written == chunk.len() as u64 {
-            inserted.extend(chunk.iter().map(|e| (e.session.clone(), e.seq)));
-            continue;
-        }
-        // Some were duplicates: the skipped ones have no row under their seq.
-        for entry in chunk {
-            let present: Option<i64> = sqlx::query_scalar("SELECT seq FROM journal WHERE session = ? AND seq = ?")
-                .bind(&entry.session)
-                .bind(entry.seq)
-                .fetch_optional(&mut **tx)
-                .await?;
-            if present.is_some() {
-                inserted.insert((entry.session.clone(), entry.seq));
-            }
-        }
+    if entries.is_empty() {
+        return Ok(HashSet::new());
     }
-    Ok(inserted)
+    let rows = json(
+        &entries
+            .iter()
+            .map(|e| (&e.session, e.seq, &e.dedupe_key, &e.event, e.received_at_ms))
+            .collect::<Vec<_>>(),
+    );
+    let written = sqlx::query(
+        "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
+    )
+    .bind(&rows)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if written == entries.len() as u64 {
+        return Ok(entries.iter().map(|e| (e.session.clone(), e.seq)).collect());
+    }
+    // Some were duplicates: the skipped ones have no row under their seq.
+    let present: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT j.session, j.seq FROM json_each(?) AS d \
+         JOIN journal AS j ON j.session = d.value ->> 0 AND j.seq = d.value ->> 1",
+    )
+    .bind(&rows)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(present.into_iter().collect())
 }
 
 async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion]) -> Result<(), sqlx::Error> {
@@ -354,14 +405,14 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
             *through = (*through).max(seq);
         }
     }
-    let done: Vec<(&str, i64)> = done.into_iter().collect();
-    for chunk in statement_chunks(&done) {
-        let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO journal_done (session, through_seq) ");
-        query.push_values(chunk, |mut row, (session, through)| {
-            row.push_bind(*session).push_bind(*through);
-        });
-        query.push(" ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)");
-        query.build().execute(&mut **tx).await?;
+    if !done.is_empty() {
+        sqlx::query(
+            "INSERT INTO journal_done (session, through_seq) SELECT value ->> 0, value ->> 1 FROM json_each(?) \
+             WHERE true ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+        )
+        .bind(json(&done.into_iter().collect::<Vec<_>>()))
+        .execute(&mut **tx)
+        .await?;
     }
     let dead: Vec<&DeadLetter> = completions.iter().filter_map(|c| c.dead_letter.as_ref()).collect();
     for chunk in statement_chunks(&dead) {
@@ -379,28 +430,27 @@ async fn complete(tx: &mut Transaction<'_, Sqlite>, completions: &[&Completion])
         query.build().execute(&mut **tx).await?;
     }
     let timers: Vec<&String> = completions.iter().filter_map(|c| c.timer_id.as_ref()).collect();
-    for chunk in statement_chunks(&timers) {
-        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM timers WHERE id IN (");
-        let mut ids = query.separated(", ");
-        for id in chunk {
-            ids.push_bind(*id);
-        }
-        query.push(")").build().execute(&mut **tx).await?;
+    if !timers.is_empty() {
+        sqlx::query("DELETE FROM timers WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(json(&timers))
+            .execute(&mut **tx)
+            .await?;
     }
     write_kv(tx, completions).await?;
-    let outbox: Vec<&OutboxRow> = completions.iter().flat_map(|c| &c.outbox).collect();
     let now = crate::util::now_ms() as i64;
-    for chunk in statement_chunks(&outbox) {
-        let mut query =
-            QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms) ");
-        query.push_values(chunk, |mut row, send| {
-            row.push_bind(&send.session)
-                .push_bind(send.seq)
-                .push_bind(&send.key)
-                .push_bind(&send.action)
-                .push_bind(now);
-        });
-        query.build().execute(&mut **tx).await?;
+    let outbox: Vec<_> = completions
+        .iter()
+        .flat_map(|c| &c.outbox)
+        .map(|send: &OutboxRow| (&send.session, send.seq, &send.key, &send.action, now))
+        .collect();
+    if !outbox.is_empty() {
+        sqlx::query(
+            "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
+        )
+        .bind(json(&outbox))
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
