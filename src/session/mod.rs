@@ -131,8 +131,9 @@ impl LiveSession {
         let timers = SessionTimers::load(store.clone(), name.clone())
             .await
             .context("loading the session's timers")?;
-        let last_seq = store.journal_last_seq(&name).await?;
-        let replay = task::Replay::open(store.clone(), name.clone(), last_seq, spec.halt.clone())
+        let resume = store.session_resume(&name).await.context("reading the journal")?;
+        let last_seq = resume.journal_last_seq;
+        let replay = task::Replay::open(store.clone(), name.clone(), &resume, spec.halt.clone())
             .await
             .context("reading the journal")?;
         if replay.left() > 0 {
@@ -143,8 +144,11 @@ impl LiveSession {
             channel.clone(),
             status.clone(),
             store.writer().clone(),
-            store.outbox_pending(&name).await?,
-            store.outbox_last_seq(&name).await?,
+            match resume.outbox_pending {
+                0 => Vec::new(),
+                _ => store.outbox_pending(&name).await?,
+            },
+            resume.outbox_last_seq,
         );
         let journal = intake::JournalStage {
             session: name.clone(),

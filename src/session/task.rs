@@ -36,7 +36,7 @@ use crate::capability::timers::SessionTimers;
 use crate::channel::ChannelEvent;
 use crate::dispatch::{Chain, Outcome};
 use crate::observe::SessionObserver;
-use crate::store::{Completion, DeadLetter, OutboxRow, Store, TimerRow};
+use crate::store::{Completion, DeadLetter, OutboxRow, Resume, Store, TimerRow};
 use crate::util::now_ms;
 
 pub(super) struct SessionTask {
@@ -291,28 +291,23 @@ pub(super) struct Replay {
 }
 
 impl Replay {
-    /// The replay of `session`'s rows after its done mark through
-    /// `through`, with the first page read (an unreadable journal fails
-    /// the session's start, as it did when the replay was read whole).
+    /// The replay of `session`'s rows after its done mark through its last
+    /// journaled one, as `resume` found them, with the first page read (an
+    /// unreadable journal fails the session's start, as it did when the
+    /// replay was read whole).
     pub(super) async fn open(
         store: Store,
         session: Arc<str>,
-        through: i64,
+        resume: &Resume,
         halt: watch::Receiver<bool>,
     ) -> anyhow::Result<Self> {
-        let after = store.journal_done_through(&session).await?;
-        let unread = if after < through {
-            store.journal_pending_count(&session).await?
-        } else {
-            0
-        };
         let mut replay = Replay {
             store,
             session,
-            after,
-            through,
+            after: resume.journal_done_through,
+            through: resume.journal_last_seq,
             page: VecDeque::new(),
-            unread: usize::try_from(unread).unwrap_or(0),
+            unread: usize::try_from(resume.journal_pending).unwrap_or(0),
             halt,
         };
         replay.read_page().await?;

@@ -51,28 +51,39 @@ pub struct PendingEvent {
     pub event: String,
 }
 
+/// Where a session's journal and outbox stand ([`Store::session_resume`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct Resume {
+    /// The highest journal sequence number used (0 if none). Counts the
+    /// done mark too: pruning may have deleted every row, and a reused
+    /// number would be taken for done.
+    pub journal_last_seq: i64,
+    /// Every journal row up to here is finished (0 if none).
+    pub journal_done_through: i64,
+    /// Journal rows after the done mark: events to replay.
+    pub journal_pending: i64,
+    /// The highest outbox sequence number (0 if none).
+    pub outbox_last_seq: i64,
+    /// Sends in the outbox, not yet accepted by the network.
+    pub outbox_pending: i64,
+}
+
 impl Store {
-    /// The highest journal sequence number `session` used (0 if none).
-    /// Counts the done mark too: pruning may have deleted every row, and a
-    /// reused number would be taken for done.
-    pub async fn journal_last_seq(&self, session: &str) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT max(coalesce((SELECT max(seq) FROM journal WHERE session = ?1), 0),
-                        coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0))",
+    /// Where `session`'s journal and outbox stand, in one read: what a
+    /// starting session needs.
+    pub async fn session_resume(&self, session: &str) -> anyhow::Result<Resume> {
+        Ok(sqlx::query_as(
+            "WITH done AS (SELECT coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0) AS through_seq)
+             SELECT max(coalesce((SELECT max(seq) FROM journal WHERE session = ?1), 0), through_seq) AS journal_last_seq,
+                    through_seq AS journal_done_through,
+                    (SELECT count(*) FROM journal WHERE session = ?1 AND seq > through_seq) AS journal_pending,
+                    coalesce((SELECT max(seq) FROM outbox WHERE session = ?1), 0) AS outbox_last_seq,
+                    (SELECT count(*) FROM outbox WHERE session = ?1) AS outbox_pending
+             FROM done",
         )
         .bind(session)
         .fetch_one(&self.pool)
         .await?)
-    }
-
-    /// The session's done mark: every journal row up to it is finished (0 if none).
-    pub async fn journal_done_through(&self, session: &str) -> anyhow::Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT coalesce((SELECT through_seq FROM journal_done WHERE session = ?), 0)")
-                .bind(session)
-                .fetch_one(&self.pool)
-                .await?,
-        )
     }
 
     /// One page of the session's journal: at most `limit` rows after `after`
@@ -155,16 +166,6 @@ impl Store {
         )
     }
 
-    /// The highest outbox sequence number of `session` (0 if none).
-    pub async fn outbox_last_seq(&self, session: &str) -> anyhow::Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM outbox WHERE session = ?")
-                .bind(session)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
-
     /// Dead letters, of one session or all, oldest first.
     pub async fn dead_letters(&self, session: Option<&str>) -> anyhow::Result<Vec<DeadLetter>> {
         Ok(sqlx::query_as(
@@ -232,8 +233,10 @@ mod tests {
             .collect();
         store.writer().append(rows).await.unwrap();
         complete(&store, "a", 2).await;
-        let after = store.journal_done_through("a").await.unwrap();
+        let resume = store.session_resume("a").await.unwrap();
+        let after = resume.journal_done_through;
         assert_eq!(after, 2);
+        assert_eq!((resume.journal_last_seq, resume.journal_pending), (10, 8));
         let seqs = |page: Vec<crate::store::PendingEvent>| page.iter().map(|e| e.seq).collect::<Vec<_>>();
         let first = seqs(store.journal_page("a", after, 9, 3).await.unwrap());
         assert_eq!(first, [3, 4, 5], "at most `limit` rows, after the done mark, in order");
@@ -246,7 +249,7 @@ mod tests {
             "rows past `through` (journaled after the start) are not read"
         );
         assert!(store.journal_page("a", 9, 9, 3).await.unwrap().is_empty());
-        assert_eq!(store.journal_done_through("b").await.unwrap(), 0);
+        assert_eq!(store.session_resume("b").await.unwrap().journal_done_through, 0);
         let other = seqs(store.journal_page("b", 0, 10, 3).await.unwrap());
         assert_eq!(other, [3], "only the session's own rows");
     }
@@ -273,7 +276,8 @@ mod tests {
         complete(&store, "a", 3).await;
         store.journal_prune(1).await.unwrap();
         // Every row is gone, yet the next event must not get a number the done mark covers.
-        assert_eq!(store.journal_last_seq("a").await.unwrap(), 3);
+        let resume = store.session_resume("a").await.unwrap();
+        assert_eq!((resume.journal_last_seq, resume.journal_pending), (3, 0));
         store.writer().append(vec![entry("a", 4, 0)]).await.unwrap();
         let pending = pending_seqs(&store, "a").await;
         assert_eq!(pending, [4]);

@@ -29,7 +29,7 @@ use anyhow::Context as _;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent};
+pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent, Resume};
 pub use sessions::SessionRow;
 pub use sim::SimInboxRow;
 pub use timers::TimerRow;

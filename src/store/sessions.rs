@@ -47,6 +47,28 @@ impl Store {
         Ok(())
     }
 
+    /// [`session_register`](Self::session_register) of many `(name,
+    /// channel)` sessions at once, in one transaction (the config's
+    /// sessions at start-up).
+    pub async fn sessions_register(&self, sessions: &[(&str, &str)], origin: &str) -> anyhow::Result<()> {
+        let mut transaction = self.pool.begin().await?;
+        let now = now_ms();
+        for (name, channel) in sessions {
+            sqlx::query(
+                "INSERT INTO sessions (name, channel, origin, created_at_ms) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (name) DO UPDATE SET channel = excluded.channel",
+            )
+            .bind(name)
+            .bind(channel)
+            .bind(origin)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(())
+    }
+
     /// Stores a session created at run time (origin `api`) with its plugin
     /// chain (JSON); returns `false`, storing nothing, if the name is taken.
     pub async fn session_create(

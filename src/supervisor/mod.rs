@@ -42,6 +42,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
+use futures_util::StreamExt as _;
 use serde::Serialize;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -62,6 +63,8 @@ use crate::store::Store;
 /// How long finished journal rows are kept to recognize a message the
 /// network delivers again (pruned at start).
 const DEDUPE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+/// Sessions started at once by [`Supervisor::start_autostart`].
+const AUTOSTART_CONCURRENCY: usize = 16;
 
 /// A lifecycle call named a session nobody knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -270,13 +273,37 @@ impl Supervisor {
                 halt: tokio::sync::watch::Sender::new(false),
             }),
         };
-        for (name, session) in &config.sessions {
-            let slot = supervisor.new_slot(name, session.clone(), None).await?;
-            supervisor.write_sessions().insert(name.clone(), slot);
-        }
+        supervisor.add_config_sessions(&config).await?;
         supervisor.load_runtime_sessions().await?;
         supervisor.watch_store();
         Ok(supervisor)
+    }
+
+    /// Slots for all of `config`'s sessions, registered in the database in
+    /// one transaction, each with its stored account address.
+    async fn add_config_sessions(&self, config: &Config) -> anyhow::Result<()> {
+        let store = &self.inner.store;
+        let sessions: Vec<(&str, &str)> = config
+            .sessions
+            .iter()
+            .map(|(name, session)| (name.as_str(), session.channel.as_str()))
+            .collect();
+        store
+            .sessions_register(&sessions, Origin::Config.as_str())
+            .await
+            .context("registering the config's sessions")?;
+        let mut jids: BTreeMap<String, Option<String>> = store
+            .sessions_all()
+            .await?
+            .into_iter()
+            .map(|row| (row.name, row.jid))
+            .collect();
+        for (name, session) in &config.sessions {
+            let jid = jids.remove(name).flatten();
+            let slot = self.slot_for(name, session.clone(), Origin::Config, jid, None);
+            self.write_sessions().insert(name.clone(), slot);
+        }
+        Ok(())
     }
 
     /// A slot for config session `name`, registered in the database;
@@ -323,16 +350,19 @@ impl Supervisor {
         })
     }
 
-    /// Starts every session whose config says `autostart`; failures are
-    /// logged and shown in the session's status.
+    /// Starts every session whose config says `autostart`, up to
+    /// [`AUTOSTART_CONCURRENCY`] at a time (a start mostly waits on a few
+    /// database reads); failures are logged and shown in the session's
+    /// status.
     pub async fn start_autostart(&self) {
-        for (name, slot) in self.slots() {
-            if slot.config.autostart
-                && let Err(error) = self.start(&name).await
-            {
-                tracing::error!(session = %name, error = %format!("{error:#}"), "session did not start");
-            }
-        }
+        let autostart = self.slots().into_iter().filter(|(_, slot)| slot.config.autostart);
+        futures_util::stream::iter(autostart)
+            .for_each_concurrent(AUTOSTART_CONCURRENCY, |(name, _)| async move {
+                if let Err(error) = self.start(&name).await {
+                    tracing::error!(session = %name, error = %format!("{error:#}"), "session did not start");
+                }
+            })
+            .await;
     }
 
     /// `connect`: prepares the session (queue, channel, plugins, task)
