@@ -1,0 +1,326 @@
+//! The writer's transaction: the SQL one batch of requests becomes.
+//!
+//! Each statement is a round trip to sqlx's SQLite thread (two thread
+//! wake-ups, the whole cost of a small commit), so the rows of every kind
+//! on the hot path — journal entries, done marks, outbox rows, delivered
+//! ranges, fired timers, sim acknowledgements — go in as one statement
+//! each, whatever their number (one JSON array bound as a single
+//! parameter, read with `json_each`), and those statements run as one
+//! script with `BEGIN` (and `COMMIT`, when nothing else is to be written):
+//! one round trip. kv writes, dead letters and the sim sent log follow as
+//! multi-row statements of their own in the same transaction.
+
+use std::collections::{BTreeMap, HashSet};
+
+use sqlx::{AssertSqlSafe, QueryBuilder, Row as _, Sqlite, SqliteConnection};
+
+use super::{Completion, Job, ROWS_PER_STATEMENT, SimSent, Written};
+use crate::store::journal::{DeadLetter, JournalEntry, OutboxRow};
+
+/// Writes the batch in one transaction; rolls back what it began if a
+/// statement fails.
+pub(super) async fn write(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
+    let result = write_batch(connection, jobs).await;
+    if result.is_err() {
+        // Nothing may be open (the failure came first): then this fails too.
+        let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+    }
+    result
+}
+
+async fn write_batch(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
+    let mut appends = Vec::new();
+    let mut completions = Vec::new();
+    let mut delivered = Vec::new();
+    let mut acks = Vec::new();
+    let mut sim_sent = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Append(entries, _) => appends.extend(entries),
+            Job::Complete(completion, _) => completions.push(&**completion),
+            Job::Delivered { session, seq } => delivered.push((session.as_str(), *seq)),
+            Job::SimAck(seqs, _) => acks.extend(seqs.iter().copied()),
+            Job::SimSent(sent, _) => sim_sent.push(sent),
+            Job::Barrier(_) => {}
+        }
+    }
+    let dead: Vec<&DeadLetter> = completions.iter().filter_map(|c| c.dead_letter.as_ref()).collect();
+    let kv = kv_writes(&completions);
+    let more = !dead.is_empty() || !kv.is_empty() || !sim_sent.is_empty();
+
+    let mut script = Script::default();
+    let journal = journal_rows(&appends);
+    if let Some(rows) = &journal {
+        script.push(
+            "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
+            rows.clone(),
+        );
+        // The one row the script returns: how many entries were new.
+        script.sql.push_str("SELECT changes();\n");
+    }
+    push_completions(&mut script, &completions);
+    if !delivered.is_empty() {
+        let through: Vec<(&str, i64)> = by_session(delivered)
+            .into_iter()
+            .map(|(session, seqs)| (session, seqs.into_iter().max().unwrap_or(0)))
+            .collect();
+        script.push(
+            "DELETE FROM outbox WHERE rowid IN (SELECT o.rowid FROM json_each(?) AS d \
+             JOIN outbox AS o ON o.session = d.value ->> 0 AND o.seq <= d.value ->> 1)",
+            json(&through),
+        );
+    }
+    if !acks.is_empty() {
+        script.push(
+            "DELETE FROM sim_inbox WHERE seq IN (SELECT value FROM json_each(?))",
+            json(&acks),
+        );
+    }
+    if !more {
+        script.sql.push_str("COMMIT;\n");
+    }
+    let returned = script.run(connection).await?;
+
+    insert_dead_letters(connection, &dead).await?;
+    write_kv(connection, kv).await?;
+    let sim_sent = insert_sim_sent(connection, &sim_sent).await?;
+    if more {
+        sqlx::query("COMMIT").execute(&mut *connection).await?;
+    }
+    let journaled = match journal {
+        Some(rows) => {
+            let new: i64 = returned.first().map(|row| row.try_get(0)).transpose()?.unwrap_or(0);
+            journaled(connection, &appends, rows, new).await?
+        }
+        None => HashSet::new(),
+    };
+    Ok(Written { journaled, sim_sent })
+}
+
+/// Statements run as one query, each with one JSON parameter.
+struct Script {
+    sql: String,
+    rows: Vec<String>,
+}
+
+impl Default for Script {
+    fn default() -> Self {
+        Script {
+            sql: String::from("BEGIN;\n"),
+            rows: Vec::new(),
+        }
+    }
+}
+
+impl Script {
+    fn push(&mut self, statement: &str, rows: String) {
+        self.sql.push_str(statement);
+        self.sql.push_str(";\n");
+        self.rows.push(rows);
+    }
+
+    /// Runs the script (its SQL, prepared once per shape, stays cached);
+    /// returns the rows it returned.
+    async fn run(self, connection: &mut SqliteConnection) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        let mut query = sqlx::query(AssertSqlSafe(self.sql));
+        for rows in self.rows {
+            query = query.bind(rows);
+        }
+        query.fetch_all(connection).await
+    }
+}
+
+/// Rows as one JSON array, for a statement that reads them with `json_each`.
+fn json(rows: &impl serde::Serialize) -> String {
+    serde_json::to_string(rows).expect("rows of strings and integers serialize")
+}
+
+fn journal_rows(entries: &[&JournalEntry]) -> Option<String> {
+    (!entries.is_empty()).then(|| {
+        json(
+            &entries
+                .iter()
+                .map(|e| (&e.session, e.seq, &e.dedupe_key, &e.event, e.received_at_ms))
+                .collect::<Vec<_>>(),
+        )
+    })
+}
+
+/// The (session, seq) of the entries written: all of them, unless the
+/// insert skipped some (duplicates, which have no row under their seq):
+/// only then is the journal looked into.
+async fn journaled(
+    connection: &mut SqliteConnection,
+    entries: &[&JournalEntry],
+    rows: String,
+    new: i64,
+) -> Result<HashSet<(String, i64)>, sqlx::Error> {
+    if new == entries.len() as i64 {
+        return Ok(entries.iter().map(|e| (e.session.clone(), e.seq)).collect());
+    }
+    let present: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT j.session, j.seq FROM json_each(?) AS d \
+         JOIN journal AS j ON j.session = d.value ->> 0 AND j.seq = d.value ->> 1",
+    )
+    .bind(rows)
+    .fetch_all(connection)
+    .await?;
+    Ok(present.into_iter().collect())
+}
+
+/// Done marks, fired timers and outbox rows of the completions.
+fn push_completions(script: &mut Script, completions: &[&Completion]) {
+    // A session completes its events in order: its newest completion here
+    // moves its done mark (one row per session, not one per event).
+    let mut done: BTreeMap<&str, i64> = BTreeMap::new();
+    for completion in completions {
+        if let Some(seq) = completion.journal_seq {
+            let through = done.entry(completion.session.as_str()).or_default();
+            *through = (*through).max(seq);
+        }
+    }
+    if !done.is_empty() {
+        script.push(
+            "INSERT INTO journal_done (session, through_seq) SELECT value ->> 0, value ->> 1 FROM json_each(?) \
+             WHERE true ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+            json(&done.into_iter().collect::<Vec<_>>()),
+        );
+    }
+    let timers: Vec<&String> = completions.iter().filter_map(|c| c.timer_id.as_ref()).collect();
+    if !timers.is_empty() {
+        script.push(
+            "DELETE FROM timers WHERE id IN (SELECT value FROM json_each(?))",
+            json(&timers),
+        );
+    }
+    let now = crate::util::now_ms() as i64;
+    let outbox: Vec<_> = completions
+        .iter()
+        .flat_map(|c| &c.outbox)
+        .map(|send: &OutboxRow| (&send.session, send.seq, &send.key, &send.action, now))
+        .collect();
+    if !outbox.is_empty() {
+        script.push(
+            "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
+            json(&outbox),
+        );
+    }
+}
+
+/// Splits rows into multi-row statements of power-of-two sizes (128, 64,
+/// ... 1). sqlx caches prepared statements by their SQL; with arbitrary
+/// sizes every batch would prepare new statements of hundreds of
+/// parameters, which costs more than running them.
+pub(in crate::store) fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = 1 << rows.len().min(ROWS_PER_STATEMENT).ilog2();
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
+/// Groups (session, item) pairs by session, so statements can use the
+/// (session, ...) primary keys.
+fn by_session<'a, T>(pairs: impl IntoIterator<Item = (&'a str, T)>) -> BTreeMap<&'a str, Vec<T>> {
+    let mut groups: BTreeMap<&str, Vec<T>> = BTreeMap::new();
+    for (session, item) in pairs {
+        groups.entry(session).or_default().push(item);
+    }
+    groups
+}
+
+async fn insert_dead_letters(connection: &mut SqliteConnection, dead: &[&DeadLetter]) -> Result<(), sqlx::Error> {
+    for chunk in statement_chunks(dead) {
+        let mut query = QueryBuilder::<Sqlite>::new(
+            "INSERT OR REPLACE INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) ",
+        );
+        query.push_values(chunk, |mut row, dead| {
+            row.push_bind(&dead.session)
+                .push_bind(dead.seq)
+                .push_bind(&dead.event)
+                .push_bind(&dead.plugin)
+                .push_bind(&dead.error)
+                .push_bind(dead.failed_at_ms);
+        });
+        query.build().execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
+/// A kv slot: (session, plugin, key).
+type KvSlot<'a> = (&'a str, &'a str, &'a str);
+
+/// The kv writes of the batch, the last per key winning (in queue order).
+fn kv_writes<'a>(completions: &[&'a Completion]) -> BTreeMap<KvSlot<'a>, Option<&'a Vec<u8>>> {
+    let mut last = BTreeMap::new();
+    for completion in completions {
+        for write in &completion.kv {
+            last.insert(
+                (completion.session.as_str(), write.plugin.as_str(), write.key.as_str()),
+                write.value.as_ref(),
+            );
+        }
+    }
+    last
+}
+
+async fn write_kv(
+    connection: &mut SqliteConnection,
+    last: BTreeMap<KvSlot<'_>, Option<&Vec<u8>>>,
+) -> Result<(), sqlx::Error> {
+    let sets: Vec<_> = last
+        .iter()
+        .filter_map(|(slot, value)| value.map(|v| (*slot, v)))
+        .collect();
+    for chunk in statement_chunks(&sets) {
+        let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO plugin_kv (session, plugin, key, value) ");
+        query.push_values(chunk, |mut row, ((session, plugin, key), value)| {
+            row.push_bind(*session)
+                .push_bind(*plugin)
+                .push_bind(*key)
+                .push_bind(value.as_slice());
+        });
+        query.push(" ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value");
+        query.build().execute(&mut *connection).await?;
+    }
+    let deletes = last
+        .iter()
+        .filter(|(_, value)| value.is_none())
+        .map(|((session, plugin, key), _)| (*session, (*plugin, *key)));
+    for (session, keys) in by_session(deletes) {
+        for chunk in statement_chunks(&keys) {
+            let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM plugin_kv WHERE session = ");
+            query.push_bind(session).push(" AND (plugin, key) IN (VALUES ");
+            let mut list = query.separated(", ");
+            for (plugin, key) in chunk {
+                list.push("(").push_bind_unseparated(*plugin).push_unseparated(", ");
+                list.push_bind_unseparated(*key).push_unseparated(")");
+            }
+            query.push(")").build().execute(&mut *connection).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_sim_sent(
+    connection: &mut SqliteConnection,
+    sent: &[&SimSent],
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
+    let mut inserted = HashSet::new();
+    for chunk in statement_chunks(sent) {
+        let mut query = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO sim_sent (session, id, action) ");
+        query.push_values(chunk, |mut row, sent| {
+            row.push_bind(&sent.session).push_bind(&sent.id).push_bind(&sent.action);
+        });
+        query.push(" RETURNING session, id");
+        let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut *connection).await?;
+        inserted.extend(rows);
+    }
+    Ok(inserted)
+}
