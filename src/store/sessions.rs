@@ -34,17 +34,7 @@ macro_rules! select_sessions {
 impl Store {
     /// Inserts the session, or updates its channel if it exists (keeping jid, origin, creation time).
     pub async fn session_register(&self, name: &str, channel: &str, origin: &str) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (name, channel, origin, created_at_ms) VALUES (?, ?, ?, ?)
-             ON CONFLICT (name) DO UPDATE SET channel = excluded.channel",
-        )
-        .bind(name)
-        .bind(channel)
-        .bind(origin)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.sessions_register(&[(name, channel)], origin).await
     }
 
     /// [`session_register`](Self::session_register) of many `(name,
