@@ -307,6 +307,19 @@ fn the_token_comes_from_a_secret_file() {
     });
     let outbound = sim_outbound(&api, "from-the-secret-file", "s"); // a plain API call with it
     assert!(outbound.is_array(), "{outbound}");
+    // Given the address, the environment's file is enough: no config read.
+    let without_config = Command::new(env!("CARGO_BIN_EXE_purr"))
+        .args(["list", "--api", &api, "-c", "/nonexistent/purr.toml"])
+        .env_remove("PURR_API_TOKEN")
+        .env("PURR_API_TOKEN_FILE", &file)
+        .output()
+        .unwrap();
+    assert!(without_config.status.success(), "{}", stderr(&without_config));
+    assert!(
+        stdout(&without_config).contains("connected"),
+        "{}",
+        stdout(&without_config)
+    );
     let listed = purr(&config, &["list"])
         .env("PURR_API_TOKEN_FILE", &other)
         .output()

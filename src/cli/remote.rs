@@ -64,14 +64,21 @@ impl Remote {
     /// options and the environment leave open. `Err` carries the exit code
     /// after the problem was printed.
     pub fn connect(args: &RemoteArgs) -> Result<Remote, ExitCode> {
+        let report = |error: anyhow::Error| Failure(format!("{error:#}")).report();
+        // With the address given, `PURR_API_TOKEN_FILE` is enough: no config needed.
+        let env_file_token = match (&args.api, &args.token) {
+            (Some(_), None) => control::ApiToken::from_env_file().map_err(report)?,
+            _ => None,
+        };
         let (addr, token) = match (&args.api, &args.token) {
             (Some(api), Some(token)) => (api.clone(), token.clone()),
+            (Some(api), None) if let Some(token) = env_file_token => (api.clone(), token.as_str().to_string()),
             (api, token) => {
                 let config = args.config.load()?;
                 let token = match token {
                     Some(token) => token.clone(),
                     None => control::ApiToken::for_client(&config.host)
-                        .map_err(|error| Failure(format!("{error:#}")).report())?
+                        .map_err(report)?
                         .as_str()
                         .to_string(),
                 };

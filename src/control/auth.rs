@@ -87,6 +87,15 @@ impl ApiToken {
         Ok(ApiToken(token.trim().to_string()))
     }
 
+    /// The token of the file `PURR_API_TOKEN_FILE` names, if it is set (a
+    /// client given the host's address then needs no config).
+    pub fn from_env_file() -> anyhow::Result<Option<Self>> {
+        match std::env::var(TOKEN_FILE_ENV).ok().filter(|path| !path.is_empty()) {
+            Some(path) => read_token_file(Path::new(&path)).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// The token `env` (the process environment, in tests another) or a
     /// token file gives, if any.
     fn given(host: &HostConfig, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
