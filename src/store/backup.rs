@@ -21,13 +21,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::SqlitePool;
-use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
-use super::{DB_FILE, private, refuse_emptied_database, refuse_foreign_database};
-
-/// The schema versions this purr knows (the migrations it was built with).
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+use super::{DB_FILE, MIGRATOR, dir_of, private, refuse_emptied_database, refuse_foreign_database, with_suffix};
 
 /// The SQLite file of a config's database: `data_dir/purr.db`, or the file
 /// of a `sqlite:` URL. Another database (Postgres) is backed up with its
@@ -90,15 +86,9 @@ pub async fn restore(from: &Path, database: &Path) -> anyhow::Result<()> {
     let advice = "restore only where there is no database: move it away first (it may hold accounts \
                   the backup does not), or restore into a config with a new data_dir";
     refuse_existing(database, advice)?;
-    let mut wal = database.as_os_str().to_owned();
-    wal.push("-wal");
-    refuse_existing(Path::new(&wal), advice)?;
+    refuse_existing(&with_suffix(database, "-wal"), advice)?;
     let mut source = std::fs::File::open(from).with_context(|| format!("reading the backup {}", from.display()))?;
-    let dir = match database.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    private::private_dir(dir, "database dir")?;
+    private::private_dir(dir_of(database), "database dir")?;
     in_place(database, async |partial: &Path| {
         let mut copy = std::fs::OpenOptions::new().write(true).open(partial)?;
         std::io::copy(&mut source, &mut copy)?;
@@ -125,10 +115,7 @@ fn refuse_existing(path: &Path, advice: &str) -> anyhow::Result<()> {
 /// name (and any `-wal`/`-shm` SQLite left beside it) goes either way.
 async fn in_place(path: &Path, fill: impl AsyncFnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
     let name = path.file_name().context("no file name")?.to_string_lossy();
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = dir_of(path);
     let partial = dir.join(format!(".{name}.partial-{:016x}", rand::random::<u64>()));
     let result = async {
         std::fs::OpenOptions::new()
@@ -153,9 +140,7 @@ async fn in_place(path: &Path, fill: impl AsyncFnOnce(&Path) -> anyhow::Result<(
     }
     .await;
     for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut file = partial.as_os_str().to_owned();
-        file.push(suffix);
-        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(with_suffix(&partial, suffix));
     }
     result
 }

@@ -21,12 +21,13 @@ mod sim;
 mod timers;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use sqlx::SqlitePool;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent, Resume};
@@ -34,6 +35,9 @@ pub use sessions::SessionRow;
 pub use sim::SimInboxRow;
 pub use timers::TimerRow;
 pub use writer::{Completion, KvWrite, SimSent, Writer};
+
+/// purr's schema: the migrations this purr was built with.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// The database file's name inside `data_dir`.
 const DB_FILE: &str = "purr.db";
@@ -90,10 +94,7 @@ impl Store {
             .connect_with(options)
             .await?;
         refuse_foreign_database(&pool).await?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .context("migrating the schema")?;
+        MIGRATOR.run(&pool).await.context("migrating the schema")?;
         Ok(Store {
             writer: Writer::spawn(pool.clone()),
             pool,
@@ -122,9 +123,7 @@ impl Store {
 /// emptied by a failed copy or restore must not pass for a fresh start.
 fn refuse_emptied_database(path: &Path) -> anyhow::Result<()> {
     let len = |path: &Path| std::fs::metadata(path).map(|m| m.len()).ok();
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    if len(path) == Some(0) && len(Path::new(&wal)).unwrap_or(0) == 0 {
+    if len(path) == Some(0) && len(&with_suffix(path, "-wal")).unwrap_or(0) == 0 {
         anyhow::bail!(
             "database file {} is empty (0 bytes), not a purr database: if it held accounts, restore \
              it from a backup; if this is a new install, delete it and start again",
@@ -159,10 +158,7 @@ async fn refuse_foreign_database(pool: &SqlitePool) -> anyhow::Result<()> {
 /// others may read tightened to `0600`. SQLite creates the `-wal` and
 /// `-shm` with the database file's mode, so they follow.
 fn private_database(path: &Path, create: bool) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
+    let dir = dir_of(path);
     refuse_emptied_database(path)?;
     if create {
         private::private_dir(dir, "database dir")?;
@@ -171,11 +167,24 @@ fn private_database(path: &Path, create: bool) -> anyhow::Result<()> {
         private::check_dir(dir, "database dir")?;
     }
     for suffix in ["", "-wal", "-shm"] {
-        let mut file = path.as_os_str().to_owned();
-        file.push(suffix);
-        private::tighten_file(Path::new(&file))?;
+        private::tighten_file(&with_suffix(path, suffix))?;
     }
     Ok(())
+}
+
+/// The directory a file named by `path` is in (`.` for a bare name).
+fn dir_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// `path` with `suffix` appended to its file name: a database's `-wal`,
+/// `-shm` and `-journal` files.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Milliseconds since the epoch as SQLite stores them.
