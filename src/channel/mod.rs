@@ -19,7 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use model::*;
-pub use sink::{Commit, Deliver, EmitError, EventSink, SessionClosed};
+pub use sink::{Commit, Deliver, EmitError, EventSink, SessionClosed, durable};
 
 use crate::config::ChannelKind;
 use crate::store::Store;

@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::{Channel, ChannelEvent, Content, InboundMessage, Outbound, SendError};
-use super::{Commit, EmitError, EventSink, SessionClosed};
+use super::{Commit, EmitError, EventSink, SessionClosed, durable};
 use crate::config::{ChannelKind, SimConfig};
 use crate::store::{SimInboxRow, SimSent, Store};
 use crate::util::now_ms;
@@ -71,6 +71,16 @@ pub enum SimError {
     Closed(String),
     #[error("session {0} could not take the message: {1}")]
     Refused(String, String),
+}
+
+impl SimError {
+    /// Why `session` did not take a message, as the sim says it.
+    fn emitting(session: &str, error: EmitError) -> Self {
+        match error {
+            EmitError::Closed(_) => SimError::Closed(session.to_string()),
+            EmitError::Journal(reason) => SimError::Refused(session.to_string(), reason),
+        }
+    }
 }
 
 /// The simulated network shared by every sim session of a host.
@@ -173,10 +183,18 @@ impl SimNetwork {
         let sink = self
             .online_sink(session)
             .ok_or_else(|| SimError::NotConnected(session.to_string()))?;
-        sink.emit(event).await.map_err(|error| match error {
-            EmitError::Closed(_) => SimError::Closed(session.to_string()),
-            EmitError::Journal(reason) => SimError::Refused(session.to_string(), reason),
-        })
+        sink.emit(event)
+            .await
+            .map_err(|error| SimError::emitting(session, error))
+    }
+
+    /// Waits until a message queued by
+    /// [`inject_text_pipelined`](Self::inject_text_pipelined) for `session`
+    /// is journaled (or found a duplicate).
+    pub async fn journaled(session: &str, commit: Commit) -> Result<(), SimError> {
+        durable(commit)
+            .await
+            .map_err(|error| SimError::emitting(session, error))
     }
 
     /// The newest 10,000 outbound actions of `session`, oldest first: with
@@ -365,9 +383,9 @@ async fn acknowledge(network: Weak<Inner>, pending: Vec<(i64, Commit)>) {
     let mut taken = Vec::with_capacity(pending.len());
     let mut refused = Vec::new();
     for (seq, commit) in pending {
-        match commit.await {
-            Ok(Ok(_)) => taken.push(seq),
-            _ => refused.push(seq),
+        match durable(commit).await {
+            Ok(()) => taken.push(seq),
+            Err(_) => refused.push(seq),
         }
     }
     let Some(inner) = network.upgrade() else { return };

@@ -60,12 +60,7 @@ impl EventSink {
     /// Delivers `event` and waits until it is durable (or found to be a
     /// duplicate). Waits while the session's queue is full.
     pub async fn emit(&self, event: ChannelEvent) -> Result<(), EmitError> {
-        let commit = self.emit_pipelined(event).await?;
-        match commit.await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(EmitError::Journal(error)),
-            Err(_) => Err(SessionClosed.into()),
-        }
+        durable(self.emit_pipelined(event).await?).await
     }
 
     /// Queues `event` without waiting for it to be durable: the returned
@@ -73,6 +68,16 @@ impl EventSink {
     /// flight (a network connection acknowledging in batches).
     pub async fn emit_pipelined(&self, event: ChannelEvent) -> Result<Commit, SessionClosed> {
         self.0.deliver(event).await
+    }
+}
+
+/// Waits for an event's [`Commit`]: `Ok` once it is durable (or found to
+/// be a duplicate).
+pub async fn durable(commit: Commit) -> Result<(), EmitError> {
+    match commit.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(EmitError::Journal(error)),
+        Err(_) => Err(SessionClosed.into()),
     }
 }
 

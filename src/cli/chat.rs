@@ -30,8 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ConfigArg;
 use super::terminal::one_line;
-use crate::channel::Commit;
-use crate::channel::sim::{SimError, SimOutbound};
+use crate::channel::sim::{SimNetwork, SimOutbound};
 use crate::config::{ChannelKind, Config};
 use crate::reload;
 use crate::session::State;
@@ -117,11 +116,11 @@ pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
         while in_flight.len() >= window
             && let Some(commit) = in_flight.pop_front()
         {
-            journaled(&args.session, commit).await?;
+            SimNetwork::journaled(&args.session, commit).await?;
         }
     }
     for commit in in_flight {
-        journaled(&args.session, commit).await?;
+        SimNetwork::journaled(&args.session, commit).await?;
     }
     supervisor.flush(&args.session).await?;
     // Every send of the drained events is already in the printer's queue.
@@ -129,15 +128,6 @@ pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
     printer.await??;
     supervisor.stop().await;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Waits until a queued line is journaled (or found a duplicate).
-async fn journaled(session: &str, commit: Commit) -> Result<(), SimError> {
-    match commit.await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(reason)) => Err(SimError::Refused(session.to_string(), reason)),
-        Err(_) => Err(SimError::Closed(session.to_string())),
-    }
 }
 
 type Stdout = BufWriter<tokio::io::Stdout>;
