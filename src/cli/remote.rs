@@ -65,18 +65,19 @@ impl Remote {
     /// after the problem was printed.
     pub fn connect(args: &RemoteArgs) -> Result<Remote, ExitCode> {
         let report = |error: anyhow::Error| Failure(format!("{error:#}")).report();
-        // With the address given, `PURR_API_TOKEN_FILE` is enough: no config needed.
-        let env_file_token = match (&args.api, &args.token) {
-            (Some(_), None) => control::ApiToken::from_env_file().map_err(report)?,
-            _ => None,
+        let token = match (&args.api, &args.token) {
+            // With the address given, `PURR_API_TOKEN_FILE` is enough: no config needed.
+            (Some(_), None) => control::ApiToken::from_env_file()
+                .map_err(report)?
+                .map(|token| token.as_str().to_string()),
+            (_, token) => token.clone(),
         };
-        let (addr, token) = match (&args.api, &args.token) {
-            (Some(api), Some(token)) => (api.clone(), token.clone()),
-            (Some(api), None) if let Some(token) = env_file_token => (api.clone(), token.as_str().to_string()),
+        let (addr, token) = match (&args.api, token) {
+            (Some(api), Some(token)) => (api.clone(), token),
             (api, token) => {
                 let config = args.config.load()?;
                 let token = match token {
-                    Some(token) => token.clone(),
+                    Some(token) => token,
                     None => control::ApiToken::for_client(&config.host)
                         .map_err(report)?
                         .as_str()

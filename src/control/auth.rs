@@ -90,26 +90,21 @@ impl ApiToken {
     /// The token of the file `PURR_API_TOKEN_FILE` names, if it is set (a
     /// client given the host's address then needs no config).
     pub fn from_env_file() -> anyhow::Result<Option<Self>> {
-        match std::env::var(TOKEN_FILE_ENV).ok().filter(|path| !path.is_empty()) {
-            Some(path) => read_token_file(Path::new(&path)).map(Some),
-            None => Ok(None),
-        }
+        env_file(&|name| std::env::var(name).ok())
+            .map(|path| read_token_file(&path))
+            .transpose()
     }
 
     /// The token `env` (the process environment, in tests another) or a
     /// token file gives, if any.
     fn given(host: &HostConfig, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<Option<Self>> {
-        let set = |name| env(name).filter(|value| !value.is_empty());
-        if let Some(token) = set(TOKEN_ENV) {
+        if let Some(token) = env(TOKEN_ENV).filter(|token| !token.is_empty()) {
             return Ok(Some(ApiToken(token)));
         }
-        match set(TOKEN_FILE_ENV)
-            .map(PathBuf::from)
+        env_file(env)
             .or_else(|| host.api_token_file.clone())
-        {
-            Some(path) => read_token_file(&path).map(Some),
-            None => Ok(None),
-        }
+            .map(|path| read_token_file(&path))
+            .transpose()
     }
 
     /// The token of `data_dir/api-token`, created if there is none. A file
@@ -166,6 +161,11 @@ fn check_mode(path: &Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The file `PURR_API_TOKEN_FILE` names in `env`, if set and not empty.
+fn env_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    env(TOKEN_FILE_ENV).filter(|path| !path.is_empty()).map(PathBuf::from)
 }
 
 /// The token of a file the operator named: not readable by others, not
