@@ -117,6 +117,7 @@ pub fn watch(supervisor: Supervisor, config_path: &Path, adapt: Adapt) -> anyhow
         adapt,
         watcher,
         watched: BTreeSet::new(),
+        files: BTreeMap::new(),
     };
     state.watch_all();
     let task = tokio::spawn(async move {
@@ -150,12 +151,17 @@ struct WatchState {
     adapt: Adapt,
     watcher: notify::RecommendedWatcher,
     watched: BTreeSet<PathBuf>,
+    /// The plugin files (normalized) of the config in force, and the
+    /// plugins loaded from each; refreshed with the watched directories.
+    files: BTreeMap<PathBuf, Vec<String>>,
 }
 
 impl WatchState {
-    /// Watches the directories of the config file and of every plugin.
+    /// Takes the plugin files of the config in force and watches their
+    /// directories and the config file's.
     fn watch_all(&mut self) {
-        let mut dirs: BTreeSet<PathBuf> = self.plugin_files().into_keys().filter_map(parent).collect();
+        self.files = self.plugin_files();
+        let mut dirs: BTreeSet<PathBuf> = self.files.keys().cloned().filter_map(parent).collect();
         dirs.extend(parent(self.config_path.clone()));
         for dir in dirs {
             if self.watched.contains(&dir) {
@@ -177,7 +183,7 @@ impl WatchState {
     /// or a plugin file.
     fn note(&self, pending: &mut BTreeMap<PathBuf, Change>, path: PathBuf, change: Change) {
         let path = normalize(&path);
-        if path == self.config_path || self.plugin_files().contains_key(&path) {
+        if path == self.config_path || self.files.contains_key(&path) {
             pending.insert(path, change);
         }
     }
@@ -197,13 +203,13 @@ impl WatchState {
         if paths.contains(&self.config_path) {
             self.apply_config().await;
         }
-        for (file, plugins) in self.plugin_files() {
-            if !paths.contains(&file) {
+        for (file, plugins) in &self.files {
+            if !paths.contains(file) {
                 continue;
             }
             for plugin in plugins {
                 // Failures are logged and recorded in the plugin's status.
-                let _ = self.supervisor.reload_plugin(&plugin).await;
+                let _ = self.supervisor.reload_plugin(plugin).await;
             }
         }
     }
