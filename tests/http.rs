@@ -115,19 +115,7 @@ fn probe_config(allowed: &[String], extra: &str) -> TestConfig {
 
 /// The value of metric `name` for plugin `http-probe`.
 fn metric(host: &common::Host, name: &str) -> f64 {
-    let text = host.supervisor.encode_metrics();
-    let lines = text.lines().map(|l| Ok(l.to_string()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("metrics parse");
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == name && s.labels.get("plugin") == Some("http-probe"))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v) => v,
-            prometheus_parse::Value::Untyped(v) => v,
-            ref other => panic!("{name}: {other:?}"),
-        })
-        .unwrap_or_else(|| panic!("no {name} for http-probe in:\n{text}"))
+    host.metric(name, &[("plugin", "http-probe")])
 }
 
 #[tokio::test]

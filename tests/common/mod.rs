@@ -170,6 +170,24 @@ impl Host {
             .unwrap_or_else(|| panic!("no plugin {name}"))
     }
 
+    /// The value of counter or gauge `name` whose labels include `labels`,
+    /// from the host's metrics; panics if there is none.
+    pub fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self.supervisor.encode_metrics();
+        let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("metrics parse");
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(key, value)| s.labels.get(key) == Some(*value)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                ref other => panic!("{name}: {other:?}"),
+            })
+            .unwrap_or_else(|| panic!("no {name} with {labels:?} in:\n{text}"))
+    }
+
     pub async fn stop(self) {
         self.supervisor.stop().await;
     }
