@@ -285,6 +285,7 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::with_db;
 
     #[tokio::test]
     async fn the_queue_holds_sizes_and_a_due_timer_s_payload_comes_from_the_store() {
@@ -304,11 +305,14 @@ mod tests {
         // A new run reads the same usage without the payloads.
         let timers = SessionTimers::load(store.clone(), session).await.unwrap();
         assert_eq!(timers.usage_of("p"), usage);
-        sqlx::query("UPDATE timers SET payload = 'changed' WHERE id = ?")
-            .bind(&id)
-            .execute(store.pool())
-            .await
-            .unwrap();
+        with_db!(store.db(), |pool| sqlx::query(
+            "UPDATE timers SET payload = 'changed' WHERE id = $1"
+        )
+        .bind(&id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .unwrap();
         let due = timers.next_due().await;
         assert_eq!((due.id.as_str(), due.payload.as_str()), (id.as_str(), "changed"));
         assert_eq!(timers.usage_of("p").timers, 1);
@@ -317,10 +321,12 @@ mod tests {
     }
 
     async fn timers_id_of(store: &Store, plugin: &str) -> String {
-        sqlx::query_scalar("SELECT id FROM timers WHERE plugin = ?")
-            .bind(plugin)
-            .fetch_one(store.pool())
-            .await
-            .unwrap()
+        with_db!(store.db(), |pool| sqlx::query_scalar(
+            "SELECT id FROM timers WHERE plugin = $1"
+        )
+        .bind(plugin)
+        .fetch_one(pool)
+        .await)
+        .unwrap()
     }
 }

@@ -23,7 +23,7 @@ use anyhow::Context as _;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
-use super::{DB_FILE, MIGRATOR, dir_of, private, refuse_emptied_database, refuse_foreign_database, with_suffix};
+use super::{DB_FILE, Db, MIGRATOR, dir_of, private, refuse_emptied_database, refuse_foreign_database, with_suffix};
 
 /// The SQLite file of a config's database: `data_dir/purr.db`, or the file
 /// of a `sqlite:` URL. Another database (Postgres) is backed up with its
@@ -61,7 +61,7 @@ pub async fn write(database: &Path, to: &Path) -> anyhow::Result<u64> {
         .await
         .with_context(|| format!("opening database {db}"))?;
     let written = async {
-        refuse_foreign_database(&pool).await?;
+        refuse_foreign_database(&Db::Sqlite(pool.clone())).await?;
         in_place(to, async |partial: &Path| {
             sqlx::query("VACUUM INTO ?")
                 .bind(partial.to_str().context("the backup's path is not UTF-8")?)
@@ -159,7 +159,7 @@ async fn check(path: &Path) -> anyhow::Result<()> {
         if problems != ["ok"] {
             anyhow::bail!("SQLite's integrity check fails: {}", problems.join("; "));
         }
-        refuse_foreign_database(&pool).await?;
+        refuse_foreign_database(&Db::Sqlite(pool.clone())).await?;
         let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
             .fetch_all(&pool)
             .await

@@ -72,18 +72,21 @@ impl Store {
     /// Where `session`'s journal and outbox stand, in one read: what a
     /// starting session needs.
     pub async fn session_resume(&self, session: &str) -> anyhow::Result<Resume> {
-        Ok(sqlx::query_as(
-            "WITH done AS (SELECT coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0) AS through_seq)
-             SELECT max(coalesce((SELECT max(seq) FROM journal WHERE session = ?1), 0), through_seq) AS journal_last_seq,
+        Ok(with_db!(&self.db, |pool| {
+            sqlx::query_as(
+            "WITH done AS (SELECT coalesce((SELECT through_seq FROM journal_done WHERE session = $1), 0) AS through_seq,
+                                  coalesce((SELECT max(seq) FROM journal WHERE session = $1), 0) AS last_seq)
+             SELECT CASE WHEN last_seq > through_seq THEN last_seq ELSE through_seq END AS journal_last_seq,
                     through_seq AS journal_done_through,
-                    (SELECT count(*) FROM journal WHERE session = ?1 AND seq > through_seq) AS journal_pending,
-                    coalesce((SELECT max(seq) FROM outbox WHERE session = ?1), 0) AS outbox_last_seq,
-                    (SELECT count(*) FROM outbox WHERE session = ?1) AS outbox_pending
+                    (SELECT count(*) FROM journal WHERE session = $1 AND seq > through_seq) AS journal_pending,
+                    coalesce((SELECT max(seq) FROM outbox WHERE session = $1), 0) AS outbox_last_seq,
+                    (SELECT count(*) FROM outbox WHERE session = $1) AS outbox_pending
              FROM done",
         )
         .bind(session)
-        .fetch_one(&self.pool)
-        .await?)
+        .fetch_one(pool)
+        .await
+        })?)
     }
 
     /// One page of the session's journal: at most `limit` rows after `after`
@@ -97,84 +100,85 @@ impl Store {
         through: i64,
         limit: usize,
     ) -> anyhow::Result<Vec<PendingEvent>> {
-        Ok(sqlx::query_as(
-            "SELECT seq, event FROM journal WHERE session = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT seq, event FROM journal WHERE session = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
         )
         .bind(session)
         .bind(after)
         .bind(through)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// The session's unfinished events, in order, all at once: for tests
     /// and tools. A starting session reads them by [`journal_page`](Self::journal_page).
     pub async fn journal_pending(&self, session: &str) -> anyhow::Result<Vec<PendingEvent>> {
-        Ok(sqlx::query_as(
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT seq, event FROM journal
-             WHERE session = ?1 AND seq > coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0)
+             WHERE session = $1 AND seq > coalesce((SELECT through_seq FROM journal_done WHERE session = $1), 0)
              ORDER BY seq",
         )
         .bind(session)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// How many journaled events of `session` are not done yet.
     pub async fn journal_pending_count(&self, session: &str) -> anyhow::Result<i64> {
-        Ok(sqlx::query_scalar(
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT count(*) FROM journal
-             WHERE session = ?1 AND seq > coalesce((SELECT through_seq FROM journal_done WHERE session = ?1), 0)",
+             WHERE session = $1 AND seq > coalesce((SELECT through_seq FROM journal_done WHERE session = $1), 0)",
         )
         .bind(session)
-        .fetch_one(&self.pool)
-        .await?)
+        .fetch_one(pool)
+        .await)?)
     }
 
     /// The session's journal rows `from..=through`, in order.
     pub async fn journal_range(&self, session: &str, from: i64, through: i64) -> anyhow::Result<Vec<PendingEvent>> {
-        Ok(
-            sqlx::query_as("SELECT seq, event FROM journal WHERE session = ? AND seq BETWEEN ? AND ? ORDER BY seq")
-                .bind(session)
-                .bind(from)
-                .bind(through)
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT seq, event FROM journal WHERE session = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq"
         )
+        .bind(session)
+        .bind(from)
+        .bind(through)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Forgets finished journal rows older than `before_ms` (they only serve deduplication).
     pub async fn journal_prune(&self, before_ms: i64) -> anyhow::Result<u64> {
-        let done = sqlx::query(
-            "DELETE FROM journal WHERE received_at_ms < ?
+        let done = with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM journal WHERE received_at_ms < $1
              AND seq <= coalesce((SELECT through_seq FROM journal_done AS d WHERE d.session = journal.session), 0)",
         )
         .bind(before_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done)
     }
 
     /// The session's sends not yet accepted by the network, in order.
     pub async fn outbox_pending(&self, session: &str) -> anyhow::Result<Vec<OutboxRow>> {
-        Ok(
-            sqlx::query_as("SELECT session, key, seq, action FROM outbox WHERE session = ? ORDER BY seq")
-                .bind(session)
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT session, key, seq, action FROM outbox WHERE session = $1 ORDER BY seq"
         )
+        .bind(session)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Dead letters, of one session or all, oldest first.
     pub async fn dead_letters(&self, session: Option<&str>) -> anyhow::Result<Vec<DeadLetter>> {
-        Ok(sqlx::query_as(
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT session, seq, event, plugin, error, failed_at_ms FROM dead_letters
-             WHERE ?1 IS NULL OR session = ?1 ORDER BY failed_at_ms, session, seq",
+             WHERE $1 IS NULL OR session = $1 ORDER BY failed_at_ms, session, seq",
         )
         .bind(session)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await)?)
     }
 }
 

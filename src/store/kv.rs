@@ -8,41 +8,41 @@ use super::Store;
 impl Store {
     /// The value of `key` for `plugin` in `session`.
     pub async fn kv_get(&self, plugin: &str, session: &str, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin = ? AND session = ? AND key = ?")
-                .bind(plugin)
-                .bind(session)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT value FROM plugin_kv WHERE plugin = $1 AND session = $2 AND key = $3"
         )
+        .bind(plugin)
+        .bind(session)
+        .bind(key)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Bytes `plugin` stores in `session`: keys plus values.
     pub async fn kv_usage(&self, plugin: &str, session: &str) -> anyhow::Result<u64> {
-        let bytes: i64 = sqlx::query_scalar(
-            "SELECT coalesce(sum(length(CAST(key AS BLOB)) + length(value)), 0)
-             FROM plugin_kv WHERE plugin = ? AND session = ?",
+        let bytes: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT coalesce(sum(octet_length(key) + octet_length(value)), 0)
+             FROM plugin_kv WHERE plugin = $1 AND session = $2",
         )
         .bind(plugin)
         .bind(session)
-        .fetch_one(&self.pool)
-        .await?;
+        .fetch_one(pool)
+        .await)?;
         Ok(bytes as u64)
     }
 
     /// The keys starting with `prefix` (a plain prefix: no wildcards), ascending.
     pub async fn kv_list(&self, plugin: &str, session: &str, prefix: &str) -> anyhow::Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT key FROM plugin_kv
-             WHERE plugin = ?1 AND session = ?2 AND substr(key, 1, length(?3)) = ?3
+             WHERE plugin = $1 AND session = $2 AND substr(key, 1, length($3)) = $3
              ORDER BY key",
         )
         .bind(plugin)
         .bind(session)
         .bind(prefix)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await)?)
     }
 }
 

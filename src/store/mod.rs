@@ -1,7 +1,11 @@
-//! The database: one SQLite file (sqlx, WAL) holding every session's data.
+//! The database holding every session's data: one SQLite file (sqlx, WAL)
+//! by default, or a PostgreSQL database shared by several hosts.
 //!
-//! [`Store`] owns the connection pool, the schema (`migrations/`, embedded
-//! at build time) and the [`Writer`] that batches the durable event path.
+//! [`Store`] owns the connection pool ([`Db`], one per backend), the schema
+//! (`migrations/` for SQLite, `migrations/postgres/` for PostgreSQL, both
+//! embedded at build time) and the [`Writer`] that batches the durable
+//! event path. A query is written once, with `$N` placeholders that both
+//! backends read, and compiled for each backend by [`with_db!`].
 //! Each table's queries live in their own file: `kv` (plugin data),
 //! `timers`, `sessions`, `journal` (journal, outbox, dead letters) and
 //! `sim` (the sim network's pairing, inbox and sent log); [`backup`] copies
@@ -12,12 +16,40 @@
 //! the database's mode) `0600`, whether it is `data_dir/purr.db` or a
 //! `sqlite://` URL; see [`private`] for existing files and directories.
 
+/// Runs `$body` once per backend: `$pool` is the backend's pool and, in the
+/// second form, `$DB` names its sqlx database type (for `QueryBuilder`).
+/// Written once, the query is compiled against each driver, so binding or
+/// decoding a type one backend lacks fails to build.
+macro_rules! with_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+    ($db:expr, |$pool:ident, $DB:ident| $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => {
+                type $DB = sqlx::Sqlite;
+                $body
+            }
+            $crate::store::Db::Postgres($pool) => {
+                type $DB = sqlx::Postgres;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_db;
+
 pub mod backup;
 mod journal;
 mod kv;
 pub mod private;
 mod sessions;
 mod sim;
+#[doc(hidden)]
+pub mod testing;
 mod timers;
 mod writer;
 
@@ -28,6 +60,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use sqlx::SqlitePool;
 use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent, Resume};
@@ -36,16 +69,37 @@ pub use sim::SimInboxRow;
 pub use timers::TimerRow;
 pub use writer::{Completion, KvWrite, SimSent, Writer};
 
-/// purr's schema: the migrations this purr was built with.
+/// purr's schema on SQLite: the migrations this purr was built with.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+/// The same schema on PostgreSQL (its own folder: the SQL differs).
+static PG_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The database file's name inside `data_dir`.
 const DB_FILE: &str = "purr.db";
 
+/// The connection pool of one backend; cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Whether this is a PostgreSQL database (shared by several hosts).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// Closes every connection (on SQLite, checkpointing the WAL).
+    pub async fn close(&self) {
+        with_db!(self, |pool| pool.close().await)
+    }
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
     writer: Writer,
 }
 
@@ -61,12 +115,16 @@ impl Store {
             .with_context(|| format!("opening database {}", path.display()))
     }
 
-    /// Opens a database by URL (`sqlite://path?mode=rwc`). A file database
-    /// gets the modes of [`open`](Self::open)'s: with `mode=rwc` its
-    /// directory is created `0700` if missing and the file `0600`.
+    /// Opens a database by URL: `postgres://…` (see [`open_postgres`](Self::open_postgres))
+    /// or `sqlite://path?mode=rwc`. A file database gets the modes of
+    /// [`open`](Self::open)'s: with `mode=rwc` its directory is created
+    /// `0700` if missing and the file `0600`.
     pub async fn open_url(url: &str) -> anyhow::Result<Store> {
+        if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            return Self::open_postgres(url).await;
+        }
         if !url.starts_with("sqlite:") {
-            anyhow::bail!("database {url:?}: only sqlite is supported for now");
+            anyhow::bail!("database {url:?}: the URL must start with sqlite:// or postgres://");
         }
         let options = SqliteConnectOptions::from_str(url).with_context(|| format!("database URL {url:?}"))?;
         // The parsed mode (`memory`, `rwc`, `ro` or `rw`); sqlx has no getter for it.
@@ -93,11 +151,35 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await?;
-        refuse_foreign_database(&pool).await?;
-        MIGRATOR.run(&pool).await.context("migrating the schema")?;
+        Self::start(Db::Sqlite(pool)).await
+    }
+
+    /// Opens a PostgreSQL database (it must exist; the schema is created or
+    /// brought up to date, under sqlx's migration lock, so hosts starting
+    /// together are safe).
+    async fn open_postgres(url: &str) -> anyhow::Result<Store> {
+        let shown = redacted(url);
+        let options = PgConnectOptions::from_str(url).with_context(|| format!("database URL {shown}"))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("connecting to database {shown}"))?;
+        Self::start(Db::Postgres(pool))
+            .await
+            .with_context(|| format!("opening database {shown}"))
+    }
+
+    async fn start(db: Db) -> anyhow::Result<Store> {
+        refuse_foreign_database(&db).await?;
+        match &db {
+            Db::Sqlite(pool) => MIGRATOR.run(pool).await,
+            Db::Postgres(pool) => PG_MIGRATOR.run(pool).await,
+        }
+        .context("migrating the schema")?;
         Ok(Store {
-            writer: Writer::spawn(pool.clone()),
-            pool,
+            writer: Writer::spawn(db.clone()),
+            db,
         })
     }
 
@@ -107,13 +189,24 @@ impl Store {
     }
 
     /// The connection pool, for queries that span tables.
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
-    /// Closes every connection, checkpointing the WAL.
+    /// Closes every connection (on SQLite, checkpointing the WAL).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
+    }
+}
+
+/// `url` with its password (if any) replaced by `***`, for messages.
+fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -135,11 +228,20 @@ fn refuse_emptied_database(path: &Path) -> anyhow::Result<()> {
 
 /// Refuses a database that has tables but not purr's migration history:
 /// another program's database, which purr's schema must not be added to.
-async fn refuse_foreign_database(pool: &SqlitePool) -> anyhow::Result<()> {
-    let tables: Vec<(String,)> = sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
-        .fetch_all(pool)
-        .await
-        .context("reading the database's tables")?;
+async fn refuse_foreign_database(db: &Db) -> anyhow::Result<()> {
+    let tables: Vec<(String,)> = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(pool)
+                .await
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()")
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .context("reading the database's tables")?;
     let ours = tables.iter().any(|(name,)| name == "_sqlx_migrations");
     if !tables.is_empty() && !ours {
         let names: Vec<&str> = tables.iter().take(5).map(|(name,)| name.as_str()).collect();
@@ -198,10 +300,17 @@ pub(super) mod tests {
 
     use super::*;
 
-    /// A fresh store in a temp dir (kept alive by the returned guard).
-    pub(super) async fn temp_store() -> (Store, tempfile::TempDir) {
+    /// A fresh store in a temp dir (kept alive by the returned guard), or
+    /// in a fresh PostgreSQL database with `PURR_TEST_DB=postgres`.
+    pub(crate) async fn temp_store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("data")).await.unwrap();
+        let store = if testing::postgres_wanted() {
+            Store::open_url(&testing::fresh_pg_database().await.unwrap())
+                .await
+                .unwrap()
+        } else {
+            Store::open(&dir.path().join("data")).await.unwrap()
+        };
         (store, dir)
     }
 
@@ -281,9 +390,9 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
-    async fn only_sqlite_urls_are_accepted() {
-        let error = Store::open_url("postgres://localhost/purr").await.unwrap_err();
-        assert!(error.to_string().contains("only sqlite"), "{error}");
+    async fn only_sqlite_and_postgres_urls_are_accepted() {
+        let error = Store::open_url("mysql://localhost/purr").await.unwrap_err();
+        assert!(error.to_string().contains("sqlite:// or postgres://"), "{error}");
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
         let store = Store::open_url(&url).await.unwrap();

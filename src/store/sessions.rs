@@ -41,21 +41,23 @@ impl Store {
     /// channel)` sessions at once, in one transaction (the config's
     /// sessions at start-up).
     pub async fn sessions_register(&self, sessions: &[(&str, &str)], origin: &str) -> anyhow::Result<()> {
-        let mut transaction = self.pool.begin().await?;
         let now = now_ms();
-        for (name, channel) in sessions {
-            sqlx::query(
-                "INSERT INTO sessions (name, channel, origin, created_at_ms) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (name) DO UPDATE SET channel = excluded.channel",
-            )
-            .bind(name)
-            .bind(channel)
-            .bind(origin)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        transaction.commit().await?;
+        with_db!(&self.db, |pool| {
+            let mut transaction = pool.begin().await?;
+            for (name, channel) in sessions {
+                sqlx::query(
+                    "INSERT INTO sessions (name, channel, origin, created_at_ms) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (name) DO UPDATE SET channel = excluded.channel",
+                )
+                .bind(name)
+                .bind(channel)
+                .bind(origin)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            transaction.commit().await?;
+        });
         Ok(())
     }
 
@@ -68,8 +70,9 @@ impl Store {
         plugins: &str,
         autostart: bool,
     ) -> anyhow::Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO sessions (name, channel, origin, created_at_ms, plugins, autostart) VALUES (?, ?, 'api', ?, ?, ?)
+        let done = with_db!(&self.db, |pool| {
+            sqlx::query(
+            "INSERT INTO sessions (name, channel, origin, created_at_ms, plugins, autostart) VALUES ($1, $2, 'api', $3, $4, $5)
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(name)
@@ -77,42 +80,52 @@ impl Store {
         .bind(now_ms())
         .bind(plugins)
         .bind(autostart)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+        })?;
+        Ok(done > 0)
     }
 
     /// Records (or clears) the session's linked account address.
     pub async fn session_set_jid(&self, name: &str, jid: Option<&str>) -> anyhow::Result<()> {
-        sqlx::query("UPDATE sessions SET jid = ? WHERE name = ?")
-            .bind(jid)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "UPDATE sessions SET jid = $1 WHERE name = $2"
+        )
+        .bind(jid)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     pub async fn session_get(&self, name: &str) -> anyhow::Result<Option<SessionRow>> {
-        Ok(sqlx::query_as(select_sessions!("WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(select_sessions!(
+            "WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Every stored session, by name.
     pub async fn sessions_all(&self) -> anyhow::Result<Vec<SessionRow>> {
-        Ok(sqlx::query_as(select_sessions!("ORDER BY name"))
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(select_sessions!(
+            "ORDER BY name"
+        ))
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Forgets the session row; returns whether it existed.
     pub async fn session_delete(&self, name: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM sessions WHERE name = ?")
+        let done = with_db!(&self.db, |pool| sqlx::query("DELETE FROM sessions WHERE name = $1")
             .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done > 0)
     }
 }
 

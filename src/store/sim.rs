@@ -5,7 +5,7 @@
 //! queue order from a cursor) and the log of what sessions sent
 //! (`sim_sent`, with `[sim] keep_sent`).
 
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::{FromRow, QueryBuilder};
 
 use super::writer::statement_chunks;
 use super::{Store, now_ms};
@@ -24,33 +24,39 @@ pub struct SimInboxRow {
 impl Store {
     /// The linked address of a sim session, if it is linked.
     pub async fn sim_pairing(&self, session: &str) -> anyhow::Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT jid FROM sim_pairings WHERE session = ?")
-            .bind(session)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT jid FROM sim_pairings WHERE session = $1"
+        )
+        .bind(session)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// Records that `session` is linked as `jid`.
     pub async fn sim_pair(&self, session: &str, jid: &str) -> anyhow::Result<()> {
-        sqlx::query(
-            "INSERT INTO sim_pairings (session, jid, paired_at_ms) VALUES (?, ?, ?)
+        with_db!(&self.db, |pool| sqlx::query(
+            "INSERT INTO sim_pairings (session, jid, paired_at_ms) VALUES ($1, $2, $3)
              ON CONFLICT (session) DO UPDATE SET jid = excluded.jid, paired_at_ms = excluded.paired_at_ms",
         )
         .bind(session)
         .bind(jid)
         .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Unlinks `session`; returns whether it was linked.
     pub async fn sim_unpair(&self, session: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM sim_pairings WHERE session = ?")
-            .bind(session)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let done = with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM sim_pairings WHERE session = $1"
+        )
+        .bind(session)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done > 0)
     }
 
     /// Queues texts from `sender` for `session` on the sim network's
@@ -63,56 +69,58 @@ impl Store {
         messages: &[(String, String)],
     ) -> anyhow::Result<()> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
-        for chunk in statement_chunks(messages) {
-            let mut query =
-                QueryBuilder::<Sqlite>::new("INSERT INTO sim_inbox (id, session, sender, text, queued_at_ms) ");
-            query.push_values(chunk, |mut row, (id, text)| {
-                row.push_bind(id)
-                    .push_bind(session)
-                    .push_bind(sender)
-                    .push_bind(text)
-                    .push_bind(now);
-            });
-            query.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await?;
+            for chunk in statement_chunks(messages) {
+                let mut query =
+                    QueryBuilder::<Db>::new("INSERT INTO sim_inbox (id, session, sender, text, queued_at_ms) ");
+                query.push_values(chunk, |mut row, (id, text)| {
+                    row.push_bind(id)
+                        .push_bind(session)
+                        .push_bind(sender)
+                        .push_bind(text)
+                        .push_bind(now);
+                });
+                query.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// At most `limit` messages waiting for any session, in queue order,
     /// from the one after `after` (a [`SimInboxRow::seq`]; 0 for the start).
     pub async fn sim_inbox(&self, after: i64, limit: i64) -> anyhow::Result<Vec<SimInboxRow>> {
-        Ok(
-            sqlx::query_as("SELECT seq, id, session, sender, text FROM sim_inbox WHERE seq > ? ORDER BY seq LIMIT ?")
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT seq, id, session, sender, text FROM sim_inbox WHERE seq > $1 ORDER BY seq LIMIT $2"
         )
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// The newest `limit` entries of [`sim_sent_log`](Self::sim_sent_log), oldest first.
     pub async fn sim_sent_recent(&self, session: &str, limit: i64) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(sqlx::query_as(
-            "SELECT id, action FROM (SELECT rowid, id, action FROM sim_sent WHERE session = ? \
-             ORDER BY rowid DESC LIMIT ?) ORDER BY rowid",
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, action FROM (SELECT rowid, id, action FROM sim_sent WHERE session = $1 \
+             ORDER BY rowid DESC LIMIT $2) ORDER BY rowid",
         )
         .bind(session)
         .bind(limit)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// What `session` sent on the sim network (`[sim] keep_sent`), in order:
     /// (message id, `Outbound` JSON).
     pub async fn sim_sent_log(&self, session: &str) -> anyhow::Result<Vec<(String, String)>> {
-        Ok(
-            sqlx::query_as("SELECT id, action FROM sim_sent WHERE session = ? ORDER BY rowid")
-                .bind(session)
-                .fetch_all(&self.pool)
-                .await?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, action FROM sim_sent WHERE session = $1 ORDER BY rowid"
         )
+        .bind(session)
+        .fetch_all(pool)
+        .await)?)
     }
 }
 

@@ -31,78 +31,85 @@ pub struct TimerEntry {
 
 impl Store {
     pub async fn timer_insert(&self, row: &TimerRow) -> anyhow::Result<()> {
-        sqlx::query("INSERT INTO timers (id, session, plugin, due_at_ms, payload) VALUES (?, ?, ?, ?, ?)")
-            .bind(&row.id)
-            .bind(&row.session)
-            .bind(&row.plugin)
-            .bind(row.due_at_ms)
-            .bind(&row.payload)
-            .execute(&self.pool)
-            .await?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "INSERT INTO timers (id, session, plugin, due_at_ms, payload) VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(&row.id)
+        .bind(&row.session)
+        .bind(&row.plugin)
+        .bind(row.due_at_ms)
+        .bind(&row.payload)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
         Ok(())
     }
 
     /// Deletes timer `id` if it belongs to (`session`, `plugin`); returns whether it did.
     pub async fn timer_delete(&self, session: &str, plugin: &str, id: &str) -> anyhow::Result<bool> {
-        let done = sqlx::query("DELETE FROM timers WHERE id = ? AND session = ? AND plugin = ?")
-            .bind(id)
-            .bind(session)
-            .bind(plugin)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
+        let done = with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM timers WHERE id = $1 AND session = $2 AND plugin = $3"
+        )
+        .bind(id)
+        .bind(session)
+        .bind(plugin)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+        Ok(done > 0)
     }
 
     /// The session's pending timers without their payloads, soonest first.
     pub async fn timer_entries(&self, session: &str) -> anyhow::Result<Vec<TimerEntry>> {
-        Ok(sqlx::query_as(
-            "SELECT id, plugin, due_at_ms, length(CAST(payload AS BLOB)) AS payload_bytes
-             FROM timers WHERE session = ? ORDER BY due_at_ms, id",
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, plugin, due_at_ms, octet_length(payload) AS payload_bytes
+             FROM timers WHERE session = $1 ORDER BY due_at_ms, id",
         )
         .bind(session)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Timer `id` of `session` with its payload, if it is still pending.
     pub async fn timer_get(&self, session: &str, id: &str) -> anyhow::Result<Option<TimerRow>> {
-        Ok(
-            sqlx::query_as("SELECT id, session, plugin, due_at_ms, payload FROM timers WHERE id = ? AND session = ?")
-                .bind(id)
-                .bind(session)
-                .fetch_optional(&self.pool)
-                .await?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, session, plugin, due_at_ms, payload FROM timers WHERE id = $1 AND session = $2"
         )
+        .bind(id)
+        .bind(session)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     /// The session's pending timers, soonest first.
     pub async fn timers_of_session(&self, session: &str) -> anyhow::Result<Vec<TimerRow>> {
-        Ok(sqlx::query_as(
-            "SELECT id, session, plugin, due_at_ms, payload FROM timers WHERE session = ? ORDER BY due_at_ms, id",
+        Ok(with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, session, plugin, due_at_ms, payload FROM timers WHERE session = $1 ORDER BY due_at_ms, id",
         )
         .bind(session)
-        .fetch_all(&self.pool)
-        .await?)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// How many timers `plugin` has pending in `session`.
     pub async fn timers_count(&self, session: &str, plugin: &str) -> anyhow::Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM timers WHERE session = ? AND plugin = ?")
-                .bind(session)
-                .bind(plugin)
-                .fetch_one(&self.pool)
-                .await?,
+        Ok(with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT count(*) FROM timers WHERE session = $1 AND plugin = $2"
         )
+        .bind(session)
+        .bind(plugin)
+        .fetch_one(pool)
+        .await)?)
     }
 
     /// Deletes every timer of the session; returns how many.
     pub async fn timers_delete_session(&self, session: &str) -> anyhow::Result<u64> {
-        let done = sqlx::query("DELETE FROM timers WHERE session = ?")
+        let done = with_db!(&self.db, |pool| sqlx::query("DELETE FROM timers WHERE session = $1")
             .bind(session)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok(done)
     }
 }
 

@@ -26,15 +26,17 @@
 
 use std::collections::HashSet;
 
-mod script;
+mod batch;
+mod postgres;
+mod sqlite;
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Sqlite, SqlitePool};
+use sqlx::{Pool, Postgres, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub(super) use script::statement_chunks;
-use script::write;
+pub(super) use batch::statement_chunks;
 
+use super::Db;
 use super::journal::{DeadLetter, JournalEntry, OutboxRow};
 
 /// Requests waiting for the writer, at most.
@@ -101,7 +103,7 @@ impl Writer {
     /// Why a request got no answer: the writer task is gone (the store was closed).
     pub const CLOSED: &str = "the database writer has stopped";
 
-    pub(super) fn spawn(pool: SqlitePool) -> Self {
+    pub(super) fn spawn(db: Db) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let (failed, failure) = watch::channel(None);
         std::thread::Builder::new()
@@ -111,7 +113,12 @@ impl Writer {
                     .enable_all()
                     .build()
                     .expect("writer runtime")
-                    .block_on(run(pool, queue, failed))
+                    .block_on(async move {
+                        match db {
+                            Db::Sqlite(pool) => run::<Sqlite>(pool, queue, failed).await,
+                            Db::Postgres(pool) => run::<Postgres>(pool, queue, failed).await,
+                        }
+                    })
             })
             .expect("writer thread");
         Writer { jobs, failure }
@@ -203,10 +210,16 @@ impl Writer {
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>, failure: watch::Sender<Option<String>>) {
+/// A backend's transaction for one batch of requests.
+trait Backend: sqlx::Database {
+    /// Writes `jobs` in one transaction (rolled back on failure).
+    async fn write(connection: &mut Self::Connection, jobs: &[Job]) -> Result<Written, sqlx::Error>;
+}
+
+async fn run<B: Backend>(pool: Pool<B>, mut queue: mpsc::Receiver<Job>, failure: watch::Sender<Option<String>>) {
     let mut jobs = Vec::with_capacity(BATCH);
     let mut failed: Option<String> = None;
-    let mut connection: Option<PoolConnection<Sqlite>> = None;
+    let mut connection: Option<PoolConnection<B>> = None;
     loop {
         let received = match connection {
             Some(_) => match tokio::time::timeout(KEEP_CONNECTION, queue.recv_many(&mut jobs, BATCH)).await {
@@ -227,9 +240,9 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>, failure: watch::S
         }
         let started = std::time::Instant::now();
         let written = match &mut connection {
-            Some(connection) => write(connection, &jobs).await,
+            Some(connection) => B::write(connection, &jobs).await,
             None => match pool.acquire().await {
-                Ok(acquired) => write(connection.insert(acquired), &jobs).await,
+                Ok(acquired) => B::write(connection.insert(acquired), &jobs).await,
                 Err(error) => Err(error),
             },
         };

@@ -19,6 +19,8 @@ use whatsapp_rust::wacore::store::device::DEVICE_PROPS;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
+use crate::store::with_db;
+
 use super::{Ctx, WhatsappStore};
 
 impl WhatsappStore {
@@ -32,25 +34,28 @@ impl DeviceStore for WhatsappStore {
     async fn save(&self, device: &Device) -> Result<()> {
         const OP: &str = "save device";
         let blob = self.encode_device(OP, device)?;
-        sqlx::query(
-            "INSERT INTO wa_device (session, device) VALUES (?, ?)
+        with_db!(&self.db, |pool| sqlx::query(
+            "INSERT INTO wa_device (session, device) VALUES ($1, $2)
              ON CONFLICT (session) DO UPDATE SET device = excluded.device",
         )
         .bind(&self.session)
         .bind(blob)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, OP)?;
         Ok(())
     }
 
     async fn load(&self) -> Result<Option<Device>> {
         const OP: &str = "load device";
-        let blob: Option<Vec<u8>> = sqlx::query_scalar("SELECT device FROM wa_device WHERE session = ?")
-            .bind(&self.session)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx(self, OP)?;
+        let blob: Option<Vec<u8>> = with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT device FROM wa_device WHERE session = $1"
+        )
+        .bind(&self.session)
+        .fetch_optional(pool)
+        .await)
+        .ctx(self, OP)?;
         let Some(blob) = blob else { return Ok(None) };
         let mut device: Device = serde_json::from_slice(&blob).map_err(|e| self.serde_error(OP, e))?;
         device.device_props = Arc::new(DEVICE_PROPS.clone());
@@ -58,11 +63,13 @@ impl DeviceStore for WhatsappStore {
     }
 
     async fn exists(&self) -> Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM wa_device WHERE session = ?)")
-            .bind(&self.session)
-            .fetch_one(&self.pool)
-            .await
-            .ctx(self, "device exists")
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM wa_device WHERE session = $1)"
+        )
+        .bind(&self.session)
+        .fetch_one(pool)
+        .await)
+        .ctx(self, "device exists")
     }
 
     /// Materializes a fresh `Device` (new keys) unless the session has one,
@@ -71,19 +78,22 @@ impl DeviceStore for WhatsappStore {
     async fn create(&self) -> Result<i32> {
         const OP: &str = "create device";
         let blob = self.encode_device(OP, &Device::new())?;
-        let mut tx = self.pool.begin().await.ctx(self, OP)?;
-        sqlx::query("INSERT INTO wa_device (session, device) VALUES (?, ?) ON CONFLICT (session) DO NOTHING")
-            .bind(&self.session)
-            .bind(blob)
-            .execute(&mut *tx)
-            .await
-            .ctx(self, OP)?;
-        let id: i64 = sqlx::query_scalar("SELECT rowid FROM wa_device WHERE session = ?")
-            .bind(&self.session)
-            .fetch_one(&mut *tx)
-            .await
-            .ctx(self, OP)?;
-        tx.commit().await.ctx(self, OP)?;
+        let id: i64 = with_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await.ctx(self, OP)?;
+            sqlx::query("INSERT INTO wa_device (session, device) VALUES ($1, $2) ON CONFLICT (session) DO NOTHING")
+                .bind(&self.session)
+                .bind(blob)
+                .execute(&mut *tx)
+                .await
+                .ctx(self, OP)?;
+            let id: i64 = sqlx::query_scalar("SELECT rowid FROM wa_device WHERE session = $1")
+                .bind(&self.session)
+                .fetch_one(&mut *tx)
+                .await
+                .ctx(self, OP)?;
+            tx.commit().await.ctx(self, OP)?;
+            id
+        });
         i32::try_from(id).map_err(|_| self.invalid(OP, format_args!("device row id {id} out of range")))
     }
 }

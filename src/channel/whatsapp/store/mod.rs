@@ -43,7 +43,9 @@ mod signal;
 #[cfg(test)]
 mod tests;
 
-use sqlx::{AssertSqlSafe, SqlitePool};
+use sqlx::AssertSqlSafe;
+
+use crate::store::{Db, with_db};
 use whatsapp_rust::wacore::store::error::StoreError;
 
 /// Every `wa_*` table: what [`WhatsappStore::wipe`] empties.
@@ -75,7 +77,7 @@ const MAX_VARIABLES: usize = 999;
 /// One session's WhatsApp auth data in purr's database.
 #[derive(Clone)]
 pub struct WhatsappStore {
-    pool: SqlitePool,
+    db: Db,
     session: String,
 }
 
@@ -86,25 +88,27 @@ impl std::fmt::Debug for WhatsappStore {
 }
 
 impl WhatsappStore {
-    /// The store of `session`'s rows in `pool` (purr's database, migrated).
-    pub fn new(pool: SqlitePool, session: impl Into<String>) -> Self {
+    /// The store of `session`'s rows in `db` (purr's database, migrated).
+    pub fn new(db: Db, session: impl Into<String>) -> Self {
         WhatsappStore {
-            pool,
+            db,
             session: session.into(),
         }
     }
 
     /// Deletes every row of this session (all wa_ tables) in one transaction.
     pub async fn wipe(&self) -> anyhow::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for table in TABLES {
-            // `table` comes from the constant list above.
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE session = ?")))
-                .bind(&self.session)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        with_db!(&self.db, |pool| {
+            let mut tx = pool.begin().await?;
+            for table in TABLES {
+                // `table` comes from the constant list above.
+                sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE session = $1")))
+                    .bind(&self.session)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 

@@ -3,11 +3,13 @@
 //! deadline and the parent message's time.
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 
 use super::protocol::count;
+use crate::store::with_db;
+
 use super::{Ctx, WhatsappStore, rows_per_statement};
 
 #[async_trait]
@@ -17,34 +19,36 @@ impl MsgSecretStore for WhatsappStore {
         if entries.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.pool.begin().await.ctx(self, OP)?;
-        for chunk in entries.chunks(rows_per_statement(7)) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO wa_msg_secrets (session, chat, sender, msg_id, secret, expires_at, message_ts) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_bind(&self.session)
-                    .push_bind(&*e.chat)
-                    .push_bind(&*e.sender)
-                    .push_bind(&*e.msg_id)
-                    .push_bind(&e.secret[..])
-                    .push_bind(e.expires_at)
-                    .push_bind(e.message_ts);
-            });
-            // The merge rules of wacore's `merge_msg_secret_expiry` (0 =
-            // never wins, else the later deadline) and
-            // `merge_msg_secret_message_ts` (the later time). Rows of one
-            // statement apply in order, so duplicates within a batch merge too.
-            q.push(
-                " ON CONFLICT (session, chat, sender, msg_id) DO UPDATE SET
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, OP)?;
+            for chunk in entries.chunks(rows_per_statement(7)) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO wa_msg_secrets (session, chat, sender, msg_id, secret, expires_at, message_ts) ",
+                );
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(&self.session)
+                        .push_bind(&*e.chat)
+                        .push_bind(&*e.sender)
+                        .push_bind(&*e.msg_id)
+                        .push_bind(&e.secret[..])
+                        .push_bind(e.expires_at)
+                        .push_bind(e.message_ts);
+                });
+                // The merge rules of wacore's `merge_msg_secret_expiry` (0 =
+                // never wins, else the later deadline) and
+                // `merge_msg_secret_message_ts` (the later time). Rows of one
+                // statement apply in order, so duplicates within a batch merge too.
+                q.push(
+                    " ON CONFLICT (session, chat, sender, msg_id) DO UPDATE SET
                   secret = excluded.secret,
                   expires_at = CASE WHEN wa_msg_secrets.expires_at = 0 OR excluded.expires_at = 0 THEN 0
                                     ELSE max(wa_msg_secrets.expires_at, excluded.expires_at) END,
                   message_ts = max(wa_msg_secrets.message_ts, excluded.message_ts)",
-            );
-            q.build().execute(&mut *tx).await.ctx(self, OP)?;
-        }
-        tx.commit().await.ctx(self, OP)?;
+                );
+                q.build().execute(&mut *tx).await.ctx(self, OP)?;
+            }
+            tx.commit().await.ctx(self, OP)?;
+        });
         Ok(entries.len())
     }
 
@@ -56,26 +60,29 @@ impl MsgSecretStore for WhatsappStore {
     }
 
     async fn get_msg_secret_with_ts(&self, chat: &str, sender: &str, msg_id: &str) -> Result<Option<(Vec<u8>, i64)>> {
-        sqlx::query_as(
+        with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT secret, message_ts FROM wa_msg_secrets
-             WHERE session = ? AND chat = ? AND sender = ? AND msg_id = ?",
+             WHERE session = $1 AND chat = $2 AND sender = $3 AND msg_id = $4",
         )
         .bind(&self.session)
         .bind(chat)
         .bind(sender)
         .bind(msg_id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .ctx(self, "get_msg_secret_with_ts")
     }
 
     async fn delete_expired_msg_secrets(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let done = sqlx::query("DELETE FROM wa_msg_secrets WHERE session = ? AND expires_at <> 0 AND expires_at <= ?")
-            .bind(&self.session)
-            .bind(cutoff_timestamp)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "delete_expired_msg_secrets")?;
-        Ok(count(done.rows_affected()))
+        let done = with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_msg_secrets WHERE session = $1 AND expires_at <> 0 AND expires_at <= $2"
+        )
+        .bind(&self.session)
+        .bind(cutoff_timestamp)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "delete_expired_msg_secrets")?;
+        Ok(count(done))
     }
 }

@@ -7,12 +7,14 @@
 //! (`wa_pending_inbound`).
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{
     DeviceListRecord, LidPnMappingEntry, PendingInboundKey, PendingInboundRow, ProtocolStore, TcTokenEntry,
 };
 use whatsapp_rust::wacore::time::now_secs;
+
+use crate::store::with_db;
 
 use super::{Ctx, WhatsappStore, rows_per_statement};
 
@@ -36,26 +38,28 @@ impl WhatsappStore {
             return Ok(());
         }
         let now = now_secs();
-        let mut tx = self.pool.begin().await.ctx(self, op)?;
-        for chunk in rows.chunks(rows_per_statement(6)) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO wa_pending_inbound (session, chat, sender, id, message, created_at) ",
-            );
-            q.push_values(chunk, |mut b, row| {
-                b.push_bind(&self.session)
-                    .push_bind(row.chat)
-                    .push_bind(row.sender)
-                    .push_bind(row.id)
-                    .push_bind(row.message)
-                    .push_bind(now);
-            });
-            q.push(
-                " ON CONFLICT (session, chat, sender, id) DO UPDATE SET
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, op)?;
+            for chunk in rows.chunks(rows_per_statement(6)) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO wa_pending_inbound (session, chat, sender, id, message, created_at) ",
+                );
+                q.push_values(chunk, |mut b, row| {
+                    b.push_bind(&self.session)
+                        .push_bind(row.chat)
+                        .push_bind(row.sender)
+                        .push_bind(row.id)
+                        .push_bind(row.message)
+                        .push_bind(now);
+                });
+                q.push(
+                    " ON CONFLICT (session, chat, sender, id) DO UPDATE SET
                   message = excluded.message, created_at = excluded.created_at",
-            );
-            q.build().execute(&mut *tx).await.ctx(self, op)?;
-        }
-        tx.commit().await.ctx(self, op)
+                );
+                q.build().execute(&mut *tx).await.ctx(self, op)?;
+            }
+            tx.commit().await.ctx(self, op)
+        })
     }
 
     /// Deletes the pending inbound messages of `keys`.
@@ -63,24 +67,26 @@ impl WhatsappStore {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.ctx(self, op)?;
-        for chunk in keys.chunks(rows_per_statement(3)) {
-            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM wa_pending_inbound WHERE session = ");
-            q.push_bind(&self.session).push(" AND (chat, sender, id) IN (VALUES ");
-            let mut list = q.separated(", ");
-            for key in chunk {
-                list.push("(")
-                    .push_bind_unseparated(key.chat)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(key.sender)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(key.id)
-                    .push_unseparated(")");
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, op)?;
+            for chunk in keys.chunks(rows_per_statement(3)) {
+                let mut q = QueryBuilder::<Db>::new("DELETE FROM wa_pending_inbound WHERE session = ");
+                q.push_bind(&self.session).push(" AND (chat, sender, id) IN (VALUES ");
+                let mut list = q.separated(", ");
+                for key in chunk {
+                    list.push("(")
+                        .push_bind_unseparated(key.chat)
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(key.sender)
+                        .push_unseparated(", ")
+                        .push_bind_unseparated(key.id)
+                        .push_unseparated(")");
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await.ctx(self, op)?;
             }
-            q.push(")");
-            q.build().execute(&mut *tx).await.ctx(self, op)?;
-        }
-        tx.commit().await.ctx(self, op)
+            tx.commit().await.ctx(self, op)
+        })
     }
 
     /// Upserts device-list records in one transaction.
@@ -92,16 +98,18 @@ impl WhatsappStore {
             .iter()
             .map(|r| Ok((&r.user, serde_json::to_vec(r).map_err(|e| self.serde_error(op, e))?)))
             .collect::<Result<Vec<_>>>()?;
-        let mut tx = self.pool.begin().await.ctx(self, op)?;
-        for chunk in rows.chunks(rows_per_statement(3)) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO wa_device_lists (session, user, record) ");
-            q.push_values(chunk, |mut b, (user, record)| {
-                b.push_bind(&self.session).push_bind(*user).push_bind(&record[..]);
-            });
-            q.push(" ON CONFLICT (session, user) DO UPDATE SET record = excluded.record");
-            q.build().execute(&mut *tx).await.ctx(self, op)?;
-        }
-        tx.commit().await.ctx(self, op)
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, op)?;
+            for chunk in rows.chunks(rows_per_statement(3)) {
+                let mut q = QueryBuilder::<Db>::new("INSERT INTO wa_device_lists (session, user, record) ");
+                q.push_values(chunk, |mut b, (user, record)| {
+                    b.push_bind(&self.session).push_bind(*user).push_bind(&record[..]);
+                });
+                q.push(" ON CONFLICT (session, user) DO UPDATE SET record = excluded.record");
+                q.build().execute(&mut *tx).await.ctx(self, op)?;
+            }
+            tx.commit().await.ctx(self, op)
+        })
     }
 }
 
@@ -110,14 +118,14 @@ impl ProtocolStore for WhatsappStore {
     // --- Sender-key devices ---
 
     async fn get_sender_key_devices(&self, group_jid: &str) -> Result<Vec<(String, bool)>> {
-        sqlx::query_as(
+        with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT device_jid, has_key FROM wa_sender_key_devices
-             WHERE session = ? AND group_jid = ? ORDER BY device_jid",
+             WHERE session = $1 AND group_jid = $2 ORDER BY device_jid",
         )
         .bind(&self.session)
         .bind(group_jid)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
         .ctx(self, "get_sender_key_devices")
     }
 
@@ -126,30 +134,35 @@ impl ProtocolStore for WhatsappStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.ctx(self, OP)?;
-        for chunk in entries.chunks(rows_per_statement(4)) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO wa_sender_key_devices (session, group_jid, device_jid, has_key) ",
-            );
-            q.push_values(chunk, |mut b, (device_jid, has_key)| {
-                b.push_bind(&self.session)
-                    .push_bind(group_jid)
-                    .push_bind(*device_jid)
-                    .push_bind(*has_key);
-            });
-            q.push(" ON CONFLICT (session, group_jid, device_jid) DO UPDATE SET has_key = excluded.has_key");
-            q.build().execute(&mut *tx).await.ctx(self, OP)?;
-        }
-        tx.commit().await.ctx(self, OP)
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, OP)?;
+            for chunk in entries.chunks(rows_per_statement(4)) {
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT INTO wa_sender_key_devices (session, group_jid, device_jid, has_key) ",
+                );
+                q.push_values(chunk, |mut b, (device_jid, has_key)| {
+                    b.push_bind(&self.session)
+                        .push_bind(group_jid)
+                        .push_bind(*device_jid)
+                        .push_bind(*has_key);
+                });
+                q.push(" ON CONFLICT (session, group_jid, device_jid) DO UPDATE SET has_key = excluded.has_key");
+                q.build().execute(&mut *tx).await.ctx(self, OP)?;
+            }
+            tx.commit().await.ctx(self, OP)
+        })
     }
 
     async fn clear_sender_key_devices(&self, group_jid: &str) -> Result<()> {
-        sqlx::query("DELETE FROM wa_sender_key_devices WHERE session = ? AND group_jid = ?")
-            .bind(&self.session)
-            .bind(group_jid)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "clear_sender_key_devices")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_sender_key_devices WHERE session = $1 AND group_jid = $2"
+        )
+        .bind(&self.session)
+        .bind(group_jid)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "clear_sender_key_devices")?;
         Ok(())
     }
 
@@ -158,54 +171,59 @@ impl ProtocolStore for WhatsappStore {
         if device_jids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.ctx(self, OP)?;
-        for chunk in device_jids.chunks(rows_per_statement(1)) {
-            let mut q = QueryBuilder::<Sqlite>::new("DELETE FROM wa_sender_key_devices WHERE session = ");
-            q.push_bind(&self.session).push(" AND device_jid IN (");
-            let mut list = q.separated(", ");
-            for jid in chunk {
-                list.push_bind(*jid);
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, OP)?;
+            for chunk in device_jids.chunks(rows_per_statement(1)) {
+                let mut q = QueryBuilder::<Db>::new("DELETE FROM wa_sender_key_devices WHERE session = ");
+                q.push_bind(&self.session).push(" AND device_jid IN (");
+                let mut list = q.separated(", ");
+                for jid in chunk {
+                    list.push_bind(*jid);
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await.ctx(self, OP)?;
             }
-            q.push(")");
-            q.build().execute(&mut *tx).await.ctx(self, OP)?;
-        }
-        tx.commit().await.ctx(self, OP)
+            tx.commit().await.ctx(self, OP)
+        })
     }
 
     async fn clear_all_sender_key_devices(&self) -> Result<()> {
-        sqlx::query("DELETE FROM wa_sender_key_devices WHERE session = ?")
-            .bind(&self.session)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "clear_all_sender_key_devices")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_sender_key_devices WHERE session = $1"
+        )
+        .bind(&self.session)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "clear_all_sender_key_devices")?;
         Ok(())
     }
 
     // --- LID <-> phone number ---
 
     async fn get_lid_mapping(&self, lid: &str) -> Result<Option<LidPnMappingEntry>> {
-        let row: Option<LidRow> = sqlx::query_as(
+        let row: Option<LidRow> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT lid, phone_number, created_at, updated_at, learning_source
-             FROM wa_lid_mappings WHERE session = ? AND lid = ?",
+             FROM wa_lid_mappings WHERE session = $1 AND lid = $2",
         )
         .bind(&self.session)
         .bind(lid)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .ctx(self, "get_lid_mapping")?;
         Ok(row.map(lid_entry))
     }
 
     async fn get_pn_mapping(&self, phone: &str) -> Result<Option<LidPnMappingEntry>> {
-        let row: Option<LidRow> = sqlx::query_as(
+        let row: Option<LidRow> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT lid, phone_number, created_at, updated_at, learning_source
-             FROM wa_lid_mappings WHERE session = ? AND phone_number = ?
+             FROM wa_lid_mappings WHERE session = $1 AND phone_number = $2
              ORDER BY updated_at DESC, rowid DESC LIMIT 1",
         )
         .bind(&self.session)
         .bind(phone)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .ctx(self, "get_pn_mapping")?;
         Ok(row.map(lid_entry))
     }
@@ -219,36 +237,38 @@ impl ProtocolStore for WhatsappStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.ctx(self, OP)?;
-        for chunk in entries.chunks(rows_per_statement(6)) {
-            // REPLACE (delete + insert) rather than an upsert: the new row
-            // gets the highest rowid, which makes the latest write win
-            // `get_pn_mapping`'s ties.
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT OR REPLACE INTO wa_lid_mappings
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, OP)?;
+            for chunk in entries.chunks(rows_per_statement(6)) {
+                // REPLACE (delete + insert) rather than an upsert: the new row
+                // gets the highest rowid, which makes the latest write win
+                // `get_pn_mapping`'s ties.
+                let mut q = QueryBuilder::<Db>::new(
+                    "INSERT OR REPLACE INTO wa_lid_mappings
                  (session, lid, phone_number, created_at, updated_at, learning_source) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_bind(&self.session)
-                    .push_bind(&e.lid)
-                    .push_bind(&e.phone_number)
-                    .push_bind(e.created_at)
-                    .push_bind(e.updated_at)
-                    .push_bind(&e.learning_source);
-            });
-            q.build().execute(&mut *tx).await.ctx(self, OP)?;
-        }
-        tx.commit().await.ctx(self, OP)
+                );
+                q.push_values(chunk, |mut b, e| {
+                    b.push_bind(&self.session)
+                        .push_bind(&e.lid)
+                        .push_bind(&e.phone_number)
+                        .push_bind(e.created_at)
+                        .push_bind(e.updated_at)
+                        .push_bind(&e.learning_source);
+                });
+                q.build().execute(&mut *tx).await.ctx(self, OP)?;
+            }
+            tx.commit().await.ctx(self, OP)
+        })
     }
 
     async fn get_all_lid_mappings(&self) -> Result<Vec<LidPnMappingEntry>> {
-        let rows: Vec<LidRow> = sqlx::query_as(
+        let rows: Vec<LidRow> = with_db!(&self.db, |pool| sqlx::query_as(
             "SELECT lid, phone_number, created_at, updated_at, learning_source
-             FROM wa_lid_mappings WHERE session = ? ORDER BY lid",
+             FROM wa_lid_mappings WHERE session = $1 ORDER BY lid",
         )
         .bind(&self.session)
-        .fetch_all(&self.pool)
-        .await
+        .fetch_all(pool)
+        .await)
         .ctx(self, "get_all_lid_mappings")?;
         Ok(rows.into_iter().map(lid_entry).collect())
     }
@@ -256,42 +276,46 @@ impl ProtocolStore for WhatsappStore {
     // --- Base keys ---
 
     async fn save_base_key(&self, address: &str, message_id: &str, base_key: &[u8]) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO wa_base_keys (session, address, message_id, base_key) VALUES (?, ?, ?, ?)
+        with_db!(&self.db, |pool| sqlx::query(
+            "INSERT INTO wa_base_keys (session, address, message_id, base_key) VALUES ($1, $2, $3, $4)
              ON CONFLICT (session, address, message_id) DO UPDATE SET base_key = excluded.base_key",
         )
         .bind(&self.session)
         .bind(address)
         .bind(message_id)
         .bind(base_key)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "save_base_key")?;
         Ok(())
     }
 
     async fn has_same_base_key(&self, address: &str, message_id: &str, current_base_key: &[u8]) -> Result<bool> {
-        sqlx::query_scalar(
+        with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM wa_base_keys
-                            WHERE session = ? AND address = ? AND message_id = ? AND base_key = ?)",
+                            WHERE session = $1 AND address = $2 AND message_id = $3 AND base_key = $4)",
         )
         .bind(&self.session)
         .bind(address)
         .bind(message_id)
         .bind(current_base_key)
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(pool)
+        .await)
         .ctx(self, "has_same_base_key")
     }
 
     async fn delete_base_key(&self, address: &str, message_id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM wa_base_keys WHERE session = ? AND address = ? AND message_id = ?")
-            .bind(&self.session)
-            .bind(address)
-            .bind(message_id)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "delete_base_key")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_base_keys WHERE session = $1 AND address = $2 AND message_id = $3"
+        )
+        .bind(&self.session)
+        .bind(address)
+        .bind(message_id)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "delete_base_key")?;
         Ok(())
     }
 
@@ -308,73 +332,83 @@ impl ProtocolStore for WhatsappStore {
 
     async fn get_devices(&self, user: &str) -> Result<Option<DeviceListRecord>> {
         const OP: &str = "get_devices";
-        let record: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT record FROM wa_device_lists WHERE session = ? AND user = ?")
-                .bind(&self.session)
-                .bind(user)
-                .fetch_optional(&self.pool)
-                .await
-                .ctx(self, OP)?;
+        let record: Option<Vec<u8>> = with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT record FROM wa_device_lists WHERE session = $1 AND user = $2"
+        )
+        .bind(&self.session)
+        .bind(user)
+        .fetch_optional(pool)
+        .await)
+        .ctx(self, OP)?;
         record
             .map(|r| serde_json::from_slice(&r).map_err(|e| self.serde_error(OP, e)))
             .transpose()
     }
 
     async fn delete_devices(&self, user: &str) -> Result<()> {
-        sqlx::query("DELETE FROM wa_device_lists WHERE session = ? AND user = ?")
-            .bind(&self.session)
-            .bind(user)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "delete_devices")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_device_lists WHERE session = $1 AND user = $2"
+        )
+        .bind(&self.session)
+        .bind(user)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "delete_devices")?;
         Ok(())
     }
 
     // --- Group metadata (the default keeps nothing; a persistent store keeps it) ---
 
     async fn get_group_metadata(&self, group_jid: &str) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT metadata FROM wa_group_metadata WHERE session = ? AND group_jid = ?")
-            .bind(&self.session)
-            .bind(group_jid)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx(self, "get_group_metadata")
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT metadata FROM wa_group_metadata WHERE session = $1 AND group_jid = $2"
+        )
+        .bind(&self.session)
+        .bind(group_jid)
+        .fetch_optional(pool)
+        .await)
+        .ctx(self, "get_group_metadata")
     }
 
     async fn put_group_metadata(&self, group_jid: &str, blob: &[u8]) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO wa_group_metadata (session, group_jid, metadata) VALUES (?, ?, ?)
+        with_db!(&self.db, |pool| sqlx::query(
+            "INSERT INTO wa_group_metadata (session, group_jid, metadata) VALUES ($1, $2, $3)
              ON CONFLICT (session, group_jid) DO UPDATE SET metadata = excluded.metadata",
         )
         .bind(&self.session)
         .bind(group_jid)
         .bind(blob)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "put_group_metadata")?;
         Ok(())
     }
 
     async fn delete_group_metadata(&self, group_jid: &str) -> Result<()> {
-        sqlx::query("DELETE FROM wa_group_metadata WHERE session = ? AND group_jid = ?")
-            .bind(&self.session)
-            .bind(group_jid)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "delete_group_metadata")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_group_metadata WHERE session = $1 AND group_jid = $2"
+        )
+        .bind(&self.session)
+        .bind(group_jid)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "delete_group_metadata")?;
         Ok(())
     }
 
     // --- Trusted-contact tokens ---
 
     async fn get_tc_token(&self, jid: &str) -> Result<Option<TcTokenEntry>> {
-        let row: Option<(Vec<u8>, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT token, token_timestamp, sender_timestamp FROM wa_tc_tokens WHERE session = ? AND jid = ?",
+        let row: Option<(Vec<u8>, i64, Option<i64>)> = with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT token, token_timestamp, sender_timestamp FROM wa_tc_tokens WHERE session = $1 AND jid = $2",
         )
         .bind(&self.session)
         .bind(jid)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .ctx(self, "get_tc_token")?;
         Ok(row.map(|(token, token_timestamp, sender_timestamp)| TcTokenEntry {
             token,
@@ -384,9 +418,9 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn put_tc_token(&self, jid: &str, entry: &TcTokenEntry) -> Result<()> {
-        sqlx::query(
+        with_db!(&self.db, |pool| sqlx::query(
             "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
-             VALUES (?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (session, jid) DO UPDATE SET token = excluded.token,
                  token_timestamp = excluded.token_timestamp, sender_timestamp = excluded.sender_timestamp",
         )
@@ -395,53 +429,60 @@ impl ProtocolStore for WhatsappStore {
         .bind(&entry.token)
         .bind(entry.token_timestamp)
         .bind(entry.sender_timestamp)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "put_tc_token")?;
         Ok(())
     }
 
     async fn delete_tc_token(&self, jid: &str) -> Result<()> {
-        sqlx::query("DELETE FROM wa_tc_tokens WHERE session = ? AND jid = ?")
-            .bind(&self.session)
-            .bind(jid)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "delete_tc_token")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_tc_tokens WHERE session = $1 AND jid = $2"
+        )
+        .bind(&self.session)
+        .bind(jid)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "delete_tc_token")?;
         Ok(())
     }
 
     async fn get_all_tc_token_jids(&self) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT jid FROM wa_tc_tokens WHERE session = ? ORDER BY jid")
-            .bind(&self.session)
-            .fetch_all(&self.pool)
-            .await
-            .ctx(self, "get_all_tc_token_jids")
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT jid FROM wa_tc_tokens WHERE session = $1 ORDER BY jid"
+        )
+        .bind(&self.session)
+        .fetch_all(pool)
+        .await)
+        .ctx(self, "get_all_tc_token_jids")
     }
 
     async fn delete_expired_tc_tokens(&self, token_cutoff: i64, sender_cutoff: i64) -> Result<u32> {
         // A row goes only when both its received token and its sender bucket
         // are dead (expired or absent).
-        let done = sqlx::query(
-            "DELETE FROM wa_tc_tokens WHERE session = ?
-             AND NOT (length(token) > 0 AND token_timestamp >= ?)
-             AND NOT (sender_timestamp IS NOT NULL AND sender_timestamp >= ?)",
+        let done = with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_tc_tokens WHERE session = $1
+             AND NOT (length(token) > 0 AND token_timestamp >= $2)
+             AND NOT (sender_timestamp IS NOT NULL AND sender_timestamp >= $3)",
         )
         .bind(&self.session)
         .bind(token_cutoff)
         .bind(sender_cutoff)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "delete_expired_tc_tokens")?;
-        Ok(count(done.rows_affected()))
+        Ok(count(done))
     }
 
     async fn touch_tc_token_sender_timestamp(&self, jid: &str, sender_timestamp: i64) -> Result<()> {
         // One upsert: a byte-less placeholder when absent, else the sender
         // bucket moves forward only (the token is left alone).
-        sqlx::query(
+        with_db!(&self.db, |pool| sqlx::query(
             "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
-             VALUES (?1, ?2, x'', ?3, ?3)
+             VALUES ($1, $2, x'', $3, $3)
              ON CONFLICT (session, jid) DO UPDATE SET
                  sender_timestamp = max(coalesce(sender_timestamp, excluded.sender_timestamp),
                                         excluded.sender_timestamp)",
@@ -449,8 +490,9 @@ impl ProtocolStore for WhatsappStore {
         .bind(&self.session)
         .bind(jid)
         .bind(sender_timestamp)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "touch_tc_token_sender_timestamp")?;
         Ok(())
     }
@@ -458,9 +500,9 @@ impl ProtocolStore for WhatsappStore {
     async fn store_received_tc_token(&self, jid: &str, token: &[u8], token_timestamp: i64) -> Result<()> {
         // One upsert, newer-wins: an existing real token is replaced only by
         // one at least as new; a placeholder by any. The sender bucket stays.
-        sqlx::query(
+        with_db!(&self.db, |pool| sqlx::query(
             "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
-             VALUES (?, ?, ?, ?, NULL)
+             VALUES ($1, $2, $3, $4, NULL)
              ON CONFLICT (session, jid) DO UPDATE SET
                  token = excluded.token, token_timestamp = excluded.token_timestamp
              WHERE length(wa_tc_tokens.token) = 0 OR excluded.token_timestamp >= wa_tc_tokens.token_timestamp",
@@ -469,8 +511,9 @@ impl ProtocolStore for WhatsappStore {
         .bind(jid)
         .bind(token)
         .bind(token_timestamp)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "store_received_tc_token")?;
         Ok(())
     }
@@ -480,9 +523,9 @@ impl ProtocolStore for WhatsappStore {
     async fn store_sent_message(&self, chat_jid: &str, message_id: &str, payload: &[u8]) -> Result<()> {
         // No count cap like the reference store's: that one bounds memory;
         // on disk the keepalive's age sweep is the bound.
-        sqlx::query(
+        with_db!(&self.db, |pool| sqlx::query(
             "INSERT INTO wa_sent_messages (session, chat_jid, message_id, payload, created_at)
-             VALUES (?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (session, chat_jid, message_id) DO UPDATE SET
                  payload = excluded.payload, created_at = excluded.created_at",
         )
@@ -491,32 +534,36 @@ impl ProtocolStore for WhatsappStore {
         .bind(message_id)
         .bind(payload)
         .bind(now_secs())
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "store_sent_message")?;
         Ok(())
     }
 
     async fn take_sent_message(&self, chat_jid: &str, message_id: &str) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar(
-            "DELETE FROM wa_sent_messages WHERE session = ? AND chat_jid = ? AND message_id = ? RETURNING payload",
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "DELETE FROM wa_sent_messages WHERE session = $1 AND chat_jid = $2 AND message_id = $3 RETURNING payload",
         )
         .bind(&self.session)
         .bind(chat_jid)
         .bind(message_id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .ctx(self, "take_sent_message")
     }
 
     async fn delete_expired_sent_messages(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let done = sqlx::query("DELETE FROM wa_sent_messages WHERE session = ? AND created_at < ?")
-            .bind(&self.session)
-            .bind(cutoff_timestamp)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "delete_expired_sent_messages")?;
-        Ok(count(done.rows_affected()))
+        let done = with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_sent_messages WHERE session = $1 AND created_at < $2"
+        )
+        .bind(&self.session)
+        .bind(cutoff_timestamp)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "delete_expired_sent_messages")?;
+        Ok(count(done))
     }
 
     // --- Pending inbound (the durability hook's buffer; the defaults refuse) ---
@@ -532,15 +579,15 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn get_pending_inbound(&self, chat: &str, sender: &str, id: &str) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar(
-            "SELECT message FROM wa_pending_inbound WHERE session = ? AND chat = ? AND sender = ? AND id = ?",
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT message FROM wa_pending_inbound WHERE session = $1 AND chat = $2 AND sender = $3 AND id = $4",
         )
         .bind(&self.session)
         .bind(chat)
         .bind(sender)
         .bind(id)
-        .fetch_optional(&self.pool)
-        .await
+        .fetch_optional(pool)
+        .await)
         .ctx(self, "get_pending_inbound")
     }
 
@@ -550,13 +597,16 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn delete_expired_pending_inbound(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let done = sqlx::query("DELETE FROM wa_pending_inbound WHERE session = ? AND created_at < ?")
-            .bind(&self.session)
-            .bind(cutoff_timestamp)
-            .execute(&self.pool)
-            .await
-            .ctx(self, "delete_expired_pending_inbound")?;
-        Ok(count(done.rows_affected()))
+        let done = with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_pending_inbound WHERE session = $1 AND created_at < $2"
+        )
+        .bind(&self.session)
+        .bind(cutoff_timestamp)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "delete_expired_pending_inbound")?;
+        Ok(count(done))
     }
 
     async fn store_pending_inbound_batch(&self, rows: &[PendingInboundRow<'_>]) -> Result<()> {

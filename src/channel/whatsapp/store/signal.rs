@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
+use sqlx::{AssertSqlSafe, QueryBuilder};
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::SignalStore;
+
+use crate::store::with_db;
 
 use super::{Ctx, WhatsappStore, rows_per_statement};
 
@@ -26,18 +28,20 @@ impl WhatsappStore {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.ctx(self, op)?;
-        for chunk in rows.chunks(rows_per_statement(3)) {
-            let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO {table} (session, address, {value_column}) "));
-            q.push_values(chunk, |mut row, (address, value)| {
-                row.push_bind(&self.session).push_bind(*address).push_bind(*value);
-            });
-            q.push(format!(
-                " ON CONFLICT (session, address) DO UPDATE SET {value_column} = excluded.{value_column}"
-            ));
-            q.build().execute(&mut *tx).await.ctx(self, op)?;
-        }
-        tx.commit().await.ctx(self, op)
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, op)?;
+            for chunk in rows.chunks(rows_per_statement(3)) {
+                let mut q = QueryBuilder::<Db>::new(format!("INSERT INTO {table} (session, address, {value_column}) "));
+                q.push_values(chunk, |mut row, (address, value)| {
+                    row.push_bind(&self.session).push_bind(*address).push_bind(*value);
+                });
+                q.push(format!(
+                    " ON CONFLICT (session, address) DO UPDATE SET {value_column} = excluded.{value_column}"
+                ));
+                q.build().execute(&mut *tx).await.ctx(self, op)?;
+            }
+            tx.commit().await.ctx(self, op)
+        })
     }
 
     /// The blob stored under `address` in `table`.
@@ -49,25 +53,26 @@ impl WhatsappStore {
         address: &str,
     ) -> Result<Option<Vec<u8>>> {
         // `table` and `value_column` are constants of this file.
-        let sql = format!("SELECT {value_column} FROM {table} WHERE session = ? AND address = ?");
-        sqlx::query_scalar(AssertSqlSafe(sql))
+        let sql = format!("SELECT {value_column} FROM {table} WHERE session = $1 AND address = $2");
+        with_db!(&self.db, |pool| sqlx::query_scalar(AssertSqlSafe(sql))
             .bind(&self.session)
             .bind(address)
-            .fetch_optional(&self.pool)
-            .await
-            .ctx(self, op)
+            .fetch_optional(pool)
+            .await)
+        .ctx(self, op)
     }
 
     /// Deletes the row of `address` in `table`.
     async fn delete_address(&self, op: &'static str, table: &str, address: &str) -> Result<()> {
         // `table` is a constant of this file.
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE session = ? AND address = ?"
+        with_db!(&self.db, |pool| sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE session = $1 AND address = $2"
         )))
         .bind(&self.session)
         .bind(address)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, op)?;
         Ok(())
     }
@@ -121,30 +126,32 @@ impl SignalStore for WhatsappStore {
     }
 
     async fn has_session(&self, address: &str) -> Result<bool> {
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM wa_sessions WHERE session = ? AND address = ?)")
-            .bind(&self.session)
-            .bind(address)
-            .fetch_one(&self.pool)
-            .await
-            .ctx(self, "has_session")
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM wa_sessions WHERE session = $1 AND address = $2)"
+        )
+        .bind(&self.session)
+        .bind(address)
+        .fetch_one(pool)
+        .await)
+        .ctx(self, "has_session")
     }
 
     async fn has_signal_state_for_user(&self, user: &str) -> Result<bool> {
         // Addresses of `user` are `user@server` and `user:device@server`:
         // the ranges ['user@', 'userA') and ['user:', 'user;') of the
         // primary key ('@' + 1 = 'A', ':' + 1 = ';').
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM wa_sessions WHERE session = ?1
-                            AND ((address >= ?2 || '@' AND address < ?2 || 'A')
-                              OR (address >= ?2 || ':' AND address < ?2 || ';')))
-                 OR EXISTS (SELECT 1 FROM wa_identities WHERE session = ?1
-                            AND ((address >= ?2 || '@' AND address < ?2 || 'A')
-                              OR (address >= ?2 || ':' AND address < ?2 || ';')))",
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM wa_sessions WHERE session = $1
+                            AND ((address >= $2 || '@' AND address < $2 || 'A')
+                              OR (address >= $2 || ':' AND address < $2 || ';')))
+                 OR EXISTS (SELECT 1 FROM wa_identities WHERE session = $1
+                            AND ((address >= $2 || '@' AND address < $2 || 'A')
+                              OR (address >= $2 || ':' AND address < $2 || ';')))",
         )
         .bind(&self.session)
         .bind(user)
-        .fetch_one(&self.pool)
-        .await
+        .fetch_one(pool)
+        .await)
         .ctx(self, "has_signal_state_for_user")
     }
 
@@ -158,28 +165,34 @@ impl SignalStore for WhatsappStore {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.ctx(self, OP)?;
-        for chunk in keys.chunks(rows_per_statement(4)) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO wa_prekeys (session, id, record, uploaded) ");
-            q.push_values(chunk, |mut row, (id, record)| {
-                row.push_bind(&self.session)
-                    .push_bind(i64::from(*id))
-                    .push_bind(&record[..])
-                    .push_bind(uploaded);
-            });
-            q.push(" ON CONFLICT (session, id) DO UPDATE SET record = excluded.record, uploaded = excluded.uploaded");
-            q.build().execute(&mut *tx).await.ctx(self, OP)?;
-        }
-        tx.commit().await.ctx(self, OP)
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, OP)?;
+            for chunk in keys.chunks(rows_per_statement(4)) {
+                let mut q = QueryBuilder::<Db>::new("INSERT INTO wa_prekeys (session, id, record, uploaded) ");
+                q.push_values(chunk, |mut row, (id, record)| {
+                    row.push_bind(&self.session)
+                        .push_bind(i64::from(*id))
+                        .push_bind(&record[..])
+                        .push_bind(uploaded);
+                });
+                q.push(
+                    " ON CONFLICT (session, id) DO UPDATE SET record = excluded.record, uploaded = excluded.uploaded",
+                );
+                q.build().execute(&mut *tx).await.ctx(self, OP)?;
+            }
+            tx.commit().await.ctx(self, OP)
+        })
     }
 
     async fn load_prekey(&self, id: u32) -> Result<Option<Bytes>> {
-        let record: Option<Vec<u8>> = sqlx::query_scalar("SELECT record FROM wa_prekeys WHERE session = ? AND id = ?")
-            .bind(&self.session)
-            .bind(i64::from(id))
-            .fetch_optional(&self.pool)
-            .await
-            .ctx(self, "load_prekey")?;
+        let record: Option<Vec<u8>> = with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT record FROM wa_prekeys WHERE session = $1 AND id = $2"
+        )
+        .bind(&self.session)
+        .bind(i64::from(id))
+        .fetch_optional(pool)
+        .await)
+        .ctx(self, "load_prekey")?;
         Ok(record.map(Bytes::from))
     }
 
@@ -187,14 +200,16 @@ impl SignalStore for WhatsappStore {
         const OP: &str = "load_prekeys_batch";
         let mut found = std::collections::HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(rows_per_statement(1)) {
-            let mut q = QueryBuilder::<Sqlite>::new("SELECT id, record FROM wa_prekeys WHERE session = ");
-            q.push_bind(&self.session).push(" AND id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(i64::from(*id));
-            }
-            q.push(")");
-            let rows: Vec<(i64, Vec<u8>)> = q.build_query_as().fetch_all(&self.pool).await.ctx(self, OP)?;
+            let rows: Vec<(i64, Vec<u8>)> = with_db!(&self.db, |pool, Db| {
+                let mut q = QueryBuilder::<Db>::new("SELECT id, record FROM wa_prekeys WHERE session = ");
+                q.push_bind(&self.session).push(" AND id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(i64::from(*id));
+                }
+                q.push(")");
+                q.build_query_as().fetch_all(pool).await.ctx(self, OP)?
+            });
             for (id, record) in rows {
                 found.insert(self.to_u32(OP, id)?, Bytes::from(record));
             }
@@ -211,83 +226,97 @@ impl SignalStore for WhatsappStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.ctx(self, OP)?;
-        for chunk in ids.chunks(rows_per_statement(1)) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE wa_prekeys SET uploaded = 1 WHERE session = ");
-            q.push_bind(&self.session).push(" AND id IN (");
-            let mut list = q.separated(", ");
-            for id in chunk {
-                list.push_bind(i64::from(*id));
+        with_db!(&self.db, |pool, Db| {
+            let mut tx = pool.begin().await.ctx(self, OP)?;
+            for chunk in ids.chunks(rows_per_statement(1)) {
+                let mut q = QueryBuilder::<Db>::new("UPDATE wa_prekeys SET uploaded = 1 WHERE session = ");
+                q.push_bind(&self.session).push(" AND id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(i64::from(*id));
+                }
+                q.push(")");
+                q.build().execute(&mut *tx).await.ctx(self, OP)?;
             }
-            q.push(")");
-            q.build().execute(&mut *tx).await.ctx(self, OP)?;
-        }
-        tx.commit().await.ctx(self, OP)
+            tx.commit().await.ctx(self, OP)
+        })
     }
 
     async fn remove_prekey(&self, id: u32) -> Result<()> {
-        sqlx::query("DELETE FROM wa_prekeys WHERE session = ? AND id = ?")
-            .bind(&self.session)
-            .bind(i64::from(id))
-            .execute(&self.pool)
-            .await
-            .ctx(self, "remove_prekey")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_prekeys WHERE session = $1 AND id = $2"
+        )
+        .bind(&self.session)
+        .bind(i64::from(id))
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "remove_prekey")?;
         Ok(())
     }
 
     async fn get_max_prekey_id(&self) -> Result<u32> {
         const OP: &str = "get_max_prekey_id";
-        let max: i64 = sqlx::query_scalar("SELECT coalesce(max(id), 0) FROM wa_prekeys WHERE session = ?")
-            .bind(&self.session)
-            .fetch_one(&self.pool)
-            .await
-            .ctx(self, OP)?;
+        let max: i64 = with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT coalesce(max(id), 0) FROM wa_prekeys WHERE session = $1"
+        )
+        .bind(&self.session)
+        .fetch_one(pool)
+        .await)
+        .ctx(self, OP)?;
         self.to_u32(OP, max)
     }
 
     async fn store_signed_prekey(&self, id: u32, record: &[u8]) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO wa_signed_prekeys (session, id, record) VALUES (?, ?, ?)
+        with_db!(&self.db, |pool| sqlx::query(
+            "INSERT INTO wa_signed_prekeys (session, id, record) VALUES ($1, $2, $3)
              ON CONFLICT (session, id) DO UPDATE SET record = excluded.record",
         )
         .bind(&self.session)
         .bind(i64::from(id))
         .bind(record)
-        .execute(&self.pool)
+        .execute(pool)
         .await
+        .map(|done| done.rows_affected()))
         .ctx(self, "store_signed_prekey")?;
         Ok(())
     }
 
     async fn load_signed_prekey(&self, id: u32) -> Result<Option<Vec<u8>>> {
-        sqlx::query_scalar("SELECT record FROM wa_signed_prekeys WHERE session = ? AND id = ?")
-            .bind(&self.session)
-            .bind(i64::from(id))
-            .fetch_optional(&self.pool)
-            .await
-            .ctx(self, "load_signed_prekey")
+        with_db!(&self.db, |pool| sqlx::query_scalar(
+            "SELECT record FROM wa_signed_prekeys WHERE session = $1 AND id = $2"
+        )
+        .bind(&self.session)
+        .bind(i64::from(id))
+        .fetch_optional(pool)
+        .await)
+        .ctx(self, "load_signed_prekey")
     }
 
     async fn load_all_signed_prekeys(&self) -> Result<Vec<(u32, Vec<u8>)>> {
         const OP: &str = "load_all_signed_prekeys";
-        let rows: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT id, record FROM wa_signed_prekeys WHERE session = ? ORDER BY id")
-                .bind(&self.session)
-                .fetch_all(&self.pool)
-                .await
-                .ctx(self, OP)?;
+        let rows: Vec<(i64, Vec<u8>)> = with_db!(&self.db, |pool| sqlx::query_as(
+            "SELECT id, record FROM wa_signed_prekeys WHERE session = $1 ORDER BY id"
+        )
+        .bind(&self.session)
+        .fetch_all(pool)
+        .await)
+        .ctx(self, OP)?;
         rows.into_iter()
             .map(|(id, record)| Ok((self.to_u32(OP, id)?, record)))
             .collect()
     }
 
     async fn remove_signed_prekey(&self, id: u32) -> Result<()> {
-        sqlx::query("DELETE FROM wa_signed_prekeys WHERE session = ? AND id = ?")
-            .bind(&self.session)
-            .bind(i64::from(id))
-            .execute(&self.pool)
-            .await
-            .ctx(self, "remove_signed_prekey")?;
+        with_db!(&self.db, |pool| sqlx::query(
+            "DELETE FROM wa_signed_prekeys WHERE session = $1 AND id = $2"
+        )
+        .bind(&self.session)
+        .bind(i64::from(id))
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+        .ctx(self, "remove_signed_prekey")?;
         Ok(())
     }
 

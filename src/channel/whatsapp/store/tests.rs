@@ -17,7 +17,7 @@ use whatsapp_rust::wacore::store::{Device, InMemoryBackend};
 use whatsapp_rust::wacore::time::now_secs;
 
 use super::{TABLES, WhatsappStore};
-use crate::store::Store;
+use crate::store::{Store, with_db};
 
 async fn temp_db() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -26,7 +26,7 @@ async fn temp_db() -> (Store, tempfile::TempDir) {
 }
 
 fn wa(store: &Store, session: &str) -> WhatsappStore {
-    WhatsappStore::new(store.pool().clone(), session)
+    WhatsappStore::new(store.db().clone(), session)
 }
 
 fn mac(index: u8, value: u8) -> AppStateMutationMAC {
@@ -74,12 +74,12 @@ fn device_list(user: &str, devices: &[u32], timestamp: i64) -> DeviceListRecord 
 async fn row_counts(ws: &WhatsappStore, session: &str) -> BTreeMap<&'static str, i64> {
     let mut counts = BTreeMap::new();
     for table in TABLES {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table} WHERE session = ?"
+        let n: i64 = with_db!(&ws.db, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {table} WHERE session = $1"
         )))
         .bind(session)
-        .fetch_one(&ws.pool)
-        .await
+        .fetch_one(pool)
+        .await)
         .unwrap();
         if n > 0 {
             counts.insert(*table, n);
@@ -164,11 +164,12 @@ async fn signal_round_trips() {
     s.mark_prekeys_uploaded(&[7, 9]).await.unwrap();
     assert_eq!(s.load_prekey(9).await.unwrap(), None);
     assert_eq!(s.get_max_prekey_id().await.unwrap(), 8);
-    let uploaded: Vec<(i64, bool)> =
-        sqlx::query_as("SELECT id, uploaded FROM wa_prekeys WHERE session = 'a' ORDER BY id")
-            .fetch_all(&s.pool)
-            .await
-            .unwrap();
+    let uploaded: Vec<(i64, bool)> = with_db!(&s.db, |pool| sqlx::query_as(
+        "SELECT id, uploaded FROM wa_prekeys WHERE session = 'a' ORDER BY id"
+    )
+    .fetch_all(pool)
+    .await)
+    .unwrap();
     assert_eq!(uploaded, vec![(7, true), (8, false)]);
     s.store_prekey(u32::MAX, b"top", true).await.unwrap();
     assert_eq!(s.get_max_prekey_id().await.unwrap(), u32::MAX);
@@ -260,13 +261,16 @@ async fn app_sync_round_trips() {
         Some(vec![21; 32])
     );
     assert_eq!(s.get_mutation_mac("regular", &[3; 32]).await.unwrap(), None);
-    let version: i64 = sqlx::query_scalar(
-        "SELECT version FROM wa_app_state_mutation_macs WHERE session = 'a' AND name = 'regular' AND index_mac = ?",
+    let version: i64 =
+        with_db!(&s.db, |pool| {
+            sqlx::query_scalar(
+        "SELECT version FROM wa_app_state_mutation_macs WHERE session = 'a' AND name = 'regular' AND index_mac = $1",
     )
     .bind(vec![2u8; 32])
-    .fetch_one(&s.pool)
+    .fetch_one(pool)
     .await
-    .unwrap();
+        })
+        .unwrap();
     assert_eq!(version, 2);
     let batch = s
         .get_mutation_macs("regular", &[[1; 32], [2; 32], [3; 32]])
@@ -536,10 +540,12 @@ async fn msg_secrets_merge_and_expire() {
         .unwrap();
     assert_eq!(stored, 3);
     assert_eq!(get("m").await, Some((vec![3; 32], 50)));
-    let expires: i64 = sqlx::query_scalar("SELECT expires_at FROM wa_msg_secrets WHERE msg_id = 'm'")
-        .fetch_one(&s.pool)
-        .await
-        .unwrap();
+    let expires: i64 = with_db!(&s.db, |pool| sqlx::query_scalar(
+        "SELECT expires_at FROM wa_msg_secrets WHERE msg_id = 'm'"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
     assert_eq!(expires, 200);
     // An earlier deadline never shortens the window; an unknown parent time never clobbers.
     s.put_msg_secrets(vec![secret("c", "m", 5, 150, 0)]).await.unwrap();
@@ -1008,10 +1014,12 @@ async fn sessions_sharing_a_database_never_see_each_others_rows() {
     a.set_sync_key(b"other", AppStateSyncKey::default()).await.unwrap();
     assert_eq!(a.take_sent_message("c", "m").await.unwrap(), None);
     assert_eq!(read_all(&b).await, b_view, "b is untouched by a's deletes");
-    let uploaded: bool = sqlx::query_scalar("SELECT uploaded FROM wa_prekeys WHERE session = 'b' AND id = 2")
-        .fetch_one(&b.pool)
-        .await
-        .unwrap();
+    let uploaded: bool = with_db!(&b.db, |pool| sqlx::query_scalar(
+        "SELECT uploaded FROM wa_prekeys WHERE session = 'b' AND id = 2"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
     assert!(!uploaded, "a's mark_prekeys_uploaded left b's prekeys alone");
 
     // Deleting one by one in b leaves a's remaining rows alone too.
@@ -1042,11 +1050,11 @@ async fn wipe_empties_every_wa_table_of_the_session() {
     let a = wa(&db, "a");
     let b = wa(&db, "b");
     // The wipe list is every wa_ table of the schema.
-    let tables: Vec<String> = sqlx::query_scalar(
+    let tables: Vec<String> = with_db!(&a.db, |pool| sqlx::query_scalar(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'wa\\_%' ESCAPE '\\' ORDER BY name",
     )
-    .fetch_all(&a.pool)
-    .await
+    .fetch_all(pool)
+    .await)
     .unwrap();
     let mut listed: Vec<&str> = TABLES.to_vec();
     listed.sort();
@@ -1083,10 +1091,12 @@ async fn batches_larger_than_one_statement() {
     assert_eq!(loaded[0], (n, Bytes::from(n.to_be_bytes().to_vec())));
     assert_eq!(loaded.last().unwrap().0, 1);
     s.mark_prekeys_uploaded(&ids).await.unwrap();
-    let uploaded: i64 = sqlx::query_scalar("SELECT count(*) FROM wa_prekeys WHERE session = 'a' AND uploaded")
-        .fetch_one(&s.pool)
-        .await
-        .unwrap();
+    let uploaded: i64 = with_db!(&s.db, |pool| sqlx::query_scalar(
+        "SELECT count(*) FROM wa_prekeys WHERE session = 'a' AND uploaded"
+    )
+    .fetch_one(pool)
+    .await)
+    .unwrap();
     assert_eq!(uploaded, i64::from(n));
 
     let macs: Vec<AppStateMutationMAC> = (0..1500u32)
@@ -1149,7 +1159,11 @@ async fn corrupt_rows_are_errors_not_panics() {
         "INSERT INTO wa_device_lists VALUES ('a', 'u', '[1]')",
         "INSERT INTO wa_prekeys VALUES ('a', -1, x'00', 0)",
     ] {
-        sqlx::query(sql).execute(&s.pool).await.unwrap();
+        with_db!(&s.db, |pool| sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .unwrap();
     }
     let err = s.load_identity("x@lid").await.unwrap_err();
     assert!(
@@ -1172,7 +1186,11 @@ async fn corrupt_rows_are_errors_not_panics() {
     // A negative id cannot be a u32 prekey id.
     assert!(matches!(s.get_max_prekey_id().await, Err(StoreError::Validation(_))));
     // A database failure is a Database error with the operation's context.
-    sqlx::query("DROP TABLE wa_base_keys").execute(&s.pool).await.unwrap();
+    with_db!(&s.db, |pool| sqlx::query("DROP TABLE wa_base_keys")
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))
+    .unwrap();
     let err = s.save_base_key("a", "m", b"k").await.unwrap_err();
     assert!(matches!(err, StoreError::Database(_)), "{err:?}");
     let source = std::error::Error::source(&err).unwrap();

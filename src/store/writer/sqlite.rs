@@ -1,4 +1,4 @@
-//! The writer's transaction: the SQL one batch of requests becomes.
+//! The writer's transaction on SQLite: the SQL one batch becomes.
 //!
 //! Each statement is a round trip to sqlx's SQLite thread (two thread
 //! wake-ups, the whole cost of a small commit), so the rows of every kind
@@ -10,46 +10,32 @@
 //! one round trip. kv writes, dead letters and the sim sent log follow as
 //! multi-row statements of their own in the same transaction.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use sqlx::{AssertSqlSafe, QueryBuilder, Row as _, Sqlite, SqliteConnection};
 
-use super::{Completion, Job, ROWS_PER_STATEMENT, SimSent, Written};
-use crate::store::journal::{DeadLetter, JournalEntry, OutboxRow};
+use super::batch::{Batch, statement_chunks};
+use super::{Job, SimSent, Written};
+use crate::store::journal::{DeadLetter, JournalEntry};
 
-/// Writes the batch in one transaction; rolls back what it began if a
-/// statement fails.
-pub(super) async fn write(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
-    let result = write_batch(connection, jobs).await;
-    if result.is_err() {
-        // Nothing may be open (the failure came first): then this fails too.
-        let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+impl super::Backend for Sqlite {
+    /// Writes the batch in one transaction; rolls back what it began if a
+    /// statement fails.
+    async fn write(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
+        let result = write_batch(connection, &Batch::of(jobs)).await;
+        if result.is_err() {
+            // Nothing may be open (the failure came first): then this fails too.
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+        }
+        result
     }
-    result
 }
 
-async fn write_batch(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
-    let mut appends = Vec::new();
-    let mut completions = Vec::new();
-    let mut delivered = Vec::new();
-    let mut acks = Vec::new();
-    let mut sim_sent = Vec::new();
-    for job in jobs {
-        match job {
-            Job::Append(entries, _) => appends.extend(entries),
-            Job::Complete(completion, _) => completions.push(&**completion),
-            Job::Delivered { session, seq } => delivered.push((session.as_str(), *seq)),
-            Job::SimAck(seqs, _) => acks.extend(seqs.iter().copied()),
-            Job::SimSent(sent, _) => sim_sent.push(sent),
-            Job::Barrier(_) => {}
-        }
-    }
-    let dead: Vec<&DeadLetter> = completions.iter().filter_map(|c| c.dead_letter.as_ref()).collect();
-    let kv = kv_writes(&completions);
-    let more = !dead.is_empty() || !kv.is_empty() || !sim_sent.is_empty();
+async fn write_batch(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<Written, sqlx::Error> {
+    let more = !batch.dead.is_empty() || !batch.kv.is_empty() || !batch.sim_sent.is_empty();
 
     let mut script = Script::default();
-    let journal = journal_rows(&appends);
+    let journal = journal_rows(&batch.appends);
     if let Some(rows) = &journal {
         script.push(
             "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) \
@@ -59,22 +45,18 @@ async fn write_batch(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<
         // The one row the script returns: how many entries were new.
         script.sql.push_str("SELECT changes();\n");
     }
-    push_completions(&mut script, &completions);
-    if !delivered.is_empty() {
-        let through: Vec<(&str, i64)> = by_session(delivered)
-            .into_iter()
-            .map(|(session, seqs)| (session, seqs.into_iter().max().unwrap_or(0)))
-            .collect();
+    push_completions(&mut script, batch);
+    if !batch.delivered.is_empty() {
         script.push(
             "DELETE FROM outbox WHERE rowid IN (SELECT o.rowid FROM json_each(?) AS d \
              JOIN outbox AS o ON o.session = d.value ->> 0 AND o.seq <= d.value ->> 1)",
-            json(&through),
+            json(&batch.delivered.iter().collect::<Vec<_>>()),
         );
     }
-    if !acks.is_empty() {
+    if !batch.acks.is_empty() {
         script.push(
             "DELETE FROM sim_inbox WHERE seq IN (SELECT value FROM json_each(?))",
-            json(&acks),
+            json(&batch.acks),
         );
     }
     if !more {
@@ -82,16 +64,16 @@ async fn write_batch(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<
     }
     let returned = script.run(connection).await?;
 
-    insert_dead_letters(connection, &dead).await?;
-    write_kv(connection, kv).await?;
-    let sim_sent = insert_sim_sent(connection, &sim_sent).await?;
+    insert_dead_letters(connection, &batch.dead).await?;
+    write_kv(connection, batch).await?;
+    let sim_sent = insert_sim_sent(connection, &batch.sim_sent).await?;
     if more {
         sqlx::query("COMMIT").execute(&mut *connection).await?;
     }
     let journaled = match journal {
         Some(rows) => {
             let new: i64 = returned.first().map(|row| row.try_get(0)).transpose()?.unwrap_or(0);
-            journaled(connection, &appends, rows, new).await?
+            journaled(connection, &batch.appends, rows, new).await?
         }
         None => HashSet::new(),
     };
@@ -170,69 +152,31 @@ async fn journaled(
 }
 
 /// Done marks, fired timers and outbox rows of the completions.
-fn push_completions(script: &mut Script, completions: &[&Completion]) {
-    // A session completes its events in order: its newest completion here
-    // moves its done mark (one row per session, not one per event).
-    let mut done: BTreeMap<&str, i64> = BTreeMap::new();
-    for completion in completions {
-        if let Some(seq) = completion.journal_seq {
-            let through = done.entry(completion.session.as_str()).or_default();
-            *through = (*through).max(seq);
-        }
-    }
-    if !done.is_empty() {
+fn push_completions(script: &mut Script, batch: &Batch<'_>) {
+    if !batch.done.is_empty() {
         script.push(
             "INSERT INTO journal_done (session, through_seq) SELECT value ->> 0, value ->> 1 FROM json_each(?) \
              WHERE true ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
-            json(&done.into_iter().collect::<Vec<_>>()),
+            json(&batch.done.iter().collect::<Vec<_>>()),
         );
     }
-    let timers: Vec<&String> = completions.iter().filter_map(|c| c.timer_id.as_ref()).collect();
-    if !timers.is_empty() {
+    if !batch.timers.is_empty() {
         script.push(
             "DELETE FROM timers WHERE id IN (SELECT value FROM json_each(?))",
-            json(&timers),
+            json(&batch.timers),
         );
     }
     let now = crate::util::now_ms() as i64;
-    let outbox: Vec<_> = completions
-        .iter()
-        .flat_map(|c| &c.outbox)
-        .map(|send: &OutboxRow| (&send.session, send.seq, &send.key, &send.action, now))
-        .collect();
-    if !outbox.is_empty() {
+    if !batch.outbox.is_empty() {
+        let rows: Vec<_> = (batch.outbox.iter())
+            .map(|send| (&send.session, send.seq, &send.key, &send.action, now))
+            .collect();
         script.push(
             "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms) \
              SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
-            json(&outbox),
+            json(&rows),
         );
     }
-}
-
-/// Splits rows into multi-row statements of power-of-two sizes (128, 64,
-/// ... 1). sqlx caches prepared statements by their SQL; with arbitrary
-/// sizes every batch would prepare new statements of hundreds of
-/// parameters, which costs more than running them.
-pub(in crate::store) fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        if rows.is_empty() {
-            return None;
-        }
-        let size = 1 << rows.len().min(ROWS_PER_STATEMENT).ilog2();
-        let (chunk, rest) = rows.split_at(size);
-        rows = rest;
-        Some(chunk)
-    })
-}
-
-/// Groups (session, item) pairs by session, so statements can use the
-/// (session, ...) primary keys.
-fn by_session<'a, T>(pairs: impl IntoIterator<Item = (&'a str, T)>) -> BTreeMap<&'a str, Vec<T>> {
-    let mut groups: BTreeMap<&str, Vec<T>> = BTreeMap::new();
-    for (session, item) in pairs {
-        groups.entry(session).or_default().push(item);
-    }
-    groups
 }
 
 async fn insert_dead_letters(connection: &mut SqliteConnection, dead: &[&DeadLetter]) -> Result<(), sqlx::Error> {
@@ -253,57 +197,29 @@ async fn insert_dead_letters(connection: &mut SqliteConnection, dead: &[&DeadLet
     Ok(())
 }
 
-/// A kv slot: (session, plugin, key).
-type KvSlot<'a> = (&'a str, &'a str, &'a str);
-
-/// The kv writes of the batch, the last per key winning (in queue order).
-fn kv_writes<'a>(completions: &[&'a Completion]) -> BTreeMap<KvSlot<'a>, Option<&'a Vec<u8>>> {
-    let mut last = BTreeMap::new();
-    for completion in completions {
-        for write in &completion.kv {
-            last.insert(
-                (completion.session.as_str(), write.plugin.as_str(), write.key.as_str()),
-                write.value.as_ref(),
-            );
-        }
-    }
-    last
-}
-
-async fn write_kv(
-    connection: &mut SqliteConnection,
-    last: BTreeMap<KvSlot<'_>, Option<&Vec<u8>>>,
-) -> Result<(), sqlx::Error> {
-    let sets: Vec<_> = last
-        .iter()
-        .filter_map(|(slot, value)| value.map(|v| (*slot, v)))
-        .collect();
+async fn write_kv(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(), sqlx::Error> {
+    let sets: Vec<_> = batch.kv_sets().collect();
     for chunk in statement_chunks(&sets) {
         let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO plugin_kv (session, plugin, key, value) ");
         query.push_values(chunk, |mut row, ((session, plugin, key), value)| {
             row.push_bind(*session)
                 .push_bind(*plugin)
                 .push_bind(*key)
-                .push_bind(value.as_slice());
+                .push_bind(*value);
         });
         query.push(" ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value");
         query.build().execute(&mut *connection).await?;
     }
-    let deletes = last
-        .iter()
-        .filter(|(_, value)| value.is_none())
-        .map(|((session, plugin, key), _)| (*session, (*plugin, *key)));
-    for (session, keys) in by_session(deletes) {
-        for chunk in statement_chunks(&keys) {
-            let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM plugin_kv WHERE session = ");
-            query.push_bind(session).push(" AND (plugin, key) IN (VALUES ");
-            let mut list = query.separated(", ");
-            for (plugin, key) in chunk {
-                list.push("(").push_bind_unseparated(*plugin).push_unseparated(", ");
-                list.push_bind_unseparated(*key).push_unseparated(")");
-            }
-            query.push(")").build().execute(&mut *connection).await?;
+    let deletes: Vec<_> = batch.kv_deletes().collect();
+    for chunk in statement_chunks(&deletes) {
+        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM plugin_kv WHERE (session, plugin, key) IN (VALUES ");
+        let mut list = query.separated(", ");
+        for (session, plugin, key) in chunk {
+            list.push("(").push_bind_unseparated(*session).push_unseparated(", ");
+            list.push_bind_unseparated(*plugin).push_unseparated(", ");
+            list.push_bind_unseparated(*key).push_unseparated(")");
         }
+        query.push(")").build().execute(&mut *connection).await?;
     }
     Ok(())
 }

@@ -1,0 +1,160 @@
+//! The writer's transaction on PostgreSQL: the SQL one batch becomes.
+//!
+//! Every kind of row goes in as one statement whatever the number of rows:
+//! each column is bound as one array and read back with `UNNEST`, so a
+//! batch is a fixed handful of round trips (prepared once per connection)
+//! and never hits PostgreSQL's limit of bound parameters. Upserts get each
+//! key once ([`Batch`] merges repeated keys), as PostgreSQL refuses to
+//! update one row twice in a statement.
+
+use std::collections::HashSet;
+
+use sqlx::{Acquire as _, PgConnection, Postgres};
+
+use super::batch::Batch;
+use super::{Job, Written};
+
+impl super::Backend for Postgres {
+    async fn write(connection: &mut PgConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
+        // Dropped without a commit, the transaction is rolled back.
+        let mut tx = connection.begin().await?;
+        let written = write_batch(&mut tx, &Batch::of(jobs)).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+}
+
+async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written, sqlx::Error> {
+    let mut journaled = HashSet::new();
+    if !batch.appends.is_empty() {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "INSERT INTO journal (session, seq, dedupe_key, event, received_at_ms) \
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[]) \
+             ON CONFLICT DO NOTHING RETURNING session, seq",
+        )
+        .bind(column(&batch.appends, |e| e.session.as_str()))
+        .bind(column(&batch.appends, |e| e.seq))
+        .bind(column(&batch.appends, |e| e.dedupe_key.as_deref()))
+        .bind(column(&batch.appends, |e| e.event.as_str()))
+        .bind(column(&batch.appends, |e| e.received_at_ms))
+        .fetch_all(&mut *tx)
+        .await?;
+        journaled.extend(rows);
+    }
+    if !batch.done.is_empty() {
+        sqlx::query(
+            "INSERT INTO journal_done (session, through_seq) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
+             ON CONFLICT (session) DO UPDATE \
+             SET through_seq = GREATEST(journal_done.through_seq, excluded.through_seq)",
+        )
+        .bind(batch.done.keys().copied().collect::<Vec<_>>())
+        .bind(batch.done.values().copied().collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !batch.timers.is_empty() {
+        sqlx::query("DELETE FROM timers WHERE id = ANY($1)")
+            .bind(&batch.timers)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !batch.outbox.is_empty() {
+        let now = crate::util::now_ms() as i64;
+        sqlx::query(
+            "INSERT INTO outbox (session, seq, key, action, created_at_ms) \
+             SELECT s, q, k, a, $5 FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[]) AS r(s, q, k, a) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(column(&batch.outbox, |o| o.session.as_str()))
+        .bind(column(&batch.outbox, |o| o.seq))
+        .bind(column(&batch.outbox, |o| o.key.as_str()))
+        .bind(column(&batch.outbox, |o| o.action.as_str()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !batch.delivered.is_empty() {
+        sqlx::query(
+            "DELETE FROM outbox AS o USING UNNEST($1::text[], $2::int8[]) AS d(session, seq) \
+             WHERE o.session = d.session AND o.seq <= d.seq",
+        )
+        .bind(batch.delivered.keys().copied().collect::<Vec<_>>())
+        .bind(batch.delivered.values().copied().collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    if !batch.acks.is_empty() {
+        sqlx::query("DELETE FROM sim_inbox WHERE seq = ANY($1)")
+            .bind(&batch.acks)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !batch.dead.is_empty() {
+        sqlx::query(
+            "INSERT INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) \
+             SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int8[]) \
+             ON CONFLICT (session, seq) DO UPDATE SET event = excluded.event, plugin = excluded.plugin, \
+             error = excluded.error, failed_at_ms = excluded.failed_at_ms",
+        )
+        .bind(column(&batch.dead, |d| d.session.as_str()))
+        .bind(column(&batch.dead, |d| d.seq))
+        .bind(column(&batch.dead, |d| d.event.as_str()))
+        .bind(column(&batch.dead, |d| d.plugin.as_str()))
+        // PostgreSQL text cannot hold NUL; a plugin's error message may.
+        .bind(column(&batch.dead, |d| d.error.replace('\0', "\u{FFFD}")))
+        .bind(column(&batch.dead, |d| d.failed_at_ms))
+        .execute(&mut *tx)
+        .await?;
+    }
+    write_kv(tx, batch).await?;
+    let mut sim_sent = HashSet::new();
+    if !batch.sim_sent.is_empty() {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "INSERT INTO sim_sent (session, id, action) \
+             SELECT s, i, a FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS r(s, i, a, n) ORDER BY n \
+             ON CONFLICT DO NOTHING RETURNING session, id",
+        )
+        .bind(column(&batch.sim_sent, |s| s.session.as_str()))
+        .bind(column(&batch.sim_sent, |s| s.id.as_str()))
+        .bind(column(&batch.sim_sent, |s| s.action.as_str()))
+        .fetch_all(&mut *tx)
+        .await?;
+        sim_sent.extend(rows);
+    }
+    Ok(Written { journaled, sim_sent })
+}
+
+async fn write_kv(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<(), sqlx::Error> {
+    let sets: Vec<_> = batch.kv_sets().collect();
+    if !sets.is_empty() {
+        sqlx::query(
+            "INSERT INTO plugin_kv (session, plugin, key, value) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bytea[]) \
+             ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(column(&sets, |((session, _, _), _)| *session))
+        .bind(column(&sets, |((_, plugin, _), _)| *plugin))
+        .bind(column(&sets, |((_, _, key), _)| *key))
+        .bind(column(&sets, |(_, value)| *value))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let deletes: Vec<_> = batch.kv_deletes().collect();
+    if !deletes.is_empty() {
+        sqlx::query(
+            "DELETE FROM plugin_kv AS k USING UNNEST($1::text[], $2::text[], $3::text[]) AS d(session, plugin, key) \
+             WHERE k.session = d.session AND k.plugin = d.plugin AND k.key = d.key",
+        )
+        .bind(column(&deletes, |(session, _, _)| *session))
+        .bind(column(&deletes, |(_, plugin, _)| *plugin))
+        .bind(column(&deletes, |(_, _, key)| *key))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One column of `rows`, to bind as an array.
+fn column<'a, R, T>(rows: &'a [R], field: impl Fn(&'a R) -> T) -> Vec<T> {
+    rows.iter().map(field).collect()
+}
