@@ -179,7 +179,7 @@ async fn a_database_that_cannot_be_written_is_a_clear_error() {
 
     // A database that fails while running refuses events: the sender hears why.
     let host = config.started().await;
-    host.supervisor.store().pool().close().await;
+    host.supervisor.store().db().close().await;
     match host.supervisor.sim().inject_text("s", "user", "!ping").await {
         Err(SimError::Refused(session, reason)) => {
             assert_eq!(session, "s");

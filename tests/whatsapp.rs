@@ -429,7 +429,9 @@ async fn purr_host(config: &TestConfig, fake: &FakeWhatsapp) -> (Host, Chains) {
 /// The number of rows `session` has in each `wa_*` table of the host's
 /// database (every such table the schema has, by name).
 async fn wa_rows(host: &Host, session: &str) -> BTreeMap<String, i64> {
-    let pool = host.supervisor.store().pool();
+    let purr::store::Db::Sqlite(pool) = host.supervisor.store().db() else {
+        panic!("this test reads SQLite's catalog")
+    };
     let tables: Vec<String> =
         sqlx::query_scalar(r"SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'wa\_%' ESCAPE '\'")
             .fetch_all(pool)
@@ -456,7 +458,7 @@ fn nonempty(rows: &BTreeMap<String, i64>) -> Vec<&str> {
 
 /// `session`'s WhatsApp store in the host's database.
 fn wa_store(host: &Host, session: &str) -> WhatsappStore {
-    WhatsappStore::new(host.supervisor.store().pool().clone(), session)
+    WhatsappStore::new(host.supervisor.store().db().clone(), session)
 }
 
 /// The connection of the fake that offered the ref `qr` shows.

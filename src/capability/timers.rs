@@ -285,7 +285,7 @@ pub fn add_to_linker(linker: &mut Linker<PluginState>) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::with_db;
+    use crate::with_db;
 
     #[tokio::test]
     async fn the_queue_holds_sizes_and_a_due_timer_s_payload_comes_from_the_store() {

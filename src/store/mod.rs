@@ -19,7 +19,10 @@
 /// Runs `$body` once per backend: `$pool` is the backend's pool and, in the
 /// second form, `$DB` names its sqlx database type (for `QueryBuilder`).
 /// Written once, the query is compiled against each driver, so binding or
-/// decoding a type one backend lacks fails to build.
+/// decoding a type one backend lacks fails to build. Exported (hidden) for
+/// the integration tests' own SQL.
+#[doc(hidden)]
+#[macro_export]
 macro_rules! with_db {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
@@ -40,7 +43,6 @@ macro_rules! with_db {
         }
     };
 }
-pub(crate) use with_db;
 
 pub mod backup;
 mod journal;

@@ -67,19 +67,23 @@ async fn a_timer_payload_is_read_from_the_store_when_it_fires_after_a_restart() 
     host.stop().await;
 
     let host = config.host().await;
-    let pool = host.supervisor.store().pool().clone();
+    let db = host.supervisor.store().db().clone();
     // Due now (the queue reads due times when the session is prepared)...
-    sqlx::query("UPDATE timers SET due_at_ms = 0")
-        .execute(&pool)
+    purr::with_db!(&db, |pool| sqlx::query("UPDATE timers SET due_at_ms = 0")
+        .execute(pool)
         .await
-        .unwrap();
+        .map(drop))
+    .unwrap();
     host.supervisor.connect("tr").await.unwrap();
     // ... and the payload changed after that: the fired timer must carry this one.
-    let changed = sqlx::query("UPDATE timers SET payload = replace(payload, 'as scheduled', 'read when it fired')")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert_eq!(changed.rows_affected(), 1);
+    let changed = purr::with_db!(&db, |pool| {
+        sqlx::query("UPDATE timers SET payload = replace(payload, 'as scheduled', 'read when it fired')")
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    })
+    .unwrap();
+    assert_eq!(changed, 1);
     host.supervisor.start("tr").await.unwrap();
     let fired = async {
         loop {

@@ -12,7 +12,7 @@ use whatsapp_rust::wacore::appstate::processor::AppStateMutationMAC;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{AppStateSyncKey, AppSyncStore};
 
-use crate::store::with_db;
+use crate::with_db;
 
 use super::{Ctx, WhatsappStore, rows_per_statement};
 

@@ -19,7 +19,7 @@ use whatsapp_rust::wacore::store::device::DEVICE_PROPS;
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::DeviceStore;
 
-use crate::store::with_db;
+use crate::with_db;
 
 use super::{Ctx, WhatsappStore};
 

@@ -45,7 +45,8 @@ mod tests;
 
 use sqlx::AssertSqlSafe;
 
-use crate::store::{Db, with_db};
+use crate::store::Db;
+use crate::with_db;
 use whatsapp_rust::wacore::store::error::StoreError;
 
 /// Every `wa_*` table: what [`WhatsappStore::wipe`] empties.

@@ -8,7 +8,7 @@ use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::{MsgSecretEntry, MsgSecretStore};
 
 use super::protocol::count;
-use crate::store::with_db;
+use crate::with_db;
 
 use super::{Ctx, WhatsappStore, rows_per_statement};
 

@@ -14,7 +14,7 @@ use whatsapp_rust::wacore::store::traits::{
 };
 use whatsapp_rust::wacore::time::now_secs;
 
-use crate::store::with_db;
+use crate::with_db;
 
 use super::{Ctx, WhatsappStore, rows_per_statement};
 

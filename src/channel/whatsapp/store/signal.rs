@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder};
 use whatsapp_rust::wacore::store::error::Result;
 use whatsapp_rust::wacore::store::traits::SignalStore;
 
-use crate::store::with_db;
+use crate::with_db;
 
 use super::{Ctx, WhatsappStore, rows_per_statement};
 

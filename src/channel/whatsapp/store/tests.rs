@@ -17,7 +17,8 @@ use whatsapp_rust::wacore::store::{Device, InMemoryBackend};
 use whatsapp_rust::wacore::time::now_secs;
 
 use super::{TABLES, WhatsappStore};
-use crate::store::{Store, with_db};
+use crate::store::Store;
+use crate::with_db;
 
 async fn temp_db() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
@@ -261,16 +262,15 @@ async fn app_sync_round_trips() {
         Some(vec![21; 32])
     );
     assert_eq!(s.get_mutation_mac("regular", &[3; 32]).await.unwrap(), None);
-    let version: i64 =
-        with_db!(&s.db, |pool| {
-            sqlx::query_scalar(
+    let version: i64 = with_db!(&s.db, |pool| {
+        sqlx::query_scalar(
         "SELECT version FROM wa_app_state_mutation_macs WHERE session = 'a' AND name = 'regular' AND index_mac = $1",
     )
     .bind(vec![2u8; 32])
     .fetch_one(pool)
     .await
-        })
-        .unwrap();
+    })
+    .unwrap();
     assert_eq!(version, 2);
     let batch = s
         .get_mutation_macs("regular", &[[1; 32], [2; 32], [3; 32]])
