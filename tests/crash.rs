@@ -35,22 +35,26 @@ plugins = ["echo"]
 
 /// How many replies all sessions sent so far, read straight from the database.
 fn replies_so_far(config: &TestConfig) -> u64 {
-    let db = config.dir.path().join("data/purr.db");
-    let connection = format!("sqlite://{}?mode=ro", db.display());
+    let url = config.database_url();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         use sqlx::Connection as _;
-        let Ok(mut connection) = sqlx::SqliteConnection::connect(&connection).await else {
-            return 0;
+        const COUNT: &str = "SELECT count(*) FROM sim_sent";
+        let count: Result<i64, sqlx::Error> = if config.database.is_some() {
+            match sqlx::PgConnection::connect(&url).await {
+                Ok(mut connection) => sqlx::query_scalar(COUNT).fetch_one(&mut connection).await,
+                Err(error) => Err(error),
+            }
+        } else {
+            match sqlx::SqliteConnection::connect(&url).await {
+                Ok(mut connection) => sqlx::query_scalar(COUNT).fetch_one(&mut connection).await,
+                Err(error) => Err(error),
+            }
         };
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM sim_sent")
-            .fetch_one(&mut connection)
-            .await
-            .unwrap_or(0);
-        count as u64
+        count.unwrap_or(0) as u64
     })
 }
 

@@ -166,7 +166,7 @@ async fn a_failed_event_leaves_no_kv_writes_and_no_sends() {
 
 #[tokio::test]
 async fn a_database_that_cannot_be_written_is_a_clear_error() {
-    let config = TestConfig::new(ECHO_ALONE);
+    let config = TestConfig::sqlite(ECHO_ALONE);
     // Create the database, then open it read-only: starting says why it cannot.
     config.host().await.stop().await;
     let db = config.dir.path().join("data/purr.db");

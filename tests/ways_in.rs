@@ -79,7 +79,7 @@ async fn a_session_coming_online_gets_the_messages_the_inbox_cursor_passed() {
     let config = TestConfig::new(ECHO_FAST);
     let host = config.started().await;
     // Another process's view of the database, as `purr sim send` has.
-    let outside = Store::open(&config.dir.path().join("data")).await.unwrap();
+    let outside = Store::open_for(&config.load().host).await.unwrap();
     let early = 6000;
     let texts = |prefix: &str, count: usize| echo_lines(prefix, count);
     SimNetwork::queue_texts(&outside, "later", "u", texts("l", 300))

@@ -22,7 +22,7 @@ pub async fn dead_letters(args: DeadLetterArgs) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let store = Store::open(&config.host.data_dir).await?;
+    let store = Store::open_for(&config.host).await?;
     for dead in store.dead_letters(args.session.as_deref()).await? {
         println!(
             "{}\t{}\t{}\t{}\t{}",

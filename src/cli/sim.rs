@@ -56,7 +56,7 @@ pub async fn sim(command: SimCommand) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    let store = Store::open(&config.host.data_dir).await?;
+    let store = Store::open_for(&config.host).await?;
     match command {
         SimCommand::Send {
             session, text, from, ..

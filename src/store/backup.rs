@@ -190,11 +190,11 @@ async fn connect(path: &Path) -> anyhow::Result<SqlitePool> {
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::store::tests::{temp_store, write_kv};
+    use crate::store::tests::{temp_sqlite_store, write_kv};
 
     #[tokio::test]
     async fn a_backup_restores_into_a_new_data_dir_and_refuses_to_overwrite() {
-        let (store, dir) = temp_store().await;
+        let (store, dir) = temp_sqlite_store().await;
         write_kv(&store, "s", &[("p", "k", Some(b"v"))]).await;
         let file = dir.path().join("purr.backup");
         let size = write(&dir.path().join("data").join(DB_FILE), &file).await.unwrap();

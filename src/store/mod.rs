@@ -117,6 +117,15 @@ impl Store {
             .with_context(|| format!("opening database {}", path.display()))
     }
 
+    /// Opens the database a host's config names: `database` when set, else
+    /// `data_dir/purr.db`.
+    pub async fn open_for(host: &crate::config::HostConfig) -> anyhow::Result<Store> {
+        match &host.database {
+            Some(url) => Self::open_url(url).await,
+            None => Self::open(&host.data_dir).await,
+        }
+    }
+
     /// Opens a database by URL: `postgres://…` (see [`open_postgres`](Self::open_postgres))
     /// or `sqlite://path?mode=rwc`. A file database gets the modes of
     /// [`open`](Self::open)'s: with `mode=rwc` its directory is created
@@ -316,6 +325,13 @@ pub(super) mod tests {
         (store, dir)
     }
 
+    /// A fresh SQLite store in a temp dir, for tests of the database file.
+    pub(crate) async fn temp_sqlite_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("data")).await.unwrap();
+        (store, dir)
+    }
+
     /// Commits kv writes `(plugin, key, value or delete)` of `session`
     /// through the writer, as an event's completion does.
     pub(super) async fn write_kv(store: &Store, session: &str, writes: &[(&str, &str, Option<&[u8]>)]) {
@@ -336,7 +352,7 @@ pub(super) mod tests {
 
     #[tokio::test]
     async fn data_dir_and_database_are_private() {
-        let (_store, dir) = temp_store().await;
+        let (_store, dir) = temp_sqlite_store().await;
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir.path().join("data")), 0o700);
         assert_eq!(mode(&dir.path().join("data").join(DB_FILE)), 0o600);
@@ -384,7 +400,7 @@ pub(super) mod tests {
 
     #[tokio::test]
     async fn data_survives_reopening() {
-        let (store, dir) = temp_store().await;
+        let (store, dir) = temp_sqlite_store().await;
         write_kv(&store, "s", &[("p", "k", Some(b"v"))]).await;
         store.close().await;
         let store = Store::open(&dir.path().join("data")).await.unwrap();

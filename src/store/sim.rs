@@ -71,6 +71,15 @@ impl Store {
         let now = now_ms();
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await?;
+            if self.db.is_postgres() {
+                // PostgreSQL numbers rows as they are inserted, not as they
+                // commit: two pushes at once could commit a lower seq after
+                // a reader's cursor passed it. Pushes take turns (SQLite's
+                // writers always do).
+                sqlx::query("LOCK TABLE sim_inbox IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for chunk in statement_chunks(messages) {
                 let mut query =
                     QueryBuilder::<Db>::new("INSERT INTO sim_inbox (id, session, sender, text, queued_at_ms) ");

@@ -62,7 +62,7 @@ impl Store {
     /// The session's pending timers without their payloads, soonest first.
     pub async fn timer_entries(&self, session: &str) -> anyhow::Result<Vec<TimerEntry>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT id, plugin, due_at_ms, octet_length(payload) AS payload_bytes
+            "SELECT id, plugin, due_at_ms, CAST(octet_length(payload) AS BIGINT) AS payload_bytes
              FROM timers WHERE session = $1 ORDER BY due_at_ms, id",
         )
         .bind(session)

@@ -227,11 +227,7 @@ impl Supervisor {
     /// Like [`new`](Self::new), with WhatsApp sessions reaching WhatsApp
     /// through `whatsapp` (e.g. an in-process fake server in tests).
     pub async fn with_whatsapp(config: Config, whatsapp: Connector) -> anyhow::Result<Self> {
-        let store = match &config.host.database {
-            Some(url) => Store::open_url(url).await,
-            None => Store::open(&config.host.data_dir).await,
-        }
-        .context("opening the database")?;
+        let store = Store::open_for(&config.host).await.context("opening the database")?;
         let day_ago = crate::util::now_ms() as i64 - DEDUPE_WINDOW_MS;
         let pruned = store.journal_prune(day_ago).await.context("pruning the journal")?;
         tracing::debug!(pruned, "old finished journal rows pruned");

@@ -58,6 +58,9 @@ pub struct TestConfig {
     pub path: PathBuf,
     /// Extra lines of the `[host]` table.
     host: String,
+    /// The PostgreSQL database of this config (`PURR_TEST_DB=postgres`),
+    /// else none: SQLite in `data/`.
+    pub database: Option<String>,
 }
 
 impl TestConfig {
@@ -67,15 +70,41 @@ impl TestConfig {
 
     /// A config whose `[host]` table also has the lines `host`.
     pub fn with_host(host: &str, body: &str) -> Self {
+        let postgres = purr::store::testing::postgres_wanted() && !host.contains("database =");
+        Self::create(host, body, postgres)
+    }
+
+    /// A config on SQLite whatever `PURR_TEST_DB` says: for tests of the
+    /// database file itself.
+    pub fn sqlite(body: &str) -> Self {
+        Self::create("", body, false)
+    }
+
+    fn create(host: &str, body: &str, postgres: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("purr.toml");
+        let database = postgres.then(fresh_pg_database);
+        let host = match &database {
+            Some(url) => format!("database = \"{url}\"\n{host}"),
+            None => host.to_string(),
+        };
         let this = TestConfig {
             dir,
             path,
-            host: host.to_string(),
+            host,
+            database,
         };
         this.write(body);
         this
+    }
+
+    /// A connection URL for reading this config's database from outside the
+    /// host (read-only on SQLite).
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=ro", self.dir.path().join("data/purr.db").display()),
+        }
     }
 
     /// Replaces the config's body (same data dir).
@@ -263,4 +292,19 @@ pub fn sim_sent(config: &TestConfig, session: &str) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// A fresh PostgreSQL database on `PURR_TEST_PG` (created on a thread of its
+/// own: configs are made inside and outside async tests).
+fn fresh_pg_database() -> String {
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(purr::store::testing::fresh_pg_database())
+            .expect("a fresh test database")
+    })
+    .join()
+    .unwrap()
 }
