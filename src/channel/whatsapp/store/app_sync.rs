@@ -14,7 +14,7 @@ use whatsapp_rust::wacore::store::traits::{AppStateSyncKey, AppSyncStore};
 
 use crate::with_db;
 
-use super::{Ctx, WhatsappStore, rows_per_statement};
+use super::{Ctx, WhatsappStore, by_key, rows_per_statement};
 
 #[async_trait]
 impl AppSyncStore for WhatsappStore {
@@ -95,6 +95,7 @@ impl AppSyncStore for WhatsappStore {
             return Ok(());
         }
         let version = i64::try_from(version).map_err(|_| self.invalid(OP, format_args!("version {version}")))?;
+        let mutations = by_key(mutations, |mac| &mac.index_mac[..]);
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, OP)?;
             for chunk in mutations.chunks(rows_per_statement(5)) {

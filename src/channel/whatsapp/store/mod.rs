@@ -2,10 +2,12 @@
 //!
 //! whatsapp-rust persists through a `Backend`, blanket-implemented for any
 //! type implementing wacore's five store traits. [`WhatsappStore`] implements
-//! them on purr's SQLite pool (sqlx), one session's rows at a time: every
-//! `wa_*` table (`migrations/0005_whatsapp.sql`) is keyed by the session name
-//! first, and every statement here filters on it, so sessions sharing the
-//! database never see, overwrite or delete each other's rows.
+//! them on purr's database (sqlx; SQLite or PostgreSQL, every query written
+//! once with `$N` placeholders and compiled for both by `with_db!`), one
+//! session's rows at a time: every `wa_*` table (`migrations/0005_whatsapp.sql`,
+//! `migrations/postgres/0001_schema.sql`) is keyed by the session name first,
+//! and every statement here filters on it, so sessions sharing the database
+//! never see, overwrite or delete each other's rows.
 //!
 //! One file per trait group:
 //! - `signal`: `SignalStore` (identities, Signal sessions, prekeys, signed
@@ -27,6 +29,21 @@
 //! limit. Read-modify-write operations (msg-secret merges, tc-token touches)
 //! are single upserts, so they are atomic without a lock.
 //!
+//! The SQL is the common dialect of both backends: `ON CONFLICT` upserts
+//! (never `INSERT OR ...`), CASE rather than SQLite's scalar `max(a, b)`,
+//! conflict-target columns qualified by the table name in `DO UPDATE`
+//! (PostgreSQL finds them ambiguous otherwise), `TRUE`/`FALSE` for the
+//! BOOLEAN flags, the device lists' `"user"` quoted (unquoted, PostgreSQL
+//! reads `CURRENT_USER`). A multi-row upsert never carries one key twice
+//! (PostgreSQL refuses to update a row twice in one statement): batches are
+//! deduplicated first, as if their rows were written one by one, and sorted
+//! by key ([`by_key`]) so that concurrent batches lock shared rows in the
+//! same order and cannot deadlock on PostgreSQL (SQLite has one writer at a
+//! time). The one statement that differs per backend is `put_lid_mappings`'.
+//! Every value read is decoded as a type both backends give: `i64` for
+//! INTEGER/BIGINT (`count(*)`, `max` included), `bool` for the flags and
+//! `EXISTS`, `Vec<u8>` for BLOB/BYTEA.
+//!
 //! Serialized values: wacore's serde types (`Device`, `HashState`,
 //! `DeviceListRecord`) are stored as serde_json. The types evolve by adding
 //! `#[serde(default)]` fields and use `skip_serializing_if`; both only work
@@ -42,6 +59,9 @@ mod protocol;
 mod signal;
 #[cfg(test)]
 mod tests;
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::Hash;
 
 use sqlx::AssertSqlSafe;
 
@@ -71,8 +91,9 @@ const TABLES: &[&str] = &[
     "wa_msg_secrets",
 ];
 
-/// SQLite's historical bound-variable limit (newer builds allow 32766); multi-row
-/// statements are chunked to stay under it whichever SQLite is linked.
+/// SQLite's historical bound-variable limit (newer builds allow 32766,
+/// PostgreSQL 65535); multi-row statements are chunked to stay under it
+/// whichever SQLite is linked.
 const MAX_VARIABLES: usize = 999;
 
 /// One session's WhatsApp auth data in purr's database.
@@ -184,4 +205,26 @@ impl<T> Ctx<T> for Result<T, sqlx::Error> {
 /// variable for the session of a `WHERE session = ? AND x IN (...)`.
 fn rows_per_statement(columns: usize) -> usize {
     ((MAX_VARIABLES - 1) / columns).max(1)
+}
+
+/// The last item of each `key` in `items`, in key order: the rows of a batch
+/// that, written as one multi-row upsert, leave the table as writing every
+/// item in turn would. PostgreSQL refuses a key twice in one `INSERT ... ON
+/// CONFLICT DO UPDATE` ("cannot affect row a second time"); SQLite would
+/// apply them in order, with the same result. PostgreSQL locks the rows in
+/// statement order: in key order, two transactions upserting overlapping
+/// batches wait for each other instead of deadlocking.
+fn by_key<'a, T, K: Ord>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+    let last: BTreeMap<K, &T> = items.iter().map(|item| (key(item), item)).collect();
+    last.into_values().collect()
+}
+
+/// The last item of each `key` in `items`, in the order of those last
+/// occurrences, for a table where write order matters (`wa_lid_mappings`'
+/// rowid); otherwise as [`by_key`].
+fn last_wins<'a, T, K: Eq + Hash>(items: &'a [T], key: impl Fn(&'a T) -> K) -> Vec<&'a T> {
+    let mut seen = HashSet::with_capacity(items.len());
+    let mut kept: Vec<&T> = items.iter().rev().filter(|item| seen.insert(key(*item))).collect();
+    kept.reverse();
+    kept
 }

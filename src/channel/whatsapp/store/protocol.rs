@@ -16,7 +16,7 @@ use whatsapp_rust::wacore::time::now_secs;
 
 use crate::with_db;
 
-use super::{Ctx, WhatsappStore, rows_per_statement};
+use super::{Ctx, WhatsappStore, by_key, last_wins, rows_per_statement};
 
 /// A `wa_lid_mappings` row: lid, phone_number, created_at, updated_at, learning_source.
 type LidRow = (String, String, i64, i64, String);
@@ -38,6 +38,7 @@ impl WhatsappStore {
             return Ok(());
         }
         let now = now_secs();
+        let rows = by_key(rows, |row| (row.chat, row.sender, row.id));
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, op)?;
             for chunk in rows.chunks(rows_per_statement(6)) {
@@ -94,18 +95,19 @@ impl WhatsappStore {
         if records.is_empty() {
             return Ok(());
         }
-        let rows = records
-            .iter()
+        let rows = by_key(records, |r| &r.user)
+            .into_iter()
             .map(|r| Ok((&r.user, serde_json::to_vec(r).map_err(|e| self.serde_error(op, e))?)))
             .collect::<Result<Vec<_>>>()?;
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, op)?;
             for chunk in rows.chunks(rows_per_statement(3)) {
-                let mut q = QueryBuilder::<Db>::new("INSERT INTO wa_device_lists (session, user, record) ");
+                // "user" quoted: PostgreSQL reads a bare `user` as CURRENT_USER.
+                let mut q = QueryBuilder::<Db>::new("INSERT INTO wa_device_lists (session, \"user\", record) ");
                 q.push_values(chunk, |mut b, (user, record)| {
                     b.push_bind(&self.session).push_bind(*user).push_bind(&record[..]);
                 });
-                q.push(" ON CONFLICT (session, user) DO UPDATE SET record = excluded.record");
+                q.push(" ON CONFLICT (session, \"user\") DO UPDATE SET record = excluded.record");
                 q.build().execute(&mut *tx).await.ctx(self, op)?;
             }
             tx.commit().await.ctx(self, op)
@@ -134,6 +136,7 @@ impl ProtocolStore for WhatsappStore {
         if entries.is_empty() {
             return Ok(());
         }
+        let entries = by_key(entries, |(device_jid, _)| *device_jid);
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, OP)?;
             for chunk in entries.chunks(rows_per_statement(4)) {
@@ -237,16 +240,31 @@ impl ProtocolStore for WhatsappStore {
         if entries.is_empty() {
             return Ok(());
         }
+        // A written row gets a fresh, highest rowid, which makes the latest
+        // write win `get_pn_mapping`'s ties. SQLite: REPLACE (delete + insert)
+        // rather than an upsert, which would keep the rowid. PostgreSQL's
+        // `rowid` is an ordinary BIGSERIAL column: the upsert sets it to the
+        // proposed row's fresh `nextval` (`excluded.rowid`). Rows get their
+        // rowids in batch order, so the batch is deduplicated keeping each
+        // LID's last entry at its last position, not sorted by key like the
+        // other batches (two concurrent batches sharing LIDs in opposite
+        // orders can deadlock on PostgreSQL: one of them fails).
+        let (insert, upsert) = if self.db.is_postgres() {
+            (
+                "INSERT INTO wa_lid_mappings",
+                " ON CONFLICT (session, lid) DO UPDATE SET phone_number = excluded.phone_number,
+                  created_at = excluded.created_at, updated_at = excluded.updated_at,
+                  learning_source = excluded.learning_source, rowid = excluded.rowid",
+            )
+        } else {
+            ("INSERT OR REPLACE INTO wa_lid_mappings", "")
+        };
+        let entries = last_wins(entries, |e| &e.lid);
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, OP)?;
             for chunk in entries.chunks(rows_per_statement(6)) {
-                // REPLACE (delete + insert) rather than an upsert: the new row
-                // gets the highest rowid, which makes the latest write win
-                // `get_pn_mapping`'s ties.
-                let mut q = QueryBuilder::<Db>::new(
-                    "INSERT OR REPLACE INTO wa_lid_mappings
-                 (session, lid, phone_number, created_at, updated_at, learning_source) ",
-                );
+                let mut q = QueryBuilder::<Db>::new(insert);
+                q.push(" (session, lid, phone_number, created_at, updated_at, learning_source) ");
                 q.push_values(chunk, |mut b, e| {
                     b.push_bind(&self.session)
                         .push_bind(&e.lid)
@@ -255,6 +273,7 @@ impl ProtocolStore for WhatsappStore {
                         .push_bind(e.updated_at)
                         .push_bind(&e.learning_source);
                 });
+                q.push(upsert);
                 q.build().execute(&mut *tx).await.ctx(self, OP)?;
             }
             tx.commit().await.ctx(self, OP)
@@ -333,7 +352,7 @@ impl ProtocolStore for WhatsappStore {
     async fn get_devices(&self, user: &str) -> Result<Option<DeviceListRecord>> {
         const OP: &str = "get_devices";
         let record: Option<Vec<u8>> = with_db!(&self.db, |pool| sqlx::query_scalar(
-            "SELECT record FROM wa_device_lists WHERE session = $1 AND user = $2"
+            "SELECT record FROM wa_device_lists WHERE session = $1 AND \"user\" = $2"
         )
         .bind(&self.session)
         .bind(user)
@@ -347,7 +366,7 @@ impl ProtocolStore for WhatsappStore {
 
     async fn delete_devices(&self, user: &str) -> Result<()> {
         with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_device_lists WHERE session = $1 AND user = $2"
+            "DELETE FROM wa_device_lists WHERE session = $1 AND \"user\" = $2"
         )
         .bind(&self.session)
         .bind(user)
@@ -480,15 +499,20 @@ impl ProtocolStore for WhatsappStore {
     async fn touch_tc_token_sender_timestamp(&self, jid: &str, sender_timestamp: i64) -> Result<()> {
         // One upsert: a byte-less placeholder when absent, else the sender
         // bucket moves forward only (the token is left alone).
+        const NO_TOKEN: &[u8] = &[];
         with_db!(&self.db, |pool| sqlx::query(
             "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
-             VALUES ($1, $2, x'', $3, $3)
+             VALUES ($1, $2, $3, $4, $4)
              ON CONFLICT (session, jid) DO UPDATE SET
-                 sender_timestamp = max(coalesce(sender_timestamp, excluded.sender_timestamp),
-                                        excluded.sender_timestamp)",
+                 sender_timestamp = CASE
+                     WHEN wa_tc_tokens.sender_timestamp IS NULL
+                       OR excluded.sender_timestamp > wa_tc_tokens.sender_timestamp
+                     THEN excluded.sender_timestamp
+                     ELSE wa_tc_tokens.sender_timestamp END",
         )
         .bind(&self.session)
         .bind(jid)
+        .bind(NO_TOKEN)
         .bind(sender_timestamp)
         .execute(pool)
         .await

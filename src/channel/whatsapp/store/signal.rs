@@ -13,7 +13,7 @@ use whatsapp_rust::wacore::store::traits::SignalStore;
 
 use crate::with_db;
 
-use super::{Ctx, WhatsappStore, rows_per_statement};
+use super::{Ctx, WhatsappStore, by_key, rows_per_statement};
 
 impl WhatsappStore {
     /// Upserts `(address, blob)` rows into `table` (columns `address` and
@@ -28,6 +28,7 @@ impl WhatsappStore {
         if rows.is_empty() {
             return Ok(());
         }
+        let rows = by_key(rows, |(address, _)| *address);
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, op)?;
             for chunk in rows.chunks(rows_per_statement(3)) {
@@ -139,7 +140,10 @@ impl SignalStore for WhatsappStore {
     async fn has_signal_state_for_user(&self, user: &str) -> Result<bool> {
         // Addresses of `user` are `user@server` and `user:device@server`:
         // the ranges ['user@', 'userA') and ['user:', 'user;') of the
-        // primary key ('@' + 1 = 'A', ':' + 1 = ';').
+        // primary key ('@' + 1 = 'A', ':' + 1 = ';'). Byte order: SQLite's
+        // BINARY collation; on PostgreSQL the column's `COLLATE "C"`, which
+        // the comparisons take (a column's collation wins over the
+        // parameter's default one).
         with_db!(&self.db, |pool| sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM wa_sessions WHERE session = $1
                             AND ((address >= $2 || '@' AND address < $2 || 'A')
@@ -165,6 +169,7 @@ impl SignalStore for WhatsappStore {
         if keys.is_empty() {
             return Ok(());
         }
+        let keys = by_key(keys, |(id, _)| *id);
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, OP)?;
             for chunk in keys.chunks(rows_per_statement(4)) {
@@ -229,7 +234,7 @@ impl SignalStore for WhatsappStore {
         with_db!(&self.db, |pool, Db| {
             let mut tx = pool.begin().await.ctx(self, OP)?;
             for chunk in ids.chunks(rows_per_statement(1)) {
-                let mut q = QueryBuilder::<Db>::new("UPDATE wa_prekeys SET uploaded = 1 WHERE session = ");
+                let mut q = QueryBuilder::<Db>::new("UPDATE wa_prekeys SET uploaded = TRUE WHERE session = ");
                 q.push_bind(&self.session).push(" AND id IN (");
                 let mut list = q.separated(", ");
                 for id in chunk {

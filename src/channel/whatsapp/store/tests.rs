@@ -1,10 +1,12 @@
-//! Tests of [`WhatsappStore`] on a real SQLite database (purr's `Store`,
-//! migrated): round trips per trait group, a differential run against
-//! wacore's reference `InMemoryBackend`, isolation of two sessions sharing
-//! one database, `wipe`, batches crossing the statement chunk size, and
-//! corrupt rows surfacing as errors.
+//! Tests of [`WhatsappStore`] on a real database (purr's `Store`, migrated:
+//! SQLite, or PostgreSQL with `PURR_TEST_DB=postgres`, see
+//! `crate::store::testing`): round trips per trait group, a differential run
+//! against wacore's reference `InMemoryBackend`, isolation of two sessions
+//! sharing one database, `wipe`, batches crossing the statement chunk size
+//! and repeating keys, and corrupt rows surfacing as errors.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -17,13 +19,38 @@ use whatsapp_rust::wacore::store::{Device, InMemoryBackend};
 use whatsapp_rust::wacore::time::now_secs;
 
 use super::{TABLES, WhatsappStore};
-use crate::store::Store;
+use crate::store::tests::temp_store;
+use crate::store::{Store, testing};
 use crate::with_db;
 
-async fn temp_db() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("data")).await.unwrap();
-    (store, dir)
+/// Where a test's database lives, to open it again after closing it: a data
+/// dir (kept by the temp dir guard) or a PostgreSQL database's URL.
+enum Reopen {
+    Sqlite { path: PathBuf, _dir: tempfile::TempDir },
+    Postgres(String),
+}
+
+impl Reopen {
+    async fn open(&self) -> Store {
+        match self {
+            Reopen::Sqlite { path, .. } => Store::open(path).await.unwrap(),
+            Reopen::Postgres(url) => Store::open_url(url).await.unwrap(),
+        }
+    }
+}
+
+/// A fresh database, as [`temp_store`], that can be opened again.
+async fn reopenable_db() -> (Store, Reopen) {
+    let reopen = if testing::postgres_wanted() {
+        Reopen::Postgres(testing::fresh_pg_database().await.unwrap())
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        Reopen::Sqlite {
+            path: dir.path().join("data"),
+            _dir: dir,
+        }
+    };
+    (reopen.open().await, reopen)
 }
 
 fn wa(store: &Store, session: &str) -> WhatsappStore {
@@ -93,7 +120,7 @@ async fn row_counts(ws: &WhatsappStore, session: &str) -> BTreeMap<&'static str,
 
 #[tokio::test]
 async fn signal_round_trips() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let s = wa(&db, "a");
 
     // Identities.
@@ -204,7 +231,7 @@ async fn signal_round_trips() {
 
 #[tokio::test]
 async fn app_sync_round_trips() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let s = wa(&db, "a");
 
     // Sync keys: the latest is the one set last, even if it existed before.
@@ -299,7 +326,7 @@ async fn app_sync_round_trips() {
 
 #[tokio::test]
 async fn protocol_round_trips() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let s = wa(&db, "a");
 
     // Sender-key devices.
@@ -442,7 +469,7 @@ async fn protocol_round_trips() {
 
 #[tokio::test]
 async fn tc_tokens_merge_and_expire() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let s = wa(&db, "a");
     let get = |jid: &'static str| {
         let s = s.clone();
@@ -512,7 +539,7 @@ async fn tc_tokens_merge_and_expire() {
 
 #[tokio::test]
 async fn msg_secrets_merge_and_expire() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let s = wa(&db, "a");
     let get = |id: &'static str| {
         let s = s.clone();
@@ -569,9 +596,7 @@ async fn msg_secrets_merge_and_expire() {
 
 #[tokio::test]
 async fn device_survives_reopening_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("data");
-    let db = Store::open(&path).await.unwrap();
+    let (db, reopen) = reopenable_db().await;
     let s = wa(&db, "a");
 
     // Before the first connect: no device; `create` materializes one, once.
@@ -601,7 +626,7 @@ async fn device_survives_reopening_the_database() {
     s.save(&device).await.unwrap();
     db.close().await;
 
-    let db = Store::open(&path).await.unwrap();
+    let db = reopen.open().await;
     let s = wa(&db, "a");
     assert!(s.exists().await.unwrap());
     let loaded = s.load().await.unwrap().unwrap();
@@ -865,7 +890,7 @@ async fn script(b: &dyn Backend, device: &Device) -> Vec<String> {
 
 #[tokio::test]
 async fn behaves_like_the_in_memory_backend() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let mut device = Device::new();
     device.push_name = "same".into();
     device.pn = Some("1555:2@s.whatsapp.net".parse().unwrap());
@@ -876,6 +901,133 @@ async fn behaves_like_the_in_memory_backend() {
         assert_eq!(o, r, "call {i} differs");
     }
     assert_eq!(ours.len(), reference.len());
+}
+
+/// Batches that carry one key more than once, then every read of those keys:
+/// a batch must end as writing its items one by one would (PostgreSQL
+/// refuses a key twice in one upsert statement, so ours dedupes them).
+async fn repeated_keys_script(b: &dyn Backend) -> Vec<String> {
+    let mut log = Vec::new();
+    macro_rules! rec {
+        ($call:expr) => {
+            log.push(format!(
+                "{} => {:?}",
+                stringify!($call),
+                $call.await.expect(stringify!($call))
+            ))
+        };
+    }
+    rec!(b.put_identities_batch(&[
+        ("1@lid".into(), [1; 32]),
+        ("2@lid".into(), [2; 32]),
+        ("1@lid".into(), [3; 32])
+    ]));
+    rec!(b.load_identity("1@lid"));
+    rec!(b.load_identity("2@lid"));
+    rec!(b.put_sessions_batch(&[
+        ("1@lid".into(), Bytes::from_static(b"a")),
+        ("1@lid".into(), Bytes::from_static(b"b")),
+    ]));
+    rec!(b.get_session("1@lid"));
+    rec!(b.put_sender_keys_batch(&[
+        ("g::1".into(), Bytes::from_static(b"a")),
+        ("g::2".into(), Bytes::from_static(b"x")),
+        ("g::1".into(), Bytes::from_static(b"b")),
+    ]));
+    rec!(b.get_sender_key("g::1"));
+    rec!(b.store_prekeys_batch(
+        &[
+            (1, Bytes::from_static(b"a")),
+            (2, Bytes::from_static(b"x")),
+            (1, Bytes::from_static(b"b"))
+        ],
+        false
+    ));
+    rec!(b.load_prekeys_batch(&[1, 2]));
+    rec!(b.put_mutation_macs("regular", 1, &[mac(1, 1), mac(2, 2), mac(1, 3)]));
+    rec!(b.get_mutation_mac("regular", &[1; 32]));
+    rec!(b.get_mutation_mac("regular", &[2; 32]));
+    rec!(b.set_sender_key_status("g", &[("d1", true), ("d2", true), ("d1", false)]));
+    log.push(format!("get_sender_key_devices => {:?}", {
+        let mut v = b.get_sender_key_devices("g").await.unwrap();
+        v.sort();
+        v
+    }));
+    // Equal update times: the last write of a number wins, within a batch too.
+    rec!(b.put_lid_mappings(&[
+        lid("100", "555", 5),
+        lid("200", "555", 5),
+        lid("100", "555", 5),
+        lid("300", "777", 1),
+        lid("300", "778", 2),
+    ]));
+    rec!(b.get_pn_mapping("555"));
+    rec!(b.get_pn_mapping("777"));
+    rec!(b.get_pn_mapping("778"));
+    rec!(b.get_lid_mapping("300"));
+    rec!(b.update_device_lists(vec![
+        device_list("u1", &[0], 1),
+        device_list("u2", &[0], 1),
+        device_list("u1", &[0, 1], 2)
+    ]));
+    rec!(b.get_devices("u1"));
+    rec!(b.store_pending_inbound_batch(&[
+        PendingInboundRow {
+            chat: "c",
+            sender: "s",
+            id: "1",
+            message: b"a",
+        },
+        PendingInboundRow {
+            chat: "c",
+            sender: "s",
+            id: "1",
+            message: b"b",
+        },
+    ]));
+    rec!(b.get_pending_inbound("c", "s", "1"));
+    rec!(b.put_msg_secrets(vec![
+        secret("c", "m", 1, 100, 5),
+        secret("c", "n", 7, 0, 0),
+        secret("c", "m", 2, 50, 0),
+        secret("c", "m", 3, 300, 9),
+        secret("c", "n", 8, 40, 0),
+        secret("c", "o", 4, 10, 0),
+        secret("c", "o", 5, 20, 3),
+    ]));
+    rec!(b.get_msg_secret_with_ts("c", "9@lid", "m"));
+    rec!(b.get_msg_secret_with_ts("c", "9@lid", "n"));
+    rec!(b.get_msg_secret_with_ts("c", "9@lid", "o"));
+    // Deadlines: m 300, n never, o 20.
+    rec!(b.delete_expired_msg_secrets(299));
+    rec!(b.get_msg_secret("c", "9@lid", "o"));
+    rec!(b.delete_expired_msg_secrets(300));
+    rec!(b.get_msg_secret("c", "9@lid", "m"));
+    rec!(b.get_msg_secret("c", "9@lid", "n"));
+    log
+}
+
+#[tokio::test]
+async fn batches_repeating_a_key_behave_like_the_in_memory_backend() {
+    let (db, _dir) = temp_store().await;
+    let ours = repeated_keys_script(&wa(&db, "a")).await;
+    let reference = repeated_keys_script(&InMemoryBackend::new()).await;
+    for (i, (o, r)) in ours.iter().zip(&reference).enumerate() {
+        assert_eq!(o, r, "call {i} differs");
+    }
+    assert_eq!(ours.len(), reference.len());
+    // One row per key (of the message secrets, only n's is left).
+    let counts = row_counts(&wa(&db, "a"), "a").await;
+    assert_eq!(
+        (
+            counts["wa_identities"],
+            counts["wa_prekeys"],
+            counts["wa_lid_mappings"],
+            counts["wa_device_lists"],
+            counts["wa_msg_secrets"]
+        ),
+        (2, 2, 3, 2, 1)
+    );
 }
 
 // --- Several sessions in one database ---
@@ -961,7 +1113,7 @@ async fn read_all(s: &WhatsappStore) -> Vec<String> {
 
 #[tokio::test]
 async fn sessions_sharing_a_database_never_see_each_others_rows() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let a = wa(&db, "a");
     let b = wa(&db, "b");
     // Nothing before anything is written, for either.
@@ -1046,16 +1198,17 @@ async fn sessions_sharing_a_database_never_see_each_others_rows() {
 
 #[tokio::test]
 async fn wipe_empties_every_wa_table_of_the_session() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let a = wa(&db, "a");
     let b = wa(&db, "b");
     // The wipe list is every wa_ table of the schema.
-    let tables: Vec<String> = with_db!(&a.db, |pool| sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'wa\\_%' ESCAPE '\\' ORDER BY name",
-    )
-    .fetch_all(pool)
-    .await)
-    .unwrap();
+    let catalog = if a.db.is_postgres() {
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema() AND tablename LIKE 'wa\\_%' ESCAPE '\\'"
+    } else {
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'wa\\_%' ESCAPE '\\'"
+    };
+    let mut tables: Vec<String> = with_db!(&a.db, |pool| sqlx::query_scalar(catalog).fetch_all(pool).await).unwrap();
+    tables.sort();
     let mut listed: Vec<&str> = TABLES.to_vec();
     listed.sort();
     assert_eq!(tables, listed);
@@ -1079,7 +1232,7 @@ async fn wipe_empties_every_wa_table_of_the_session() {
 
 #[tokio::test]
 async fn batches_larger_than_one_statement() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let s = wa(&db, "a");
     let n = 2500u32;
     let keys: Vec<(u32, Bytes)> = (1..=n).map(|i| (i, Bytes::from(i.to_be_bytes().to_vec()))).collect();
@@ -1148,18 +1301,57 @@ async fn batches_larger_than_one_statement() {
     s.delete_pending_inbound_batch(&[]).await.unwrap();
 }
 
+/// Two batches upserting the same keys in opposite orders, at the same time:
+/// on PostgreSQL each transaction locks its rows one by one, so rows taken in
+/// batch order would deadlock (and one batch fail); taken in key order, one
+/// waits for the other.
+#[tokio::test]
+async fn concurrent_batches_sharing_keys_do_not_deadlock() {
+    let (db, _dir) = temp_store().await;
+    let s = wa(&db, "a");
+    let forward: Vec<(Arc<str>, Bytes)> = (0..200)
+        .map(|i| (format!("{i}@lid").into(), Bytes::from(vec![1])))
+        .collect();
+    let backward: Vec<(Arc<str>, Bytes)> = forward.iter().rev().cloned().collect();
+    let tasks = [forward, backward].map(|batch| {
+        let s = s.clone();
+        tokio::spawn(async move {
+            for _ in 0..10 {
+                s.put_sessions_batch(&batch).await.unwrap();
+            }
+        })
+    });
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(s.has_session("199@lid").await.unwrap());
+}
+
 #[tokio::test]
 async fn corrupt_rows_are_errors_not_panics() {
-    let (db, _dir) = temp_db().await;
+    let (db, _dir) = temp_store().await;
     let s = wa(&db, "a");
-    for sql in [
-        "INSERT INTO wa_identities VALUES ('a', 'x@lid', x'0102')",
-        "INSERT INTO wa_device VALUES ('a', 'not json')",
-        "INSERT INTO wa_app_state_versions VALUES ('a', 'regular', '{}')",
-        "INSERT INTO wa_device_lists VALUES ('a', 'u', '[1]')",
-        "INSERT INTO wa_prekeys VALUES ('a', -1, x'00', 0)",
+    for (sql, value) in [
+        (
+            "INSERT INTO wa_identities (session, address, key) VALUES ('a', 'x@lid', $1)",
+            &b"\x01\x02"[..],
+        ),
+        ("INSERT INTO wa_device (session, device) VALUES ('a', $1)", b"not json"),
+        (
+            "INSERT INTO wa_app_state_versions (session, name, state) VALUES ('a', 'regular', $1)",
+            b"{}",
+        ),
+        (
+            "INSERT INTO wa_device_lists (session, \"user\", record) VALUES ('a', 'u', $1)",
+            b"[1]",
+        ),
+        (
+            "INSERT INTO wa_prekeys (session, id, record, uploaded) VALUES ('a', -1, $1, FALSE)",
+            b"\x00",
+        ),
     ] {
         with_db!(&s.db, |pool| sqlx::query(sql)
+            .bind(value)
             .execute(pool)
             .await
             .map(|done| done.rows_affected()))
