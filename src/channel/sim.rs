@@ -322,11 +322,14 @@ async fn poll_inbox(network: Weak<Inner>) {
         if inner.inbox_rescan.swap(false, Ordering::SeqCst) {
             after = 0;
         }
-        if inner.online.lock().expect("sim online lock").is_empty() {
+        // Only the sessions online here: with hosts sharing a database, the
+        // others' messages are theirs to read.
+        let online: Vec<String> = inner.online.lock().expect("sim online lock").keys().cloned().collect();
+        if online.is_empty() {
             caught_up = true;
             continue;
         }
-        let rows = match inner.store.sim_inbox(after, INBOX_BATCH).await {
+        let rows = match inner.store.sim_inbox(after, INBOX_BATCH, &online).await {
             Ok(rows) => rows,
             Err(error) => {
                 tracing::warn!(error = %format!("{error:#}"), "sim inbox unreadable");

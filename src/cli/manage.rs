@@ -66,6 +66,7 @@ struct Session {
     last_error: Option<String>,
     #[serde(default)]
     plugins: Vec<String>,
+    owner: Option<String>,
 }
 
 /// The fields of the API's `Plugin` that the table shows.
@@ -124,6 +125,7 @@ pub async fn list(args: RemoteArgs) -> ExitCode {
                     s.channel,
                     s.status,
                     s.origin,
+                    s.owner.unwrap_or_default(),
                     s.jid.unwrap_or_default(),
                     s.plugins.join(","),
                     s.last_error.unwrap_or_default(),
@@ -131,7 +133,9 @@ pub async fn list(args: RemoteArgs) -> ExitCode {
             })
             .collect();
         Ok(table(
-            &["NAME", "CHANNEL", "STATUS", "ORIGIN", "JID", "PLUGINS", "ERROR"],
+            &[
+                "NAME", "CHANNEL", "STATUS", "ORIGIN", "OWNER", "JID", "PLUGINS", "ERROR",
+            ],
             rows,
         ))
     })

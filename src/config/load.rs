@@ -29,6 +29,10 @@ const HOST_KEYS: &[&str] = &[
     "max_instances",
     "shutdown_grace_ms",
     "api_token_file",
+    "id",
+    "max_sessions",
+    "lease_renew_ms",
+    "lease_expiry_ms",
 ];
 const SIM_KEYS: &[&str] = &["pair_delay_ms", "keep_sent"];
 const PLUGIN_KEYS: &[&str] = &[
@@ -176,6 +180,19 @@ impl Checker<'_> {
             );
         }
         let data_dir = self.string(table, path, "data_dir").unwrap_or_else(|| ".purr".into());
+        let lease_renew_ms = self
+            .integer(table, path, "lease_renew_ms", 10..=600_000)
+            .unwrap_or(2_000) as u64;
+        let lease_expiry_ms = self
+            .integer(table, path, "lease_expiry_ms", 20..=3_600_000)
+            .unwrap_or(10_000) as u64;
+        if lease_expiry_ms < 2 * lease_renew_ms {
+            self.error(
+                &path.key("lease_expiry_ms"),
+                Spot::Value,
+                format!("{lease_expiry_ms} is less than twice lease_renew_ms ({lease_renew_ms}): a lease would expire between two renewals"),
+            );
+        }
         HostConfig {
             data_dir: self.resolve(&data_dir),
             database: self.string(table, path, "database"),
@@ -194,6 +211,12 @@ impl Checker<'_> {
             api_token_file: self
                 .string(table, path, "api_token_file")
                 .map(|file| self.resolve(&file)),
+            id: self.string(table, path, "id").unwrap_or_else(default_host_id),
+            max_sessions: self
+                .integer(table, path, "max_sessions", 1..=1_000_000)
+                .map(|n| n as usize),
+            lease_renew_ms,
+            lease_expiry_ms,
         }
     }
 
@@ -541,4 +564,13 @@ pub fn is_phone_number(phone: &str) -> bool {
     phone
         .strip_prefix('+')
         .is_some_and(|digits| (6..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The machine's hostname (`[host] id` when the config names none).
+fn default_host_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "purr".to_string())
 }

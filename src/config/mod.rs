@@ -90,6 +90,18 @@ pub struct HostConfig {
     /// against the config's directory), e.g. a mounted secret; see
     /// [`crate::control::ApiToken`] for the order of the sources.
     pub api_token_file: Option<PathBuf>,
+    /// This host's name among the hosts sharing a PostgreSQL database
+    /// (default: the machine's hostname); see `docs/deploy.md`.
+    pub id: String,
+    /// Sessions this host runs at most when hosts share a database (default
+    /// no limit).
+    pub max_sessions: Option<usize>,
+    /// How often a host renews its session leases, in milliseconds (default 2000).
+    pub lease_renew_ms: u64,
+    /// How long a lease lasts unrenewed: a host that stops renewing (dead,
+    /// paused, cut off) loses its sessions to the others after it, in
+    /// milliseconds (default 10000, at least twice `lease_renew_ms`).
+    pub lease_expiry_ms: u64,
 }
 
 /// `[sim]`: the simulated network.

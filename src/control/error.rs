@@ -105,7 +105,9 @@ impl From<LifecycleError> for ApiError {
     fn from(error: LifecycleError) -> Self {
         match error {
             LifecycleError::Unknown(error) => error.into(),
-            LifecycleError::Busy(_) | LifecycleError::WrongChannel(_) => Self::conflict(error.to_string()),
+            LifecycleError::Busy(_) | LifecycleError::WrongChannel(_) | LifecycleError::Elsewhere { .. } => {
+                Self::conflict(error.to_string())
+            }
             LifecycleError::Failed(error) => Self::internal(error),
         }
     }

@@ -47,6 +47,7 @@ macro_rules! with_db {
 pub mod backup;
 mod journal;
 mod kv;
+mod lease;
 pub mod private;
 mod sessions;
 mod sim;
@@ -66,6 +67,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent, Resume};
+pub use lease::{LeaseRow, Leases};
 pub use sessions::SessionRow;
 pub use sim::SimInboxRow;
 pub use timers::TimerRow;
@@ -103,6 +105,7 @@ impl Db {
 pub struct Store {
     db: Db,
     writer: Writer,
+    leases: Leases,
 }
 
 impl Store {
@@ -188,15 +191,22 @@ impl Store {
             Db::Postgres(pool) => PG_MIGRATOR.run(pool).await,
         }
         .context("migrating the schema")?;
+        let leases = Leases::new(db.is_postgres());
         Ok(Store {
-            writer: Writer::spawn(db.clone()),
+            writer: Writer::spawn(db.clone(), leases.clone()),
             db,
+            leases,
         })
     }
 
     /// The batching writer of the durable event path.
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// This host's session leases (PostgreSQL; none on SQLite).
+    pub fn leases(&self) -> &Leases {
+        &self.leases
     }
 
     /// The connection pool, for queries that span tables.

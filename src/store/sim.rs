@@ -97,16 +97,23 @@ impl Store {
         Ok(())
     }
 
-    /// At most `limit` messages waiting for any session, in queue order,
+    /// Inbox messages of `sessions`, at most `limit`, in queue order, starting
     /// from the one after `after` (a [`SimInboxRow::seq`]; 0 for the start).
-    pub async fn sim_inbox(&self, after: i64, limit: i64) -> anyhow::Result<Vec<SimInboxRow>> {
-        Ok(with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT seq, id, session, sender, text FROM sim_inbox WHERE seq > $1 ORDER BY seq LIMIT $2"
-        )
-        .bind(after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await)?)
+    pub async fn sim_inbox(&self, after: i64, limit: i64, sessions: &[String]) -> anyhow::Result<Vec<SimInboxRow>> {
+        if sessions.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(with_db!(&self.db, |pool, Db| {
+            let mut query =
+                QueryBuilder::<Db>::new("SELECT seq, id, session, sender, text FROM sim_inbox WHERE seq > ");
+            query.push_bind(after).push(" AND session IN (");
+            let mut list = query.separated(", ");
+            for session in sessions {
+                list.push_bind(session.as_str());
+            }
+            query.push(") ORDER BY seq LIMIT ").push_bind(limit);
+            query.build_query_as().fetch_all(pool).await
+        })?)
     }
 
     /// The newest `limit` entries of [`sim_sent_log`](Self::sim_sent_log), oldest first.
@@ -155,13 +162,16 @@ mod tests {
         let (store, _dir) = temp_store().await;
         let messages: Vec<(String, String)> = (0..300).map(|i| (format!("m{i}"), format!("text {i}"))).collect();
         store.sim_inbox_push("s", "u@sim", &messages).await.unwrap();
-        let first = store.sim_inbox(0, 200).await.unwrap();
+        let first = store.sim_inbox(0, 200, &["s".into()]).await.unwrap();
         let ids: Vec<&str> = first.iter().map(|row| row.id.as_str()).collect();
         assert_eq!(
             ids,
             messages[..200].iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>()
         );
-        let rest = store.sim_inbox(first.last().unwrap().seq, 200).await.unwrap();
+        let rest = store
+            .sim_inbox(first.last().unwrap().seq, 200, &["s".into()])
+            .await
+            .unwrap();
         assert_eq!(rest.len(), 100);
         assert_eq!(rest[0].id, "m200");
 
@@ -176,7 +186,10 @@ mod tests {
             .sim_inbox_push("s", "u@sim", &[("late".into(), "late".into())])
             .await
             .unwrap();
-        let late = store.sim_inbox(newest, 10).await.unwrap();
+        let late = store
+            .sim_inbox(newest, 10, &["s".into(), "other".into()])
+            .await
+            .unwrap();
         assert_eq!(late.len(), 1);
         assert_eq!((late[0].id.as_str(), late[0].text.as_str()), ("late", "late"));
     }

@@ -34,9 +34,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Postgres, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::{Db, Leases};
+
 pub(super) use batch::statement_chunks;
 
-use super::Db;
 use super::journal::{DeadLetter, JournalEntry, OutboxRow};
 
 /// Requests waiting for the writer, at most.
@@ -91,10 +92,22 @@ enum Job {
     Barrier(Reply<()>),
 }
 
+/// The session a request writes for and the fencing number of its lease
+/// when it was queued (`None`: not held); see [`Leases`].
+struct Stamp {
+    session: String,
+    fence: Option<i64>,
+}
+
+/// A request as queued: stamped when it writes a session's rows and the
+/// database is shared.
+type Queued = (Job, Option<Stamp>);
+
 /// The handle sessions write through; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Queued>,
+    leases: Leases,
     /// Why the writer stopped, once it has.
     failure: watch::Receiver<Option<String>>,
 }
@@ -103,7 +116,7 @@ impl Writer {
     /// Why a request got no answer: the writer task is gone (the store was closed).
     pub const CLOSED: &str = "the database writer has stopped";
 
-    pub(super) fn spawn(db: Db) -> Self {
+    pub(super) fn spawn(db: Db, leases: Leases) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let (failed, failure) = watch::channel(None);
         std::thread::Builder::new()
@@ -121,7 +134,16 @@ impl Writer {
                     })
             })
             .expect("writer thread");
-        Writer { jobs, failure }
+        Writer { jobs, leases, failure }
+    }
+
+    /// `job` as queued, stamped for `session` when writes are fenced.
+    fn stamped(&self, job: Job, session: Option<&str>) -> Queued {
+        let stamp = session.filter(|_| self.leases.enabled()).map(|session| Stamp {
+            session: session.to_string(),
+            fence: self.leases.fence(session),
+        });
+        (job, stamp)
     }
 
     /// Why the writer stopped writing (a failed write: disk full, the
@@ -162,7 +184,11 @@ impl Writer {
     pub async fn append_pipelined(&self, entries: Vec<JournalEntry>) -> oneshot::Receiver<Result<Vec<bool>, String>> {
         let (reply, answer) = oneshot::channel();
         // If the writer is gone, `answer` reports it (its sender is dropped).
-        let _ = self.jobs.send(Job::Append(entries, reply)).await;
+        let session = entries.first().map(|entry| entry.session.clone());
+        let _ = self
+            .jobs
+            .send(self.stamped(Job::Append(entries, reply), session.as_deref()))
+            .await;
         answer
     }
 
@@ -172,7 +198,9 @@ impl Writer {
     pub async fn complete(&self, completion: Completion) -> oneshot::Receiver<Result<(), String>> {
         let (reply, answer) = oneshot::channel();
         // If the writer is gone, `answer` reports it (its sender is dropped).
-        let _ = self.jobs.send(Job::Complete(Box::new(completion), reply)).await;
+        let session = completion.session.clone();
+        let job = Job::Complete(Box::new(completion), reply);
+        let _ = self.jobs.send(self.stamped(job, Some(&session))).await;
         answer
     }
 
@@ -183,29 +211,31 @@ impl Writer {
             session: session.to_string(),
             seq,
         };
-        let _ = self.jobs.send(job).await;
+        let _ = self.jobs.send(self.stamped(job, Some(session))).await;
     }
 
     /// Sim inbox messages were journaled: deletes them, by their
     /// [`seq`](super::SimInboxRow::seq); answers once that is committed.
     pub async fn sim_ack(&self, seqs: Vec<i64>) -> Result<(), String> {
-        self.request(|reply| Job::SimAck(seqs, reply)).await
+        self.request(|reply| Job::SimAck(seqs, reply), None).await
     }
 
     /// Waits until everything queued before it is committed (requests are
     /// written in the order they are queued).
     pub async fn barrier(&self) -> Result<(), String> {
-        self.request(Job::Barrier).await
+        self.request(Job::Barrier, None).await
     }
 
     /// Records a sim send; answers whether the id was new.
     pub async fn sim_sent(&self, sent: SimSent) -> Result<bool, String> {
-        self.request(|reply| Job::SimSent(sent, reply)).await
+        let session = sent.session.clone();
+        self.request(|reply| Job::SimSent(sent, reply), Some(&session)).await
     }
 
-    async fn request<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, String> {
+    async fn request<T>(&self, job: impl FnOnce(Reply<T>) -> Job, session: Option<&str>) -> Result<T, String> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(job(reply)).await.map_err(|_| Self::CLOSED.to_string())?;
+        let queued = self.stamped(job(reply), session);
+        self.jobs.send(queued).await.map_err(|_| Self::CLOSED.to_string())?;
         answer.await.map_err(|_| Self::CLOSED.to_string())?
     }
 }
@@ -213,10 +243,10 @@ impl Writer {
 /// A backend's transaction for one batch of requests.
 trait Backend: sqlx::Database {
     /// Writes `jobs` in one transaction (rolled back on failure).
-    async fn write(connection: &mut Self::Connection, jobs: &[Job]) -> Result<Written, sqlx::Error>;
+    async fn write(connection: &mut Self::Connection, jobs: &[Queued]) -> Result<Written, sqlx::Error>;
 }
 
-async fn run<B: Backend>(pool: Pool<B>, mut queue: mpsc::Receiver<Job>, failure: watch::Sender<Option<String>>) {
+async fn run<B: Backend>(pool: Pool<B>, mut queue: mpsc::Receiver<Queued>, failure: watch::Sender<Option<String>>) {
     let mut jobs = Vec::with_capacity(BATCH);
     let mut failed: Option<String> = None;
     let mut connection: Option<PoolConnection<B>> = None;
@@ -267,14 +297,35 @@ async fn run<B: Backend>(pool: Pool<B>, mut queue: mpsc::Receiver<Job>, failure:
 }
 
 /// What one transaction wrote that requests need to know.
+#[derive(Default)]
 struct Written {
     journaled: HashSet<(String, i64)>,
     sim_sent: HashSet<(String, String)>,
+    /// The requests (by position in the batch) refused, not written: their
+    /// session's lease is no longer this host's.
+    refused: HashSet<usize>,
 }
 
-fn answer(jobs: impl Iterator<Item = Job>, result: Result<Written, String>) {
-    for job in jobs {
-        match (job, &result) {
+/// Why a request of a session whose lease this host lost was refused.
+fn lease_lost(session: &str) -> String {
+    format!("lease lost: session {session:?} is run by another host now; nothing was written")
+}
+
+fn answer(jobs: impl Iterator<Item = Queued>, result: Result<Written, String>) {
+    for (index, (job, stamp)) in jobs.enumerate() {
+        let refused = match (&result, &stamp) {
+            (Ok(written), Some(stamp)) if written.refused.contains(&index) => Some(lease_lost(&stamp.session)),
+            _ => None,
+        };
+        let refusal;
+        let result = match refused {
+            Some(reason) => {
+                refusal = Err(reason);
+                &refusal
+            }
+            None => &result,
+        };
+        match (job, result) {
             (Job::Append(entries, reply), Ok(written)) => {
                 let new = entries
                     .iter()

@@ -32,6 +32,7 @@
 
 mod converge;
 mod health;
+mod leases;
 mod reconfigure;
 mod runtime;
 mod shutdown;
@@ -110,6 +111,9 @@ pub struct SessionInfo {
     pub last_error: Option<String>,
     /// The plugin chain, in order.
     pub plugins: Vec<String>,
+    /// The host running the session: this one (`[host] id`), another one
+    /// sharing the database, or none.
+    pub owner: Option<String>,
 }
 
 /// A lifecycle action of [`Supervisor::try_lifecycle`].
@@ -131,6 +135,9 @@ pub enum LifecycleError {
     /// The session's network cannot do this.
     #[error("{0}")]
     WrongChannel(String),
+    /// Another host runs the session (hosts sharing a database).
+    #[error("session {session:?} runs on host {owner:?}: act on it there")]
+    Elsewhere { session: String, owner: String },
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -140,7 +147,9 @@ impl LifecycleError {
     fn into_anyhow(self) -> anyhow::Error {
         match self {
             LifecycleError::Unknown(error) => error.into(),
-            LifecycleError::Busy(_) | LifecycleError::WrongChannel(_) => anyhow::Error::new(self),
+            LifecycleError::Busy(_) | LifecycleError::WrongChannel(_) | LifecycleError::Elsewhere { .. } => {
+                anyhow::Error::new(self)
+            }
             LifecycleError::Failed(error) => error,
         }
     }
@@ -214,6 +223,8 @@ struct Inner {
     /// Turns true when a stop's grace is over: sessions stop after their
     /// current event (see `shutdown.rs`).
     halt: tokio::sync::watch::Sender<bool>,
+    /// Set when a stop begins: the lease loop takes nothing more.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Supervisor {
@@ -267,6 +278,7 @@ impl Supervisor {
                 reconfiguring: Mutex::new(()),
                 observer,
                 halt: tokio::sync::watch::Sender::new(false),
+                stopping: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         supervisor.add_config_sessions(&config).await?;
@@ -351,6 +363,12 @@ impl Supervisor {
     /// database reads); failures are logged and shown in the session's
     /// status.
     pub async fn start_autostart(&self) {
+        if self.store().leases().enabled() {
+            if let Err(error) = self.start_by_lease().await {
+                tracing::error!(error = %format!("{error:#}"), "cannot share sessions by lease; none started");
+            }
+            return;
+        }
         let autostart = self.slots().into_iter().filter(|(_, slot)| slot.config.autostart);
         futures_util::stream::iter(autostart)
             .for_each_concurrent(AUTOSTART_CONCURRENCY, |(name, _)| async move {
@@ -444,9 +462,20 @@ impl Supervisor {
         let slot = self.slot(name)?;
         let mut live = lock_live(&slot, name, wait).await?;
         match action {
-            Lifecycle::Start => self.start_locked(name, &slot, &mut live).await?,
-            Lifecycle::Disconnect => disconnect_locked(name, &slot, &mut live).await,
-            Lifecycle::Destroy => self.destroy_locked(name, &slot, &mut live).await?,
+            Lifecycle::Start => {
+                self.take_lease(name).await?;
+                self.start_locked(name, &slot, &mut live).await?
+            }
+            Lifecycle::Disconnect => {
+                self.check_owner(name).await?;
+                disconnect_locked(name, &slot, &mut live).await;
+                self.park_lease(name).await?;
+            }
+            Lifecycle::Destroy => {
+                self.check_owner(name).await?;
+                self.destroy_locked(name, &slot, &mut live).await?;
+                self.park_lease(name).await?;
+            }
         }
         Ok(self.info(name, &slot))
     }
@@ -498,6 +527,12 @@ impl Supervisor {
     pub async fn list(&self) -> anyhow::Result<Vec<SessionInfo>> {
         let slots = self.slots();
         let mut rows = Vec::new();
+        let owners: BTreeMap<String, Option<String>> = if self.store().leases().enabled() {
+            let leases = self.store().leases_all().await?;
+            leases.into_iter().map(|lease| (lease.session, lease.owner)).collect()
+        } else {
+            BTreeMap::new()
+        };
         for stored in self.inner.store.sessions_all().await? {
             let info = match slots.get(&stored.name) {
                 Some(slot) => self.info(&stored.name, slot),
@@ -517,9 +552,14 @@ impl Supervisor {
                     pair_code: None,
                     last_error: None,
                     plugins: Vec::new(),
+                    owner: None,
                 },
             };
-            rows.push(info);
+            let owner = match owners.get(&info.name) {
+                Some(owner) if info.owner.is_none() => owner.clone(),
+                _ => info.owner.clone(),
+            };
+            rows.push(SessionInfo { owner, ..info });
         }
         Ok(rows)
     }
@@ -633,6 +673,19 @@ impl Supervisor {
             pair_code: status.pair_code,
             last_error: status.last_error,
             plugins: slot.config.plugins.clone(),
+            owner: (self.runs_here(name, status.state))
+                .then(|| self.inner.config.read().expect("config lock").host.id.clone()),
+        }
+    }
+
+    /// Whether this host runs `name` now: on a shared database, while it
+    /// holds the lease; else while the session is not stopped.
+    fn runs_here(&self, name: &str, state: State) -> bool {
+        let leases = self.store().leases();
+        if leases.enabled() {
+            leases.fence(name).is_some()
+        } else {
+            state != State::Stopped
         }
     }
 

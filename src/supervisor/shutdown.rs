@@ -19,12 +19,15 @@ impl Supervisor {
     /// the config's `shutdown_grace_ms`, then closes the database.
     pub async fn stop(&self) {
         let grace = self.config().host.shutdown_grace_ms;
+        self.inner.stopping.store(true, std::sync::atomic::Ordering::Release);
         let mut closing = JoinSet::new();
-        for (name, _) in self.slots() {
-            let supervisor = self.clone();
+        for (name, slot) in self.slots() {
             closing.spawn(async move {
-                if let Err(error) = supervisor.disconnect(&name).await {
-                    tracing::error!(session = %name, error = %format!("{error:#}"), "session did not stop cleanly");
+                // Closed, not `disconnect`ed: on a shared database the
+                // session is to run on; its lease goes back below.
+                match super::lock_live(&slot, &name, true).await {
+                    Ok(mut live) => super::disconnect_locked(&name, &slot, &mut live).await,
+                    Err(error) => tracing::debug!(session = %name, %error, "session forgotten before the stop"),
                 }
             });
         }
@@ -41,6 +44,7 @@ impl Supervisor {
         if let Err(error) = self.inner.store.writer().barrier().await {
             tracing::error!(%error, "stopping with database writes lost");
         }
+        self.release_leases().await;
         self.report_unfinished().await;
         self.inner.store.close().await;
     }

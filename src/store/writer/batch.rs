@@ -38,7 +38,7 @@ pub(super) struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    pub fn of(jobs: &'a [Job]) -> Batch<'a> {
+    pub fn of(jobs: impl IntoIterator<Item = &'a Job>) -> Batch<'a> {
         let mut batch = Batch::default();
         let mut dead: BTreeMap<(&str, i64), &DeadLetter> = BTreeMap::new();
         for job in jobs {

@@ -7,21 +7,54 @@
 //! key once ([`Batch`] merges repeated keys), as PostgreSQL refuses to
 //! update one row twice in a statement.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Acquire as _, PgConnection, Postgres};
 
 use super::batch::Batch;
-use super::{Job, Written};
+use super::{Queued, Written};
 
 impl super::Backend for Postgres {
-    async fn write(connection: &mut PgConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
+    async fn write(connection: &mut PgConnection, jobs: &[Queued]) -> Result<Written, sqlx::Error> {
         // Dropped without a commit, the transaction is rolled back.
         let mut tx = connection.begin().await?;
-        let written = write_batch(&mut tx, &Batch::of(jobs)).await?;
+        let refused = refused(&mut tx, jobs).await?;
+        let kept = (jobs.iter().enumerate())
+            .filter(|(index, _)| !refused.contains(index))
+            .map(|(_, (job, _))| job);
+        let mut written = write_batch(&mut tx, &Batch::of(kept)).await?;
         tx.commit().await?;
+        written.refused = refused;
         Ok(written)
     }
+}
+
+/// The requests whose fencing number is not their session's lease's now
+/// (taken over, or not held when queued). The lease rows stay share-locked
+/// to the commit: a take waits for this batch, and the next batch sees it.
+async fn refused(tx: &mut PgConnection, jobs: &[Queued]) -> Result<HashSet<usize>, sqlx::Error> {
+    let sessions: BTreeSet<&str> = jobs
+        .iter()
+        .filter_map(|(_, stamp)| Some(stamp.as_ref()?.session.as_str()))
+        .collect();
+    if sessions.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let fences: HashMap<String, i64> =
+        sqlx::query_as("SELECT session, fence FROM leases WHERE session = ANY($1) ORDER BY session FOR KEY SHARE")
+            .bind(sessions.into_iter().collect::<Vec<_>>())
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    Ok((jobs.iter().enumerate())
+        .filter(|(_, (_, stamp))| {
+            stamp
+                .as_ref()
+                .is_some_and(|stamp| stamp.fence.is_none() || stamp.fence != fences.get(&stamp.session).copied())
+        })
+        .map(|(index, _)| index)
+        .collect())
 }
 
 async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written, sqlx::Error> {
@@ -121,7 +154,11 @@ async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written
         .await?;
         sim_sent.extend(rows);
     }
-    Ok(Written { journaled, sim_sent })
+    Ok(Written {
+        journaled,
+        sim_sent,
+        ..Written::default()
+    })
 }
 
 async fn write_kv(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<(), sqlx::Error> {

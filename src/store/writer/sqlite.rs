@@ -15,14 +15,16 @@ use std::collections::HashSet;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row as _, Sqlite, SqliteConnection};
 
 use super::batch::{Batch, statement_chunks};
-use super::{Job, SimSent, Written};
+use super::{Queued, SimSent, Written};
 use crate::store::journal::{DeadLetter, JournalEntry};
 
 impl super::Backend for Sqlite {
     /// Writes the batch in one transaction; rolls back what it began if a
     /// statement fails.
-    async fn write(connection: &mut SqliteConnection, jobs: &[Job]) -> Result<Written, sqlx::Error> {
-        let result = write_batch(connection, &Batch::of(jobs)).await;
+    /// Writes the batch in one transaction; rolls back what it began if a
+    /// statement fails. Nothing is fenced: SQLite has one host.
+    async fn write(connection: &mut SqliteConnection, jobs: &[Queued]) -> Result<Written, sqlx::Error> {
+        let result = write_batch(connection, &Batch::of(jobs.iter().map(|(job, _)| job))).await;
         if result.is_err() {
             // Nothing may be open (the failure came first): then this fails too.
             let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
@@ -77,7 +79,11 @@ async fn write_batch(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Re
         }
         None => HashSet::new(),
     };
-    Ok(Written { journaled, sim_sent })
+    Ok(Written {
+        journaled,
+        sim_sent,
+        ..Written::default()
+    })
 }
 
 /// Statements run as one query, each with one JSON parameter.

@@ -1,0 +1,234 @@
+//! This host's share of the sessions when several hosts share a PostgreSQL
+//! database: the lease loop takes free and expired leases (up to a fair
+//! share of the live hosts, and `max_sessions`), renews the ones held,
+//! stops a session here the moment its lease is lost, and a clean stop
+//! hands every lease back so the other hosts take them on their next tick.
+//! See `store/lease.rs` for the leases and the fencing of writes.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use super::{LifecycleError, Supervisor};
+
+/// Leases taken in one tick at most (a host joining a busy cluster ramps up).
+const TAKE_PER_TICK: i64 = 64;
+
+/// The lease timings of the config.
+#[derive(Clone, Copy)]
+struct Timing {
+    renew: Duration,
+    expiry: Duration,
+}
+
+impl Timing {
+    /// How long a lease renewed now may be trusted here: the expiry less a
+    /// renew interval, so the host stops acting before anyone can take over.
+    fn trusted(self) -> Duration {
+        self.expiry.saturating_sub(self.renew)
+    }
+}
+
+impl Supervisor {
+    fn timing(&self) -> Timing {
+        let host = &self.config().host;
+        Timing {
+            renew: Duration::from_millis(host.lease_renew_ms),
+            expiry: Duration::from_millis(host.lease_expiry_ms),
+        }
+    }
+
+    fn host_id(&self) -> String {
+        self.inner.config.read().expect("config lock").host.id.clone()
+    }
+
+    /// On a shared database, `start_autostart`: registers the autostart
+    /// sessions as to run, then leaves starting them to the lease loop,
+    /// which runs for the life of the host. Its first take waits one renew
+    /// interval, so hosts started together see each other and share.
+    pub(super) async fn start_by_lease(&self) -> anyhow::Result<()> {
+        let autostart: Vec<String> = (self.slots().into_iter())
+            .filter(|(_, slot)| slot.config.autostart)
+            .map(|(name, _)| name)
+            .collect();
+        let names: Vec<&str> = autostart.iter().map(String::as_str).collect();
+        let store = self.store();
+        store.leases_register(&names).await?;
+        let timing = self.timing();
+        store.host_heartbeat(&self.host_id(), timing.expiry).await?;
+        tracing::info!(host = %self.host_id(), sessions = names.len(), "sharing sessions by lease");
+        let supervisor = self.clone();
+        let mut halt = self.inner.halt.subscribe();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(timing.renew);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticks.tick().await;
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = halt.wait_for(|halted| *halted) => return,
+                }
+                if supervisor.inner.stopping.load(std::sync::atomic::Ordering::Acquire) {
+                    return;
+                }
+                if let Err(error) = supervisor.lease_tick(timing).await {
+                    tracing::warn!(error = %format!("{error:#}"), "lease renewal failed; retrying");
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// One round: heartbeat, renew, stop what was lost, take a fair share.
+    async fn lease_tick(&self, timing: Timing) -> anyhow::Result<()> {
+        let store = self.store();
+        let leases = store.leases();
+        let host = self.host_id();
+        let sent = Instant::now();
+        let held = leases.held();
+        let renewed = async {
+            let hosts = store.host_heartbeat(&host, timing.expiry).await?;
+            let kept = store.leases_renew(&host, &held, timing.expiry).await?;
+            anyhow::Ok((hosts, kept))
+        }
+        .await;
+        // Unrenewed leases stay trusted until their own time runs out.
+        let (hosts, kept) = match renewed {
+            Ok((hosts, kept)) => {
+                leases.renewed(&kept, sent, timing.trusted());
+                (hosts, kept.into_iter().collect::<BTreeSet<_>>())
+            }
+            Err(error) => {
+                self.stop_lost(&held, |session| leases.fence(session).is_some()).await;
+                return Err(error);
+            }
+        };
+        self.stop_lost(&held, |session| {
+            kept.contains(session) && leases.fence(session).is_some()
+        })
+        .await;
+
+        let running = store.leases_running().await?;
+        let share = (running + hosts.max(1) - 1) / hosts.max(1);
+        let share = match self.config().host.max_sessions {
+            Some(max) => share.min(max as i64),
+            None => share,
+        };
+        let want = (share - leases.held().len() as i64).min(TAKE_PER_TICK);
+        if want <= 0 {
+            return Ok(());
+        }
+        let taken = store.leases_take_free(&host, want, timing.expiry).await?;
+        for (session, fence) in &taken {
+            leases.hold(session, *fence, sent, timing.trusted());
+            tracing::info!(session = %session, fence, "lease taken");
+        }
+        for (session, fence) in taken {
+            let supervisor = self.clone();
+            tokio::spawn(async move {
+                if let Err(error) = supervisor.start_leased(&session).await {
+                    tracing::error!(session = %session, error = %format!("{error:#}"), "leased session did not start");
+                    supervisor.store().leases().drop_lease(&session);
+                    let released = [(session, fence)];
+                    let _ = supervisor
+                        .store()
+                        .leases_release(&supervisor.host_id(), &released, true)
+                        .await;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// A session whose lease this host just took: a run-time session made
+    /// on another host is loaded first.
+    async fn start_leased(&self, session: &str) -> anyhow::Result<()> {
+        if self.slot(session).is_err() {
+            self.load_runtime_sessions().await?;
+        }
+        self.start(session).await
+    }
+
+    /// Stops, here, each held session `keep` rejects: another host runs it
+    /// now, so this one writes and sends nothing more for it.
+    async fn stop_lost(&self, held: &[(String, i64)], keep: impl Fn(&str) -> bool) {
+        for (session, fence) in held {
+            if keep(session) {
+                continue;
+            }
+            self.store().leases().drop_lease(session);
+            tracing::warn!(session = %session, fence, "lease lost: another host runs this session now; stopping it here");
+            let Ok(slot) = self.slot(session) else { continue };
+            let mut live = slot.live.lock().await;
+            if let Some(running) = slot.detach(&mut live) {
+                running.close().await;
+            }
+            slot.status.fail(format!(
+                "lease lost: another host runs session {session:?} now (this host held fence {fence})"
+            ));
+        }
+    }
+
+    /// Before `start` on a shared database: takes the session's lease
+    /// unless this host holds it. Refused while another host runs it.
+    pub(super) async fn take_lease(&self, name: &str) -> Result<(), LifecycleError> {
+        let leases = self.store().leases();
+        if !leases.enabled() || leases.fence(name).is_some() {
+            return Ok(());
+        }
+        let timing = self.timing();
+        let sent = Instant::now();
+        match self.store().lease_take(&self.host_id(), name, timing.expiry).await? {
+            Ok(fence) => {
+                leases.hold(name, fence, sent, timing.trusted());
+                Ok(())
+            }
+            Err(owner) => Err(LifecycleError::Elsewhere {
+                session: name.to_string(),
+                owner,
+            }),
+        }
+    }
+
+    /// Refuses a lifecycle action on a session another host runs.
+    pub(super) async fn check_owner(&self, name: &str) -> Result<(), LifecycleError> {
+        let leases = self.store().leases();
+        if !leases.enabled() || leases.fence(name).is_some() {
+            return Ok(());
+        }
+        match self.store().lease_owner(name).await? {
+            Some(owner) if owner != self.host_id() => Err(LifecycleError::Elsewhere {
+                session: name.to_string(),
+                owner,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// After `disconnect`/`destroy` on a shared database: gives the lease
+    /// up and marks the session not to run anywhere.
+    pub(super) async fn park_lease(&self, name: &str) -> anyhow::Result<()> {
+        let leases = self.store().leases();
+        if !leases.enabled() {
+            return Ok(());
+        }
+        leases.drop_lease(name);
+        self.store().lease_park(&self.host_id(), name).await
+    }
+
+    /// On a clean stop, after the sessions are closed and their writes
+    /// committed: hands every lease back at once.
+    pub(super) async fn release_leases(&self) {
+        let leases = self.store().leases();
+        let held = leases.held();
+        if !leases.enabled() || held.is_empty() {
+            return;
+        }
+        for (session, _) in &held {
+            leases.drop_lease(session);
+        }
+        match self.store().leases_release(&self.host_id(), &held, true).await {
+            Ok(()) => tracing::info!(sessions = held.len(), "leases released for the other hosts"),
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "leases not released; they expire"),
+        }
+    }
+}
