@@ -143,7 +143,7 @@ enum Live {
     },
     Native {
         handler: Box<dyn NativeHandler>,
-        caps: Capabilities,
+        caps: Box<Capabilities>,
     },
 }
 
@@ -172,7 +172,10 @@ impl PluginInstance {
                     .await
                     .map_err(|e| CallError::Trap(e.into()))?
                     .map_err(|e| CallError::Plugin(format!("init: {e}")))?;
-                Live::Native { handler, caps }
+                Live::Native {
+                    handler,
+                    caps: Box::new(caps),
+                }
             }
         };
         Ok(PluginInstance {

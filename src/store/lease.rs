@@ -28,31 +28,34 @@ struct Held {
 }
 
 /// This host's leases; cheap to clone. Empty and unused on SQLite.
-#[derive(Debug, Clone, Default)]
-pub struct Leases {
-    held: Arc<Mutex<HashMap<String, Held>>>,
+#[derive(Debug, Clone)]
+pub struct Leases(Arc<Shared>);
+
+#[derive(Debug)]
+struct Shared {
+    held: Mutex<HashMap<String, Held>>,
     /// Whether writes are fenced (PostgreSQL).
     enabled: bool,
 }
 
 impl Leases {
     pub(super) fn new(enabled: bool) -> Self {
-        Leases {
-            held: Arc::default(),
+        Leases(Arc::new(Shared {
+            held: Mutex::default(),
             enabled,
-        }
+        }))
     }
 
     /// Whether this host shares its database and runs sessions by lease.
     pub fn enabled(&self) -> bool {
-        self.enabled
+        self.0.enabled
     }
 
     /// The fencing number to stamp a write of `session` with: `None` when
     /// this host does not hold the lease (or may have lost it), which the
     /// writer refuses.
     pub fn fence(&self, session: &str) -> Option<i64> {
-        let held = self.held.lock().expect("leases lock");
+        let held = self.0.held.lock().expect("leases lock");
         held.get(session)
             .filter(|lease| Instant::now() < lease.valid_until)
             .map(|lease| lease.fence)
@@ -60,7 +63,7 @@ impl Leases {
 
     /// Whether this host may act for `session` now (always, on SQLite).
     pub fn valid(&self, session: &str) -> bool {
-        !self.enabled || self.fence(session).is_some()
+        !self.0.enabled || self.fence(session).is_some()
     }
 
     /// Records a lease taken with `fence`, valid for `valid_for` from `since`.
@@ -69,7 +72,7 @@ impl Leases {
             fence,
             valid_until: since + valid_for,
         };
-        self.held
+        self.0.held
             .lock()
             .expect("leases lock")
             .insert(session.to_string(), lease);
@@ -77,7 +80,7 @@ impl Leases {
 
     /// Extends the leases renewed at `since`.
     pub fn renewed(&self, sessions: &[String], since: Instant, valid_for: Duration) {
-        let mut held = self.held.lock().expect("leases lock");
+        let mut held = self.0.held.lock().expect("leases lock");
         for session in sessions {
             if let Some(lease) = held.get_mut(session) {
                 lease.valid_until = since + valid_for;
@@ -87,12 +90,12 @@ impl Leases {
 
     /// Forgets a lease (lost or released): writes of the session are refused.
     pub fn drop_lease(&self, session: &str) {
-        self.held.lock().expect("leases lock").remove(session);
+        self.0.held.lock().expect("leases lock").remove(session);
     }
 
     /// The leases held, with their fencing numbers.
     pub fn held(&self) -> Vec<(String, i64)> {
-        let held = self.held.lock().expect("leases lock");
+        let held = self.0.held.lock().expect("leases lock");
         held.iter()
             .map(|(session, lease)| (session.clone(), lease.fence))
             .collect()
