@@ -72,7 +72,8 @@ impl Leases {
             fence,
             valid_until: since + valid_for,
         };
-        self.0.held
+        self.0
+            .held
             .lock()
             .expect("leases lock")
             .insert(session.to_string(), lease);
