@@ -297,13 +297,18 @@ async fn sessions_are_listed_inspected_and_unknown_ones_are_404() {
         json!({
             "name": "s", "channel": "sim", "origin": "config", "status": "connected",
             "connected": true, "jid": "s@sim", "qr": null, "pair_code": null,
-            "last_error": null, "plugins": ["echo"]
+            "last_error": null, "plugins": ["echo"], "owner": config.load().host.id
         })
     );
     let idle = api.json("/v1/sessions/idle").await;
     assert_eq!(
-        (idle["status"].as_str(), idle["connected"].as_bool()),
-        (Some("stopped"), Some(false))
+        (
+            idle["status"].as_str(),
+            idle["connected"].as_bool(),
+            idle["owner"].as_str()
+        ),
+        (Some("stopped"), Some(false), None),
+        "a stopped session runs nowhere"
     );
 
     for (method, path) in [

@@ -172,11 +172,14 @@ fn the_cli_manages_a_running_host() {
 
     let table = ok(&config, &["list"]);
     let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    let host_id = config.load().host.id;
     assert_eq!(
         rows,
         [
-            vec!["NAME", "CHANNEL", "STATUS", "ORIGIN", "JID", "PLUGINS", "ERROR"],
-            vec!["s", "sim", "connected", "config", "s@sim", "echo", "-"],
+            vec![
+                "NAME", "CHANNEL", "STATUS", "ORIGIN", "OWNER", "JID", "PLUGINS", "ERROR"
+            ],
+            vec!["s", "sim", "connected", "config", &host_id, "s@sim", "echo", "-"],
         ],
         "{table}"
     );

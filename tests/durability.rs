@@ -52,6 +52,7 @@ async fn unfinished_events_are_replayed_in_order_before_new_ones() {
     let config =
         TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
     let host = config.host().await;
+    host.hold_lease("s").await;
     let journal: Vec<JournalEntry> = ["a", "b", "c"]
         .iter()
         .enumerate()
@@ -68,6 +69,8 @@ async fn unfinished_events_are_replayed_in_order_before_new_ones() {
 
     host.supervisor.start("s").await.unwrap();
     host.wait_state("s", State::Connected).await;
+    // The replay's replies, before anything new is said.
+    host.supervisor.flush("s").await.unwrap();
     assert_eq!(host.say("s", "!echo d").await, ["d"]);
     assert_eq!(texts(&host, "s"), ["a", "b", "c", "d"], "replayed first, in order");
     // A redelivery of an old message is recognized.
@@ -90,6 +93,7 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
     let config =
         TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
     let host = config.host().await;
+    host.hold_lease("s").await;
     let action = Outbound::Text {
         chat: "user@sim".into(),
         text: "left over".into(),

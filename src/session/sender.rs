@@ -9,7 +9,8 @@
 //! retried with backoff (50 ms doubling to 5 s) until it goes through; one
 //! the channel can never perform is logged and dropped. Delivered rows are
 //! deleted by range, batched by the writer. On start, the rows a previous
-//! run left are delivered first.
+//! run left are delivered first. When hosts share a database, nothing is
+//! sent once this host's lease on the session may have expired.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,6 +156,12 @@ async fn send_one(link: &Link, row: &OutboxRow, tried: &watch::Sender<(i64, bool
     let id = link.channel.message_id(&row.key);
     let mut retry = FIRST_RETRY;
     loop {
+        // Hosts sharing a database: a host whose lease may be gone sends
+        // nothing (the row stays in the outbox for the session's new host).
+        if !link.writer.may_act(session) {
+            tracing::warn!(session, key = %row.key, "send held back: lease lost");
+            return;
+        }
         match link.channel.send(&id, action.clone()).await {
             Ok(()) => return,
             Err(error @ SendError::Unsupported { .. }) => {

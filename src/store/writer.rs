@@ -137,6 +137,12 @@ impl Writer {
         Writer { jobs, leases, failure }
     }
 
+    /// Whether this host may act for `session` now: always on SQLite; on a
+    /// shared database, while it holds the session's lease (see [`Leases`]).
+    pub fn may_act(&self, session: &str) -> bool {
+        self.leases.valid(session)
+    }
+
     /// `job` as queued, stamped for `session` when writes are fenced.
     fn stamped(&self, job: Job, session: Option<&str>) -> Queued {
         let stamp = session.filter(|_| self.leases.enabled()).map(|session| Stamp {

@@ -85,7 +85,8 @@ impl TestConfig {
         let path = dir.path().join("purr.toml");
         let database = postgres.then(fresh_pg_database);
         let host = match &database {
-            Some(url) => format!("database = \"{url}\"\n{host}"),
+            // A short renew interval: a host's first take of leases waits one.
+            Some(url) => format!("database = \"{url}\"\nlease_renew_ms = 100\nlease_expiry_ms = 2000\n{host}"),
             None => host.to_string(),
         };
         let this = TestConfig {
@@ -147,6 +148,27 @@ impl TestConfig {
 /// A running host under test.
 pub struct Host {
     pub supervisor: Supervisor,
+}
+
+impl Host {
+    /// On a shared (PostgreSQL) database, takes `session`'s lease for this
+    /// host, as running it would, so that what a test writes for it
+    /// directly (a previous run's leftovers) is accepted. Nothing on SQLite.
+    pub async fn hold_lease(&self, session: &str) {
+        let store = self.supervisor.store();
+        if !store.leases().enabled() {
+            return;
+        }
+        let id = self.supervisor.config().host.id;
+        let fence = store
+            .lease_take(&id, session, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .expect("the lease is free");
+        store
+            .leases()
+            .hold(session, fence, std::time::Instant::now(), Duration::from_secs(60));
+    }
 }
 
 impl Host {
