@@ -226,7 +226,7 @@ fn create_session(config: &TestConfig, api: &str, name: &str) {
 fn link_whatsapp_keys(config: &TestConfig) -> serde_json::Value {
     block_on(async {
         let store = Store::open(&data_dir(config)).await.unwrap();
-        let keys = WhatsappStore::new(store.db().clone(), "wa");
+        let keys = WhatsappStore::new(&store, "wa");
         let mut device = Device::new();
         device.push_name = "backed up".into();
         device.registration_id = 4242;
@@ -243,7 +243,7 @@ fn link_whatsapp_keys(config: &TestConfig) -> serde_json::Value {
 fn whatsapp_device(config: &TestConfig) -> Option<serde_json::Value> {
     block_on(async {
         let store = Store::open(&data_dir(config)).await.unwrap();
-        let keys = WhatsappStore::new(store.db().clone(), "wa");
+        let keys = WhatsappStore::new(&store, "wa");
         let device = keys.load().await.unwrap().map(|d| serde_json::to_value(&d).unwrap());
         let identity = keys.load_identity("15550001111.0:1@s.whatsapp.net").await.unwrap();
         assert_eq!(identity, Some([7; 32]), "the identity key");

@@ -458,7 +458,7 @@ fn nonempty(rows: &BTreeMap<String, i64>) -> Vec<&str> {
 
 /// `session`'s WhatsApp store in the host's database.
 fn wa_store(host: &Host, session: &str) -> WhatsappStore {
-    WhatsappStore::new(host.supervisor.store().db().clone(), session)
+    WhatsappStore::new(host.supervisor.store(), session)
 }
 
 /// The connection of the fake that offered the ref `qr` shows.

@@ -91,7 +91,7 @@ pub fn open(spec: &ChannelSpec, sink: EventSink, deps: &ChannelDeps) -> anyhow::
     match spec.kind {
         ChannelKind::Sim => Ok(Arc::new(deps.sim.channel(sink))),
         ChannelKind::Whatsapp => {
-            let store = whatsapp::WhatsappStore::new(deps.store.db().clone(), sink.session());
+            let store = whatsapp::WhatsappStore::new(&deps.store, sink.session());
             let channel =
                 whatsapp::WhatsappChannel::new(sink, store, deps.whatsapp.clone(), spec.pair_phone.as_deref());
             Ok(Arc::new(channel))

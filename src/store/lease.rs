@@ -10,13 +10,16 @@
 //! a take waits for a batch in flight, and the batch after it sees the new
 //! number). A host that stopped renewing in time (paused, cut off) treats
 //! its leases as lost from its own monotonic clock, before the database
-//! says so. On SQLite (one host) there are no leases and nothing is fenced.
+//! says so. Writes outside the writer are fenced too: see `fence.rs`. On
+//! SQLite (one host) there are no leases and nothing is fenced.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
+
+use super::fence::Claim;
 
 /// A lease this host holds.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +30,14 @@ struct Held {
     valid_until: Instant,
 }
 
+/// A lease this host held and dropped, until it takes it again.
+#[derive(Debug, Clone, Copy)]
+struct Dropped {
+    fence: i64,
+    /// Dropped after its time ran out here (lost), not given back.
+    lost: bool,
+}
+
 /// This host's leases; cheap to clone. Empty and unused on SQLite.
 #[derive(Debug, Clone)]
 pub struct Leases(Arc<Shared>);
@@ -34,6 +45,9 @@ pub struct Leases(Arc<Shared>);
 #[derive(Debug)]
 struct Shared {
     held: Mutex<HashMap<String, Held>>,
+    /// The leases dropped, for fencing writes outside the writer (see
+    /// `fence.rs`). Locked after `held` when both are.
+    dropped: Mutex<HashMap<String, Dropped>>,
     /// Whether writes are fenced (PostgreSQL).
     enabled: bool,
 }
@@ -42,6 +56,7 @@ impl Leases {
     pub(super) fn new(enabled: bool) -> Self {
         Leases(Arc::new(Shared {
             held: Mutex::default(),
+            dropped: Mutex::default(),
             enabled,
         }))
     }
@@ -61,6 +76,23 @@ impl Leases {
             .map(|lease| lease.fence)
     }
 
+    /// What a write of `session` outside the writer must find in the
+    /// lease row (see `fence.rs`).
+    pub(crate) fn claim(&self, session: &str) -> Claim {
+        if !self.0.enabled {
+            return Claim::Unfenced;
+        }
+        let held = self.0.held.lock().expect("leases lock");
+        if let Some(lease) = held.get(session) {
+            return Claim::Held(lease.fence);
+        }
+        match self.0.dropped.lock().expect("leases lock").get(session) {
+            Some(Dropped { fence, lost: true }) => Claim::Lost(*fence),
+            Some(Dropped { fence, lost: false }) => Claim::Free(Some(*fence)),
+            None => Claim::Free(None),
+        }
+    }
+
     /// Whether this host may act for `session` now (always, on SQLite).
     pub fn valid(&self, session: &str) -> bool {
         !self.0.enabled || self.fence(session).is_some()
@@ -72,11 +104,9 @@ impl Leases {
             fence,
             valid_until: since + valid_for,
         };
-        self.0
-            .held
-            .lock()
-            .expect("leases lock")
-            .insert(session.to_string(), lease);
+        let mut held = self.0.held.lock().expect("leases lock");
+        held.insert(session.to_string(), lease);
+        self.0.dropped.lock().expect("leases lock").remove(session);
     }
 
     /// Extends the leases renewed at `since`.
@@ -89,9 +119,19 @@ impl Leases {
         }
     }
 
-    /// Forgets a lease (lost or released): writes of the session are refused.
+    /// Forgets a lease (lost or released): writes of the session are
+    /// refused by the writer; outside it, once another host took the
+    /// session (see `fence.rs`).
     pub fn drop_lease(&self, session: &str) {
-        self.0.held.lock().expect("leases lock").remove(session);
+        let mut held = self.0.held.lock().expect("leases lock");
+        if let Some(lease) = held.remove(session) {
+            let dropped = Dropped {
+                fence: lease.fence,
+                lost: Instant::now() >= lease.valid_until,
+            };
+            let mut all = self.0.dropped.lock().expect("leases lock");
+            all.insert(session.to_string(), dropped);
+        }
     }
 
     /// The leases held, with their fencing numbers.

@@ -45,6 +45,7 @@ macro_rules! with_db {
 }
 
 pub mod backup;
+pub mod fence;
 mod journal;
 mod kv;
 mod lease;
@@ -66,6 +67,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+pub use fence::LeaseLost;
 pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent, Resume};
 pub use lease::{LeaseRow, Leases};
 pub use sessions::SessionRow;

@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, now_ms};
+use super::{Store, fence, now_ms};
 
 /// One stored session.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -87,16 +87,18 @@ impl Store {
         Ok(done > 0)
     }
 
-    /// Records (or clears) the session's linked account address.
+    /// Records (or clears) the session's linked account address; fenced
+    /// (see `fence.rs`): refused when another host may run the session.
     pub async fn session_set_jid(&self, name: &str, jid: Option<&str>) -> anyhow::Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "UPDATE sessions SET jid = $1 WHERE name = $2"
-        )
-        .bind(jid)
-        .bind(name)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        with_db!(&self.db, |pool| {
+            let mut tx = fence::begin(pool, &self.leases, name).await?;
+            sqlx::query("UPDATE sessions SET jid = $1 WHERE name = $2")
+                .bind(jid)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 

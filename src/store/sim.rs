@@ -3,12 +3,14 @@
 //! linked), the inbox of messages waiting for a session (`sim_inbox`,
 //! filled by `purr sim send`, possibly from another process, read in
 //! queue order from a cursor) and the log of what sessions sent
-//! (`sim_sent`, with `[sim] keep_sent`).
+//! (`sim_sent`, with `[sim] keep_sent`). Pairing and unpairing are fenced
+//! (see `fence.rs`): a host that may have lost the session's lease changes
+//! neither.
 
 use sqlx::{FromRow, QueryBuilder};
 
 use super::writer::statement_chunks;
-use super::{Store, now_ms};
+use super::{Store, fence, now_ms};
 
 /// A message the sim network holds for a session until it is journaled.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -34,28 +36,33 @@ impl Store {
 
     /// Records that `session` is linked as `jid`.
     pub async fn sim_pair(&self, session: &str, jid: &str) -> anyhow::Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO sim_pairings (session, jid, paired_at_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (session) DO UPDATE SET jid = excluded.jid, paired_at_ms = excluded.paired_at_ms",
-        )
-        .bind(session)
-        .bind(jid)
-        .bind(now_ms())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        with_db!(&self.db, |pool| {
+            let mut tx = fence::begin(pool, &self.leases, session).await?;
+            sqlx::query(
+                "INSERT INTO sim_pairings (session, jid, paired_at_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (session) DO UPDATE SET jid = excluded.jid, paired_at_ms = excluded.paired_at_ms",
+            )
+            .bind(session)
+            .bind(jid)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Unlinks `session`; returns whether it was linked.
     pub async fn sim_unpair(&self, session: &str) -> anyhow::Result<bool> {
-        let done = with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM sim_pairings WHERE session = $1"
-        )
-        .bind(session)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        let done = with_db!(&self.db, |pool| {
+            let mut tx = fence::begin(pool, &self.leases, session).await?;
+            let done = sqlx::query("DELETE FROM sim_pairings WHERE session = $1")
+                .bind(session)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done.rows_affected()
+        });
         Ok(done > 0)
     }
 

@@ -3,10 +3,13 @@
 //! The payloads stay here: a session keeps only each pending timer's id,
 //! due time, plugin and payload size in memory ([`TimerEntry`]) and reads
 //! the payload ([`Store::timer_get`]) when the timer comes due.
+//!
+//! The writes are fenced (see `fence.rs`): a host that may have lost the
+//! session's lease sets and deletes no timers of it.
 
 use sqlx::FromRow;
 
-use super::Store;
+use super::{Store, fence};
 
 /// One pending timer.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -31,31 +34,34 @@ pub struct TimerEntry {
 
 impl Store {
     pub async fn timer_insert(&self, row: &TimerRow) -> anyhow::Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO timers (id, session, plugin, due_at_ms, payload) VALUES ($1, $2, $3, $4, $5)"
-        )
-        .bind(&row.id)
-        .bind(&row.session)
-        .bind(&row.plugin)
-        .bind(row.due_at_ms)
-        .bind(&row.payload)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        with_db!(&self.db, |pool| {
+            let mut tx = fence::begin(pool, &self.leases, &row.session).await?;
+            sqlx::query("INSERT INTO timers (id, session, plugin, due_at_ms, payload) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&row.id)
+                .bind(&row.session)
+                .bind(&row.plugin)
+                .bind(row.due_at_ms)
+                .bind(&row.payload)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
         Ok(())
     }
 
     /// Deletes timer `id` if it belongs to (`session`, `plugin`); returns whether it did.
     pub async fn timer_delete(&self, session: &str, plugin: &str, id: &str) -> anyhow::Result<bool> {
-        let done = with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM timers WHERE id = $1 AND session = $2 AND plugin = $3"
-        )
-        .bind(id)
-        .bind(session)
-        .bind(plugin)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
+        let done = with_db!(&self.db, |pool| {
+            let mut tx = fence::begin(pool, &self.leases, session).await?;
+            let done = sqlx::query("DELETE FROM timers WHERE id = $1 AND session = $2 AND plugin = $3")
+                .bind(id)
+                .bind(session)
+                .bind(plugin)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done.rows_affected()
+        });
         Ok(done > 0)
     }
 
@@ -104,11 +110,15 @@ impl Store {
 
     /// Deletes every timer of the session; returns how many.
     pub async fn timers_delete_session(&self, session: &str) -> anyhow::Result<u64> {
-        let done = with_db!(&self.db, |pool| sqlx::query("DELETE FROM timers WHERE session = $1")
-            .bind(session)
-            .execute(pool)
-            .await
-            .map(|done| done.rows_affected()))?;
+        let done = with_db!(&self.db, |pool| {
+            let mut tx = fence::begin(pool, &self.leases, session).await?;
+            let done = sqlx::query("DELETE FROM timers WHERE session = $1")
+                .bind(session)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done.rows_affected()
+        });
         Ok(done)
     }
 }

@@ -37,22 +37,22 @@ impl AppSyncStore for WhatsappStore {
     async fn set_sync_key(&self, key_id: &[u8], key: AppStateSyncKey) -> Result<()> {
         // `seq` goes past every key of the session, this one included: the
         // key set last is the latest, even when it is set again.
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_app_state_keys (session, key_id, key_data, fingerprint, timestamp, seq)
-             VALUES ($1, $2, $3, $4, $5,
-                     (SELECT coalesce(max(seq), 0) + 1 FROM wa_app_state_keys WHERE session = $1))
-             ON CONFLICT (session, key_id) DO UPDATE SET key_data = excluded.key_data,
-                 fingerprint = excluded.fingerprint, timestamp = excluded.timestamp, seq = excluded.seq",
-        )
-        .bind(&self.session)
-        .bind(key_id)
-        .bind(&key.key_data)
-        .bind(&key.fingerprint)
-        .bind(key.timestamp)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "set_sync_key")?;
+        write_one!(
+            self,
+            "set_sync_key",
+            sqlx::query(
+                "INSERT INTO wa_app_state_keys (session, key_id, key_data, fingerprint, timestamp, seq)
+                 VALUES ($1, $2, $3, $4, $5,
+                         (SELECT coalesce(max(seq), 0) + 1 FROM wa_app_state_keys WHERE session = $1))
+                 ON CONFLICT (session, key_id) DO UPDATE SET key_data = excluded.key_data,
+                     fingerprint = excluded.fingerprint, timestamp = excluded.timestamp, seq = excluded.seq",
+            )
+            .bind(&self.session)
+            .bind(key_id)
+            .bind(&key.key_data)
+            .bind(&key.fingerprint)
+            .bind(key.timestamp)
+        );
         Ok(())
     }
 
@@ -75,17 +75,17 @@ impl AppSyncStore for WhatsappStore {
     async fn set_version(&self, name: &str, state: HashState) -> Result<()> {
         const OP: &str = "set_version";
         let state = serde_json::to_vec(&state).map_err(|e| self.serde_error(OP, e))?;
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_app_state_versions (session, name, state) VALUES ($1, $2, $3)
-             ON CONFLICT (session, name) DO UPDATE SET state = excluded.state",
-        )
-        .bind(&self.session)
-        .bind(name)
-        .bind(state)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, OP)?;
+        write_one!(
+            self,
+            OP,
+            sqlx::query(
+                "INSERT INTO wa_app_state_versions (session, name, state) VALUES ($1, $2, $3)
+                 ON CONFLICT (session, name) DO UPDATE SET state = excluded.state",
+            )
+            .bind(&self.session)
+            .bind(name)
+            .bind(state)
+        );
         Ok(())
     }
 
@@ -97,7 +97,7 @@ impl AppSyncStore for WhatsappStore {
         let version = i64::try_from(version).map_err(|_| self.invalid(OP, format_args!("version {version}")))?;
         let mutations = by_key(mutations, |mac| &mac.index_mac[..]);
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in mutations.chunks(rows_per_statement(5)) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO wa_app_state_mutation_macs (session, name, index_mac, version, value_mac) ",
@@ -166,7 +166,7 @@ impl AppSyncStore for WhatsappStore {
             return Ok(());
         }
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in index_macs.chunks(rows_per_statement(1) - 1) {
                 let mut q = QueryBuilder::<Db>::new("DELETE FROM wa_app_state_mutation_macs WHERE session = ");
                 q.push_bind(&self.session)
@@ -185,15 +185,13 @@ impl AppSyncStore for WhatsappStore {
     }
 
     async fn clear_mutation_macs(&self, name: &str) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_app_state_mutation_macs WHERE session = $1 AND name = $2"
-        )
-        .bind(&self.session)
-        .bind(name)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "clear_mutation_macs")?;
+        write_one!(
+            self,
+            "clear_mutation_macs",
+            sqlx::query("DELETE FROM wa_app_state_mutation_macs WHERE session = $1 AND name = $2")
+                .bind(&self.session)
+                .bind(name)
+        );
         Ok(())
     }
 

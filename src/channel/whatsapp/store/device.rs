@@ -34,16 +34,16 @@ impl DeviceStore for WhatsappStore {
     async fn save(&self, device: &Device) -> Result<()> {
         const OP: &str = "save device";
         let blob = self.encode_device(OP, device)?;
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_device (session, device) VALUES ($1, $2)
-             ON CONFLICT (session) DO UPDATE SET device = excluded.device",
-        )
-        .bind(&self.session)
-        .bind(blob)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, OP)?;
+        write_one!(
+            self,
+            OP,
+            sqlx::query(
+                "INSERT INTO wa_device (session, device) VALUES ($1, $2)
+                 ON CONFLICT (session) DO UPDATE SET device = excluded.device",
+            )
+            .bind(&self.session)
+            .bind(blob)
+        );
         Ok(())
     }
 
@@ -79,7 +79,7 @@ impl DeviceStore for WhatsappStore {
         const OP: &str = "create device";
         let blob = self.encode_device(OP, &Device::new())?;
         let id: i64 = with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             sqlx::query("INSERT INTO wa_device (session, device) VALUES ($1, $2) ON CONFLICT (session) DO NOTHING")
                 .bind(&self.session)
                 .bind(blob)

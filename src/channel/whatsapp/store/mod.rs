@@ -20,7 +20,14 @@
 //! - `device`: `DeviceStore` (the account's own keys).
 //!
 //! This file holds the handle, [`WhatsappStore::wipe`] and what the groups
-//! share: error mapping and statement batching.
+//! share: error mapping, statement batching and fenced writes.
+//!
+//! Every write is fenced (`store/fence.rs`): it is a transaction that first
+//! checks the session's lease, so a host that lost the session (paused
+//! past its lease, cut off) writes none of its keys once another host took
+//! it over; the write fails with a `StoreError::Database` whose source is
+//! a [`LeaseLost`]. One-statement writes go through `write_one!`. Reads
+//! are not fenced.
 //!
 //! Semantics follow wacore's reference `InMemoryBackend` (the tests compare
 //! the two call by call). Batches (`*_batch`, `put_lid_mappings`,
@@ -52,6 +59,21 @@
 //! postcard) would fail on the first added field. Signal records and other
 //! byte strings the crate hands us are stored as they come.
 
+/// Runs one statement writing this session's rows in a fenced transaction
+/// ([`WhatsappStore::begin`]) and commits it; gives the rows affected.
+/// `$query` (a `sqlx::query(...)` with its binds) is built once per
+/// backend, as in `with_db!`; errors are returned as operation `$op`'s.
+macro_rules! write_one {
+    ($store:expr, $op:expr, $query:expr) => {
+        $crate::with_db!(&$store.db, |pool| {
+            let mut tx = $store.begin($op, pool).await?;
+            let done = $query.execute(&mut *tx).await.ctx($store, $op)?;
+            tx.commit().await.ctx($store, $op)?;
+            done.rows_affected()
+        })
+    };
+}
+
 mod app_sync;
 mod device;
 mod msg_secret;
@@ -63,9 +85,10 @@ mod tests;
 use std::collections::{BTreeMap, HashSet};
 use std::hash::Hash;
 
-use sqlx::AssertSqlSafe;
+use sqlx::{AssertSqlSafe, Pool, Transaction};
 
-use crate::store::Db;
+use crate::store::fence::{self, Fence};
+use crate::store::{Db, LeaseLost, Leases, Store};
 use crate::with_db;
 use whatsapp_rust::wacore::store::error::StoreError;
 
@@ -100,6 +123,8 @@ const MAX_VARIABLES: usize = 999;
 #[derive(Clone)]
 pub struct WhatsappStore {
     db: Db,
+    /// This host's leases, which fence every write.
+    leases: Leases,
     session: String,
 }
 
@@ -110,18 +135,22 @@ impl std::fmt::Debug for WhatsappStore {
 }
 
 impl WhatsappStore {
-    /// The store of `session`'s rows in `db` (purr's database, migrated).
-    pub fn new(db: Db, session: impl Into<String>) -> Self {
+    /// The store of `session`'s rows in `store`'s database, its writes
+    /// fenced by `store`'s leases.
+    pub fn new(store: &Store, session: impl Into<String>) -> Self {
         WhatsappStore {
-            db,
+            db: store.db().clone(),
+            leases: store.leases().clone(),
             session: session.into(),
         }
     }
 
-    /// Deletes every row of this session (all wa_ tables) in one transaction.
+    /// Deletes every row of this session (all wa_ tables) in one
+    /// transaction; refused with [`LeaseLost`] when another host may run
+    /// the session.
     pub async fn wipe(&self) -> anyhow::Result<()> {
         with_db!(&self.db, |pool| {
-            let mut tx = pool.begin().await?;
+            let mut tx = fence::begin(pool, &self.leases, &self.session).await?;
             for table in TABLES {
                 // `table` comes from the constant list above.
                 sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE session = $1")))
@@ -132,6 +161,36 @@ impl WhatsappStore {
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// Begins a transaction writing this session's rows for operation `op`,
+    /// fenced (see `store/fence.rs`).
+    async fn begin<DB: Fence>(
+        &self,
+        op: &'static str,
+        pool: &Pool<DB>,
+    ) -> Result<Transaction<'static, DB>, StoreError> {
+        fence::begin(pool, &self.leases, &self.session)
+            .await
+            .map_err(|error| self.fence_error(op, error))
+    }
+
+    /// An error of [`fence::begin`]: a database error as [`db_error`](Self::db_error),
+    /// a refusal as a database error whose source is the [`LeaseLost`].
+    fn fence_error(&self, op: &'static str, error: anyhow::Error) -> StoreError {
+        let error = match error.downcast::<sqlx::Error>() {
+            Ok(error) => return self.db_error(op, error),
+            Err(error) => error,
+        };
+        let source: Box<dyn std::error::Error + Send + Sync> = match error.downcast::<LeaseLost>() {
+            Ok(lost) => Box::new(lost),
+            Err(error) => error.into(),
+        };
+        StoreError::Database(Box::new(Failure {
+            session: self.session.clone(),
+            op,
+            source,
+        }))
     }
 
     /// A database error of operation `op`, with this session for context.

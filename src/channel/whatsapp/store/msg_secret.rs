@@ -27,7 +27,7 @@ impl MsgSecretStore for WhatsappStore {
         let stored = entries.len();
         let entries = merge_duplicates(entries);
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in entries.chunks(rows_per_statement(7)) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO wa_msg_secrets (session, chat, sender, msg_id, secret, expires_at, message_ts) ",
@@ -84,15 +84,13 @@ impl MsgSecretStore for WhatsappStore {
     }
 
     async fn delete_expired_msg_secrets(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let done = with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_msg_secrets WHERE session = $1 AND expires_at <> 0 AND expires_at <= $2"
-        )
-        .bind(&self.session)
-        .bind(cutoff_timestamp)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_expired_msg_secrets")?;
+        let done = write_one!(
+            self,
+            "delete_expired_msg_secrets",
+            sqlx::query("DELETE FROM wa_msg_secrets WHERE session = $1 AND expires_at <> 0 AND expires_at <= $2")
+                .bind(&self.session)
+                .bind(cutoff_timestamp)
+        );
         Ok(count(done))
     }
 }

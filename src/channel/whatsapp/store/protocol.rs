@@ -40,7 +40,7 @@ impl WhatsappStore {
         let now = now_secs();
         let rows = by_key(rows, |row| (row.chat, row.sender, row.id));
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, op)?;
+            let mut tx = self.begin(op, pool).await?;
             for chunk in rows.chunks(rows_per_statement(6)) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO wa_pending_inbound (session, chat, sender, id, message, created_at) ",
@@ -69,7 +69,7 @@ impl WhatsappStore {
             return Ok(());
         }
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, op)?;
+            let mut tx = self.begin(op, pool).await?;
             for chunk in keys.chunks(rows_per_statement(3)) {
                 let mut q = QueryBuilder::<Db>::new("DELETE FROM wa_pending_inbound WHERE session = ");
                 q.push_bind(&self.session).push(" AND (chat, sender, id) IN (VALUES ");
@@ -100,7 +100,7 @@ impl WhatsappStore {
             .map(|r| Ok((&r.user, serde_json::to_vec(r).map_err(|e| self.serde_error(op, e))?)))
             .collect::<Result<Vec<_>>>()?;
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, op)?;
+            let mut tx = self.begin(op, pool).await?;
             for chunk in rows.chunks(rows_per_statement(3)) {
                 // "user" quoted: PostgreSQL reads a bare `user` as CURRENT_USER.
                 let mut q = QueryBuilder::<Db>::new("INSERT INTO wa_device_lists (session, \"user\", record) ");
@@ -138,7 +138,7 @@ impl ProtocolStore for WhatsappStore {
         }
         let entries = by_key(entries, |(device_jid, _)| *device_jid);
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in entries.chunks(rows_per_statement(4)) {
                 let mut q = QueryBuilder::<Db>::new(
                     "INSERT INTO wa_sender_key_devices (session, group_jid, device_jid, has_key) ",
@@ -157,15 +157,13 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn clear_sender_key_devices(&self, group_jid: &str) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_sender_key_devices WHERE session = $1 AND group_jid = $2"
-        )
-        .bind(&self.session)
-        .bind(group_jid)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "clear_sender_key_devices")?;
+        write_one!(
+            self,
+            "clear_sender_key_devices",
+            sqlx::query("DELETE FROM wa_sender_key_devices WHERE session = $1 AND group_jid = $2")
+                .bind(&self.session)
+                .bind(group_jid)
+        );
         Ok(())
     }
 
@@ -175,7 +173,7 @@ impl ProtocolStore for WhatsappStore {
             return Ok(());
         }
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in device_jids.chunks(rows_per_statement(1)) {
                 let mut q = QueryBuilder::<Db>::new("DELETE FROM wa_sender_key_devices WHERE session = ");
                 q.push_bind(&self.session).push(" AND device_jid IN (");
@@ -191,14 +189,11 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn clear_all_sender_key_devices(&self) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_sender_key_devices WHERE session = $1"
-        )
-        .bind(&self.session)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "clear_all_sender_key_devices")?;
+        write_one!(
+            self,
+            "clear_all_sender_key_devices",
+            sqlx::query("DELETE FROM wa_sender_key_devices WHERE session = $1").bind(&self.session)
+        );
         Ok(())
     }
 
@@ -261,7 +256,7 @@ impl ProtocolStore for WhatsappStore {
         };
         let entries = last_wins(entries, |e| &e.lid);
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in entries.chunks(rows_per_statement(6)) {
                 let mut q = QueryBuilder::<Db>::new(insert);
                 q.push(" (session, lid, phone_number, created_at, updated_at, learning_source) ");
@@ -295,18 +290,18 @@ impl ProtocolStore for WhatsappStore {
     // --- Base keys ---
 
     async fn save_base_key(&self, address: &str, message_id: &str, base_key: &[u8]) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_base_keys (session, address, message_id, base_key) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (session, address, message_id) DO UPDATE SET base_key = excluded.base_key",
-        )
-        .bind(&self.session)
-        .bind(address)
-        .bind(message_id)
-        .bind(base_key)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "save_base_key")?;
+        write_one!(
+            self,
+            "save_base_key",
+            sqlx::query(
+                "INSERT INTO wa_base_keys (session, address, message_id, base_key) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (session, address, message_id) DO UPDATE SET base_key = excluded.base_key",
+            )
+            .bind(&self.session)
+            .bind(address)
+            .bind(message_id)
+            .bind(base_key)
+        );
         Ok(())
     }
 
@@ -325,16 +320,14 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn delete_base_key(&self, address: &str, message_id: &str) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_base_keys WHERE session = $1 AND address = $2 AND message_id = $3"
-        )
-        .bind(&self.session)
-        .bind(address)
-        .bind(message_id)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_base_key")?;
+        write_one!(
+            self,
+            "delete_base_key",
+            sqlx::query("DELETE FROM wa_base_keys WHERE session = $1 AND address = $2 AND message_id = $3")
+                .bind(&self.session)
+                .bind(address)
+                .bind(message_id)
+        );
         Ok(())
     }
 
@@ -365,15 +358,13 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn delete_devices(&self, user: &str) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_device_lists WHERE session = $1 AND \"user\" = $2"
-        )
-        .bind(&self.session)
-        .bind(user)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_devices")?;
+        write_one!(
+            self,
+            "delete_devices",
+            sqlx::query("DELETE FROM wa_device_lists WHERE session = $1 AND \"user\" = $2")
+                .bind(&self.session)
+                .bind(user)
+        );
         Ok(())
     }
 
@@ -391,30 +382,28 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn put_group_metadata(&self, group_jid: &str, blob: &[u8]) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_group_metadata (session, group_jid, metadata) VALUES ($1, $2, $3)
-             ON CONFLICT (session, group_jid) DO UPDATE SET metadata = excluded.metadata",
-        )
-        .bind(&self.session)
-        .bind(group_jid)
-        .bind(blob)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "put_group_metadata")?;
+        write_one!(
+            self,
+            "put_group_metadata",
+            sqlx::query(
+                "INSERT INTO wa_group_metadata (session, group_jid, metadata) VALUES ($1, $2, $3)
+                 ON CONFLICT (session, group_jid) DO UPDATE SET metadata = excluded.metadata",
+            )
+            .bind(&self.session)
+            .bind(group_jid)
+            .bind(blob)
+        );
         Ok(())
     }
 
     async fn delete_group_metadata(&self, group_jid: &str) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_group_metadata WHERE session = $1 AND group_jid = $2"
-        )
-        .bind(&self.session)
-        .bind(group_jid)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_group_metadata")?;
+        write_one!(
+            self,
+            "delete_group_metadata",
+            sqlx::query("DELETE FROM wa_group_metadata WHERE session = $1 AND group_jid = $2")
+                .bind(&self.session)
+                .bind(group_jid)
+        );
         Ok(())
     }
 
@@ -437,34 +426,32 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn put_tc_token(&self, jid: &str, entry: &TcTokenEntry) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (session, jid) DO UPDATE SET token = excluded.token,
-                 token_timestamp = excluded.token_timestamp, sender_timestamp = excluded.sender_timestamp",
-        )
-        .bind(&self.session)
-        .bind(jid)
-        .bind(&entry.token)
-        .bind(entry.token_timestamp)
-        .bind(entry.sender_timestamp)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "put_tc_token")?;
+        write_one!(
+            self,
+            "put_tc_token",
+            sqlx::query(
+                "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (session, jid) DO UPDATE SET token = excluded.token,
+                     token_timestamp = excluded.token_timestamp, sender_timestamp = excluded.sender_timestamp",
+            )
+            .bind(&self.session)
+            .bind(jid)
+            .bind(&entry.token)
+            .bind(entry.token_timestamp)
+            .bind(entry.sender_timestamp)
+        );
         Ok(())
     }
 
     async fn delete_tc_token(&self, jid: &str) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_tc_tokens WHERE session = $1 AND jid = $2"
-        )
-        .bind(&self.session)
-        .bind(jid)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_tc_token")?;
+        write_one!(
+            self,
+            "delete_tc_token",
+            sqlx::query("DELETE FROM wa_tc_tokens WHERE session = $1 AND jid = $2")
+                .bind(&self.session)
+                .bind(jid)
+        );
         Ok(())
     }
 
@@ -481,18 +468,18 @@ impl ProtocolStore for WhatsappStore {
     async fn delete_expired_tc_tokens(&self, token_cutoff: i64, sender_cutoff: i64) -> Result<u32> {
         // A row goes only when both its received token and its sender bucket
         // are dead (expired or absent).
-        let done = with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_tc_tokens WHERE session = $1
-             AND NOT (length(token) > 0 AND token_timestamp >= $2)
-             AND NOT (sender_timestamp IS NOT NULL AND sender_timestamp >= $3)",
-        )
-        .bind(&self.session)
-        .bind(token_cutoff)
-        .bind(sender_cutoff)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_expired_tc_tokens")?;
+        let done = write_one!(
+            self,
+            "delete_expired_tc_tokens",
+            sqlx::query(
+                "DELETE FROM wa_tc_tokens WHERE session = $1
+                 AND NOT (length(token) > 0 AND token_timestamp >= $2)
+                 AND NOT (sender_timestamp IS NOT NULL AND sender_timestamp >= $3)",
+            )
+            .bind(&self.session)
+            .bind(token_cutoff)
+            .bind(sender_cutoff)
+        );
         Ok(count(done))
     }
 
@@ -500,45 +487,45 @@ impl ProtocolStore for WhatsappStore {
         // One upsert: a byte-less placeholder when absent, else the sender
         // bucket moves forward only (the token is left alone).
         const NO_TOKEN: &[u8] = &[];
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
-             VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (session, jid) DO UPDATE SET
-                 sender_timestamp = CASE
-                     WHEN wa_tc_tokens.sender_timestamp IS NULL
-                       OR excluded.sender_timestamp > wa_tc_tokens.sender_timestamp
-                     THEN excluded.sender_timestamp
-                     ELSE wa_tc_tokens.sender_timestamp END",
-        )
-        .bind(&self.session)
-        .bind(jid)
-        .bind(NO_TOKEN)
-        .bind(sender_timestamp)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "touch_tc_token_sender_timestamp")?;
+        write_one!(
+            self,
+            "touch_tc_token_sender_timestamp",
+            sqlx::query(
+                "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
+                 VALUES ($1, $2, $3, $4, $4)
+                 ON CONFLICT (session, jid) DO UPDATE SET
+                     sender_timestamp = CASE
+                         WHEN wa_tc_tokens.sender_timestamp IS NULL
+                           OR excluded.sender_timestamp > wa_tc_tokens.sender_timestamp
+                         THEN excluded.sender_timestamp
+                         ELSE wa_tc_tokens.sender_timestamp END",
+            )
+            .bind(&self.session)
+            .bind(jid)
+            .bind(NO_TOKEN)
+            .bind(sender_timestamp)
+        );
         Ok(())
     }
 
     async fn store_received_tc_token(&self, jid: &str, token: &[u8], token_timestamp: i64) -> Result<()> {
         // One upsert, newer-wins: an existing real token is replaced only by
         // one at least as new; a placeholder by any. The sender bucket stays.
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
-             VALUES ($1, $2, $3, $4, NULL)
-             ON CONFLICT (session, jid) DO UPDATE SET
-                 token = excluded.token, token_timestamp = excluded.token_timestamp
-             WHERE length(wa_tc_tokens.token) = 0 OR excluded.token_timestamp >= wa_tc_tokens.token_timestamp",
-        )
-        .bind(&self.session)
-        .bind(jid)
-        .bind(token)
-        .bind(token_timestamp)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "store_received_tc_token")?;
+        write_one!(
+            self,
+            "store_received_tc_token",
+            sqlx::query(
+                "INSERT INTO wa_tc_tokens (session, jid, token, token_timestamp, sender_timestamp)
+                 VALUES ($1, $2, $3, $4, NULL)
+                 ON CONFLICT (session, jid) DO UPDATE SET
+                     token = excluded.token, token_timestamp = excluded.token_timestamp
+                 WHERE length(wa_tc_tokens.token) = 0 OR excluded.token_timestamp >= wa_tc_tokens.token_timestamp",
+            )
+            .bind(&self.session)
+            .bind(jid)
+            .bind(token)
+            .bind(token_timestamp)
+        );
         Ok(())
     }
 
@@ -547,46 +534,51 @@ impl ProtocolStore for WhatsappStore {
     async fn store_sent_message(&self, chat_jid: &str, message_id: &str, payload: &[u8]) -> Result<()> {
         // No count cap like the reference store's: that one bounds memory;
         // on disk the keepalive's age sweep is the bound.
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_sent_messages (session, chat_jid, message_id, payload, created_at)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (session, chat_jid, message_id) DO UPDATE SET
-                 payload = excluded.payload, created_at = excluded.created_at",
-        )
-        .bind(&self.session)
-        .bind(chat_jid)
-        .bind(message_id)
-        .bind(payload)
-        .bind(now_secs())
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "store_sent_message")?;
+        write_one!(
+            self,
+            "store_sent_message",
+            sqlx::query(
+                "INSERT INTO wa_sent_messages (session, chat_jid, message_id, payload, created_at)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (session, chat_jid, message_id) DO UPDATE SET
+                     payload = excluded.payload, created_at = excluded.created_at",
+            )
+            .bind(&self.session)
+            .bind(chat_jid)
+            .bind(message_id)
+            .bind(payload)
+            .bind(now_secs())
+        );
         Ok(())
     }
 
     async fn take_sent_message(&self, chat_jid: &str, message_id: &str) -> Result<Option<Vec<u8>>> {
-        with_db!(&self.db, |pool| sqlx::query_scalar(
-            "DELETE FROM wa_sent_messages WHERE session = $1 AND chat_jid = $2 AND message_id = $3 RETURNING payload",
-        )
-        .bind(&self.session)
-        .bind(chat_jid)
-        .bind(message_id)
-        .fetch_optional(pool)
-        .await)
-        .ctx(self, "take_sent_message")
+        const OP: &str = "take_sent_message";
+        with_db!(&self.db, |pool| {
+            let mut tx = self.begin(OP, pool).await?;
+            let payload = sqlx::query_scalar(
+                "DELETE FROM wa_sent_messages WHERE session = $1 AND chat_jid = $2 AND message_id = $3 \
+                 RETURNING payload",
+            )
+            .bind(&self.session)
+            .bind(chat_jid)
+            .bind(message_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx(self, OP)?;
+            tx.commit().await.ctx(self, OP)?;
+            Ok(payload)
+        })
     }
 
     async fn delete_expired_sent_messages(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let done = with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_sent_messages WHERE session = $1 AND created_at < $2"
-        )
-        .bind(&self.session)
-        .bind(cutoff_timestamp)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_expired_sent_messages")?;
+        let done = write_one!(
+            self,
+            "delete_expired_sent_messages",
+            sqlx::query("DELETE FROM wa_sent_messages WHERE session = $1 AND created_at < $2")
+                .bind(&self.session)
+                .bind(cutoff_timestamp)
+        );
         Ok(count(done))
     }
 
@@ -621,15 +613,13 @@ impl ProtocolStore for WhatsappStore {
     }
 
     async fn delete_expired_pending_inbound(&self, cutoff_timestamp: i64) -> Result<u32> {
-        let done = with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_pending_inbound WHERE session = $1 AND created_at < $2"
-        )
-        .bind(&self.session)
-        .bind(cutoff_timestamp)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "delete_expired_pending_inbound")?;
+        let done = write_one!(
+            self,
+            "delete_expired_pending_inbound",
+            sqlx::query("DELETE FROM wa_pending_inbound WHERE session = $1 AND created_at < $2")
+                .bind(&self.session)
+                .bind(cutoff_timestamp)
+        );
         Ok(count(done))
     }
 

@@ -30,7 +30,7 @@ impl WhatsappStore {
         }
         let rows = by_key(rows, |(address, _)| *address);
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, op)?;
+            let mut tx = self.begin(op, pool).await?;
             for chunk in rows.chunks(rows_per_statement(3)) {
                 let mut q = QueryBuilder::<Db>::new(format!("INSERT INTO {table} (session, address, {value_column}) "));
                 q.push_values(chunk, |mut row, (address, value)| {
@@ -66,15 +66,15 @@ impl WhatsappStore {
     /// Deletes the row of `address` in `table`.
     async fn delete_address(&self, op: &'static str, table: &str, address: &str) -> Result<()> {
         // `table` is a constant of this file.
-        with_db!(&self.db, |pool| sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE session = $1 AND address = $2"
-        )))
-        .bind(&self.session)
-        .bind(address)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, op)?;
+        write_one!(
+            self,
+            op,
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE session = $1 AND address = $2"
+            )))
+            .bind(&self.session)
+            .bind(address)
+        );
         Ok(())
     }
 }
@@ -171,7 +171,7 @@ impl SignalStore for WhatsappStore {
         }
         let keys = by_key(keys, |(id, _)| *id);
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in keys.chunks(rows_per_statement(4)) {
                 let mut q = QueryBuilder::<Db>::new("INSERT INTO wa_prekeys (session, id, record, uploaded) ");
                 q.push_values(chunk, |mut row, (id, record)| {
@@ -232,7 +232,7 @@ impl SignalStore for WhatsappStore {
             return Ok(());
         }
         with_db!(&self.db, |pool, Db| {
-            let mut tx = pool.begin().await.ctx(self, OP)?;
+            let mut tx = self.begin(OP, pool).await?;
             for chunk in ids.chunks(rows_per_statement(1)) {
                 let mut q = QueryBuilder::<Db>::new("UPDATE wa_prekeys SET uploaded = TRUE WHERE session = ");
                 q.push_bind(&self.session).push(" AND id IN (");
@@ -248,15 +248,13 @@ impl SignalStore for WhatsappStore {
     }
 
     async fn remove_prekey(&self, id: u32) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_prekeys WHERE session = $1 AND id = $2"
-        )
-        .bind(&self.session)
-        .bind(i64::from(id))
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "remove_prekey")?;
+        write_one!(
+            self,
+            "remove_prekey",
+            sqlx::query("DELETE FROM wa_prekeys WHERE session = $1 AND id = $2")
+                .bind(&self.session)
+                .bind(i64::from(id))
+        );
         Ok(())
     }
 
@@ -273,17 +271,17 @@ impl SignalStore for WhatsappStore {
     }
 
     async fn store_signed_prekey(&self, id: u32, record: &[u8]) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "INSERT INTO wa_signed_prekeys (session, id, record) VALUES ($1, $2, $3)
-             ON CONFLICT (session, id) DO UPDATE SET record = excluded.record",
-        )
-        .bind(&self.session)
-        .bind(i64::from(id))
-        .bind(record)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "store_signed_prekey")?;
+        write_one!(
+            self,
+            "store_signed_prekey",
+            sqlx::query(
+                "INSERT INTO wa_signed_prekeys (session, id, record) VALUES ($1, $2, $3)
+                 ON CONFLICT (session, id) DO UPDATE SET record = excluded.record",
+            )
+            .bind(&self.session)
+            .bind(i64::from(id))
+            .bind(record)
+        );
         Ok(())
     }
 
@@ -313,15 +311,13 @@ impl SignalStore for WhatsappStore {
     }
 
     async fn remove_signed_prekey(&self, id: u32) -> Result<()> {
-        with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM wa_signed_prekeys WHERE session = $1 AND id = $2"
-        )
-        .bind(&self.session)
-        .bind(i64::from(id))
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))
-        .ctx(self, "remove_signed_prekey")?;
+        write_one!(
+            self,
+            "remove_signed_prekey",
+            sqlx::query("DELETE FROM wa_signed_prekeys WHERE session = $1 AND id = $2")
+                .bind(&self.session)
+                .bind(i64::from(id))
+        );
         Ok(())
     }
 

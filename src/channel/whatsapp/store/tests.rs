@@ -54,7 +54,7 @@ async fn reopenable_db() -> (Store, Reopen) {
 }
 
 fn wa(store: &Store, session: &str) -> WhatsappStore {
-    WhatsappStore::new(store.db().clone(), session)
+    WhatsappStore::new(store, session)
 }
 
 fn mac(index: u8, value: u8) -> AppStateMutationMAC {
