@@ -8,13 +8,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{KillOnDrop, PATIENCE, TestConfig, purr_command, sim_queue, sim_sent};
+use common::{KillOnDrop, PATIENCE, TestConfig, free_port, purr_command, sim_queue, sim_sent};
 use purr::channel::whatsapp::WhatsappStore;
 use purr::store::Store;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -42,10 +41,6 @@ plugins = ["probe"]
 
 /// Messages queued per `purr sim send` of the stream.
 const CHUNK: usize = 100;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// A config with its own data dir and API port, keeping what sim sessions send.
 fn config() -> (TestConfig, String) {

@@ -6,21 +6,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use common::{ECHO_ALONE, KillOnDrop, PATIENCE, TestConfig};
+use common::{ECHO_ALONE, KillOnDrop, PATIENCE, TestConfig, free_port};
 use serde_json::Value;
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 fn purr(config: &TestConfig, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_purr"));

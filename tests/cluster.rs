@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{KillOnDrop, PATIENCE, TestConfig, purr_command, sim_queue, sim_sent};
+use common::{KillOnDrop, PATIENCE, TestConfig, free_port, purr_command, sim_queue, sim_sent};
 use sqlx::Connection as _;
 
 const SESSIONS: usize = 30;
@@ -27,7 +27,8 @@ fn config() -> Option<TestConfig> {
             "\n[sessions.s{n:02}]\nchannel = \"sim\"\nplugins = [\"echo\"]\n"
         ));
     }
-    let host = "api = \"127.0.0.1:0\"\nid = \"${PURR_HOST}\"\nlease_renew_ms = 200\nlease_expiry_ms = 1000";
+    let host =
+        "api = \"127.0.0.1:${PURR_API_PORT}\"\nid = \"${PURR_HOST}\"\nlease_renew_ms = 200\nlease_expiry_ms = 1000";
     let config = TestConfig::with_host(host, &body);
     if config.database.is_none() {
         eprintln!(
@@ -42,13 +43,28 @@ fn config() -> Option<TestConfig> {
     Some(config)
 }
 
-fn run(config: &TestConfig, host: &str) -> KillOnDrop {
+/// A host named `host`, its API on `port`.
+fn run(config: &TestConfig, host: &str, port: u16) -> KillOnDrop {
     KillOnDrop(
         purr_command(config, &["run"])
             .env("PURR_HOST", host)
+            .env("PURR_API_PORT", port.to_string())
             .spawn()
             .expect("purr run"),
     )
+}
+
+/// `purr <args>` against the API on `port`: (success, stdout, stderr).
+fn remote(config: &TestConfig, port: u16, args: &[&str]) -> (bool, String, String) {
+    let api = format!("127.0.0.1:{port}");
+    let output = purr_command(config, args)
+        .args(["--api", &api])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("purr");
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (output.status.success(), text(output.stdout), text(output.stderr))
 }
 
 fn signal(host: &KillOnDrop, signal: &str) {
@@ -121,14 +137,38 @@ fn hosts_share_sessions_take_over_the_dead_and_fence_the_paused() {
     let Some(config) = config() else { return };
     // `purr sim send`/`sim log` read the same config, which names its host
     // by `${PURR_HOST}`. SAFETY: set before any thread of this test starts.
-    unsafe { std::env::set_var("PURR_HOST", "tools") };
-    let h1 = run(&config, "h1");
-    let h2 = run(&config, "h2");
-    let h3 = run(&config, "h3");
+    unsafe {
+        std::env::set_var("PURR_HOST", "tools");
+        std::env::set_var("PURR_API_PORT", "0");
+    }
+    let ports = [free_port(), free_port(), free_port()];
+    let h1 = run(&config, "h1", ports[0]);
+    let h2 = run(&config, "h2", ports[1]);
+    let h3 = run(&config, "h3", ports[2]);
     let shared = wait_owned_by(&config, &["h1", "h2", "h3"], "three hosts take all sessions");
     for host in ["h1", "h2", "h3"] {
         assert!(count(&shared, host) > 0, "{host} runs none of them: {shared:?}");
     }
+
+    // Any host lists every session with the host running it.
+    let (ok, listed, error) = remote(&config, ports[1], &["list", "--json"]);
+    assert!(ok, "purr list: {error}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).unwrap();
+    let listed: BTreeMap<String, Option<String>> = (listed.iter())
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["owner"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(listed, owners(&config), "h2 lists every session with its owner");
+    // A lifecycle action on a session another host runs is refused, naming it.
+    let (elsewhere, owner) = (shared.iter())
+        .find_map(|(session, owner)| owner.as_deref().filter(|o| *o != "h2").map(|o| (session, o)))
+        .unwrap();
+    let (ok, _, error) = remote(&config, ports[1], &["disconnect", elsewhere]);
+    assert!(!ok && error.contains(owner), "disconnect of {elsewhere} on h2: {error}");
 
     // SIGKILL mid-traffic: h1's sessions go to h2 and h3 once its leases expire.
     queue_round(&config, 0);

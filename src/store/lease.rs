@@ -134,6 +134,13 @@ impl Leases {
         }
     }
 
+    /// Whether this host still holds `session`'s lease taken with `fence`
+    /// (whatever its own clock says).
+    pub fn holds(&self, session: &str, fence: i64) -> bool {
+        let held = self.0.held.lock().expect("leases lock");
+        held.get(session).is_some_and(|lease| lease.fence == fence)
+    }
+
     /// The leases held, with their fencing numbers.
     pub fn held(&self) -> Vec<(String, i64)> {
         let held = self.0.held.lock().expect("leases lock");

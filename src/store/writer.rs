@@ -34,6 +34,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Pool, Postgres, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::fence::Claim;
 use super::{Db, Leases};
 
 pub(super) use batch::statement_chunks;
@@ -92,11 +93,12 @@ enum Job {
     Barrier(Reply<()>),
 }
 
-/// The session a request writes for and the fencing number of its lease
-/// when it was queued (`None`: not held); see [`Leases`].
+/// The session a request writes for and what this host knew of its lease
+/// when it was queued; the batch's transaction admits the request by the
+/// rule of `fence.rs` (see [`Leases`]).
 struct Stamp {
     session: String,
-    fence: Option<i64>,
+    claim: Claim,
 }
 
 /// A request as queued: stamped when it writes a session's rows and the
@@ -147,7 +149,7 @@ impl Writer {
     fn stamped(&self, job: Job, session: Option<&str>) -> Queued {
         let stamp = session.filter(|_| self.leases.enabled()).map(|session| Stamp {
             session: session.to_string(),
-            fence: self.leases.fence(session),
+            claim: self.leases.claim(session),
         });
         (job, stamp)
     }

@@ -152,7 +152,8 @@ impl Supervisor {
     /// now, so this one writes and sends nothing more for it.
     async fn stop_lost(&self, held: &[(String, i64)], keep: impl Fn(&str) -> bool) {
         for (session, fence) in held {
-            if keep(session) {
+            // A lease given back meanwhile (`disconnect`) is not lost.
+            if keep(session) || !self.store().leases().holds(session, *fence) {
                 continue;
             }
             self.store().leases().drop_lease(session);

@@ -86,6 +86,7 @@ impl TestConfig {
         let database = postgres.then(fresh_pg_database);
         let host = match &database {
             // A short renew interval: a host's first take of leases waits one.
+            Some(url) if host.contains("lease_renew_ms") => format!("database = \"{url}\"\n{host}"),
             Some(url) => format!("database = \"{url}\"\nlease_renew_ms = 100\nlease_expiry_ms = 2000\n{host}"),
             None => host.to_string(),
         };
@@ -314,6 +315,14 @@ pub fn sim_sent(config: &TestConfig, session: &str) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// A fresh PostgreSQL database on `PURR_TEST_PG` (created on a thread of its

@@ -29,29 +29,32 @@ impl super::Backend for Postgres {
     }
 }
 
-/// The requests whose fencing number is not their session's lease's now
-/// (taken over, or not held when queued). The lease rows stay share-locked
-/// to the commit: a take waits for this batch, and the next batch sees it.
+/// The requests the session's lease row no longer admits (taken over since
+/// they were queued; see `fence.rs` for the rule). The lease rows stay
+/// share-locked to the commit: a take waits for this batch, and the next
+/// batch sees it.
 async fn refused(tx: &mut PgConnection, jobs: &[Queued]) -> Result<HashSet<usize>, sqlx::Error> {
-    let sessions: BTreeSet<&str> = jobs
-        .iter()
+    let sessions: BTreeSet<&str> = (jobs.iter())
         .filter_map(|(_, stamp)| Some(stamp.as_ref()?.session.as_str()))
         .collect();
     if sessions.is_empty() {
         return Ok(HashSet::new());
     }
-    let fences: HashMap<String, i64> =
-        sqlx::query_as("SELECT session, fence FROM leases WHERE session = ANY($1) ORDER BY session FOR KEY SHARE")
-            .bind(sessions.into_iter().collect::<Vec<_>>())
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
+    let rows: HashMap<String, (i64, bool)> = sqlx::query_as(
+        "SELECT session, fence, coalesce(owner IS NOT NULL AND expires_at > now(), false) \
+         FROM leases WHERE session = ANY($1) ORDER BY session FOR KEY SHARE",
+    )
+    .bind(sessions.into_iter().collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .map(|(session, fence, live): (String, i64, bool)| (session, (fence, live)))
+    .collect();
     Ok((jobs.iter().enumerate())
         .filter(|(_, (_, stamp))| {
             stamp
                 .as_ref()
-                .is_some_and(|stamp| stamp.fence.is_none() || stamp.fence != fences.get(&stamp.session).copied())
+                .is_some_and(|stamp| !stamp.claim.admits(rows.get(&stamp.session).copied()))
         })
         .map(|(index, _)| index)
         .collect())
