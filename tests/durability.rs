@@ -52,7 +52,6 @@ async fn unfinished_events_are_replayed_in_order_before_new_ones() {
     let config =
         TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
     let host = config.host().await;
-    host.hold_lease("s").await;
     let journal: Vec<JournalEntry> = ["a", "b", "c"]
         .iter()
         .enumerate()
@@ -93,7 +92,6 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
     let config =
         TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
     let host = config.host().await;
-    host.hold_lease("s").await;
     let action = Outbound::Text {
         chat: "user@sim".into(),
         text: "left over".into(),

@@ -152,27 +152,6 @@ pub struct Host {
 }
 
 impl Host {
-    /// On a shared (PostgreSQL) database, takes `session`'s lease for this
-    /// host, as running it would, so that what a test writes for it
-    /// directly (a previous run's leftovers) is accepted. Nothing on SQLite.
-    pub async fn hold_lease(&self, session: &str) {
-        let store = self.supervisor.store();
-        if !store.leases().enabled() {
-            return;
-        }
-        let id = self.supervisor.config().host.id;
-        let fence = store
-            .lease_take(&id, session, Duration::from_secs(60))
-            .await
-            .unwrap()
-            .expect("the lease is free");
-        store
-            .leases()
-            .hold(session, fence, std::time::Instant::now(), Duration::from_secs(60));
-    }
-}
-
-impl Host {
     /// Waits (bounded) until `session` reaches `state`.
     pub async fn wait_state(&self, session: &str, state: State) {
         let wait = self.supervisor.wait_for(session, |s| s.state == state);
