@@ -2,10 +2,10 @@
 //! SQLite there is one host and nothing to test). Three `purr run`
 //! processes share 30 sim sessions under traffic: one is killed with
 //! SIGKILL, and its sessions move to the others once its leases expire;
-//! one is paused (SIGSTOP) past the expiry and resumed: it must give its
-//! sessions up without sending anything for them; the last stops with
-//! SIGTERM and hands its leases back at once. In the end every message has
-//! exactly one reply, in order.
+//! one is paused (SIGSTOP) past the expiry and resumed: its sessions were
+//! taken over, it sends nothing for them, and the two left share again;
+//! the last stops with SIGTERM and hands its leases back at once. In the
+//! end every message has exactly one reply, in order.
 
 mod common;
 
@@ -93,6 +93,23 @@ fn owners(config: &TestConfig) -> BTreeMap<String, Option<String>> {
     })
 }
 
+/// Each session's fencing number now.
+fn fences(config: &TestConfig) -> BTreeMap<String, i64> {
+    let url = config.database.clone().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT session, fence FROM leases")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+        rows.into_iter().collect()
+    })
+}
+
 /// Waits until every session is held, by the hosts `allowed` only.
 fn wait_owned_by(config: &TestConfig, allowed: &[&str], why: &str) -> BTreeMap<String, Option<String>> {
     let deadline = Instant::now() + PATIENCE;
@@ -150,6 +167,20 @@ fn hosts_share_sessions_take_over_the_dead_and_fence_the_paused() {
         assert!(count(&shared, host) > 0, "{host} runs none of them: {shared:?}");
     }
 
+    // Each host is ready once the sessions it runs are up (the others'
+    // sessions, stopped here, do not hold it back).
+    for port in ports {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let (ok, _, error) = remote(&config, port, &["health", "--ready"]);
+            if ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "host on port {port} never ready: {error}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     // Any host lists every session with the host running it.
     let (ok, listed, error) = remote(&config, ports[1], &["list", "--json"]);
     assert!(ok, "purr list: {error}");
@@ -178,18 +209,33 @@ fn hosts_share_sessions_take_over_the_dead_and_fence_the_paused() {
     wait_owned_by(&config, &["h2", "h3"], "h1's sessions taken over");
     wait_replies(&config, CHUNK);
 
-    // SIGSTOP h2 past the expiry: h3 takes everything, and h2, resumed,
-    // sends nothing for the sessions it lost and takes none back while h3
-    // holds them.
+    // SIGSTOP h2 past the expiry: h3 takes everything. h2, resumed, finds
+    // its leases gone (every one it held was taken, at a higher fencing
+    // number: its writes are refused, it sends nothing for them), and the
+    // two hosts share the sessions again (h3 hands some over).
+    let before = fences(&config);
+    let paused: Vec<String> = (owners(&config).into_iter())
+        .filter_map(|(session, owner)| (owner.as_deref() == Some("h2")).then_some(session))
+        .collect();
+    assert!(!paused.is_empty());
     signal(&h2, "-STOP");
     std::thread::sleep(EXPIRY * 3);
     queue_round(&config, 1);
     wait_owned_by(&config, &["h3"], "the paused host's sessions taken over");
     signal(&h2, "-CONT");
     wait_replies(&config, 2 * CHUNK);
-    std::thread::sleep(EXPIRY);
-    let after = owners(&config);
-    assert_eq!(count(&after, "h2"), 0, "h2 resumed but holds nothing: {after:?}");
+    let deadline = Instant::now() + PATIENCE;
+    while count(&owners(&config), "h2") == 0 {
+        assert!(Instant::now() < deadline, "h2 never got a share back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let after = fences(&config);
+    for session in &paused {
+        assert!(
+            after[session] > before[session],
+            "{session} was taken from h2 ({before:?} -> {after:?})"
+        );
+    }
 
     // A clean stop hands the leases back at once (not after the expiry).
     signal(&h3, "-TERM");

@@ -46,9 +46,12 @@ impl Supervisor {
     /// (autostart has not reached it) or `starting`.
     pub fn readiness(&self) -> Readiness {
         let mut waiting_for: Vec<String> = self.restart_needed().into_iter().collect();
+        let leases = self.store().leases();
         for (name, slot) in self.slots() {
             let state = slot.status.state();
-            if slot.config.autostart && matches!(state, State::Stopped | State::Starting) {
+            // On a shared database, only the sessions this host runs count.
+            let ours = !leases.enabled() || leases.fence(&name).is_some();
+            if ours && slot.config.autostart && matches!(state, State::Stopped | State::Starting) {
                 waiting_for.push(format!("session {name} is {state}"));
             }
         }

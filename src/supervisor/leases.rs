@@ -1,6 +1,7 @@
 //! This host's share of the sessions when several hosts share a PostgreSQL
 //! database: the lease loop takes free and expired leases (up to a fair
-//! share of the live hosts, and `max_sessions`), renews the ones held,
+//! share of the live hosts, and `max_sessions`), hands sessions over when
+//! it holds more than its share (a host joined), renews the ones held,
 //! stops a session here the moment its lease is lost, and a clean stop
 //! hands every lease back so the other hosts take them on their next tick.
 //! See `store/lease.rs` for the leases and the fencing of writes.
@@ -113,7 +114,12 @@ impl Supervisor {
             Some(max) => share.min(max as i64),
             None => share,
         };
-        let want = (share - leases.held().len() as i64).min(TAKE_PER_TICK);
+        let held = leases.held().len() as i64;
+        if held > share {
+            self.hand_over(((held - share).min(TAKE_PER_TICK)) as usize);
+            return Ok(());
+        }
+        let want = (share - held).min(TAKE_PER_TICK);
         if want <= 0 {
             return Ok(());
         }
@@ -137,6 +143,40 @@ impl Supervisor {
             });
         }
         Ok(())
+    }
+
+    /// Gives `count` sessions back for the other hosts to take: more hosts
+    /// are alive than when this one took its share (a host joined or came
+    /// back). Each session stops taking events, finishes what it had
+    /// (its sends wait in the outbox for the next host), and its lease is
+    /// released to run on.
+    fn hand_over(&self, count: usize) {
+        let leases = self.store().leases();
+        let mut held = leases.held();
+        held.sort();
+        for (session, fence) in held.split_off(held.len() - count.min(held.len())) {
+            // Not renewed from now on, and nothing more is sent here.
+            leases.drop_lease(&session);
+            tracing::info!(session = %session, fence, "handing the session over to another host");
+            let supervisor = self.clone();
+            tokio::spawn(async move {
+                if let Ok(slot) = supervisor.slot(&session) {
+                    let mut live = slot.live.lock().await;
+                    super::disconnect_locked(&session, &slot, &mut live).await;
+                }
+                if let Err(error) = supervisor.store().writer().barrier().await {
+                    tracing::warn!(session = %session, %error, "writes not committed before the hand-over");
+                }
+                let released = [(session.clone(), fence)];
+                if let Err(error) = supervisor
+                    .store()
+                    .leases_release(&supervisor.host_id(), &released, true)
+                    .await
+                {
+                    tracing::warn!(session = %session, error = %format!("{error:#}"), "lease not released; it expires");
+                }
+            });
+        }
     }
 
     /// A session whose lease this host just took: a run-time session made
