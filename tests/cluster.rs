@@ -75,8 +75,11 @@ fn signal(host: &KillOnDrop, signal: &str) {
     assert!(sent.success(), "kill {signal}");
 }
 
-/// Who holds each session's lease now (unexpired), read from the database.
-fn owners(config: &TestConfig) -> BTreeMap<String, Option<String>> {
+/// The lease table, one `(session, column)` per row, read from the database.
+fn leases<T>(config: &TestConfig, column: &str) -> BTreeMap<String, T>
+where
+    T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
     let url = config.database.clone().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -84,30 +87,24 @@ fn owners(config: &TestConfig) -> BTreeMap<String, Option<String>> {
         .unwrap();
     runtime.block_on(async {
         let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
-        let rows: Vec<(String, Option<String>)> =
-            sqlx::query_as("SELECT session, CASE WHEN expires_at > now() THEN owner END FROM leases")
-                .fetch_all(&mut connection)
-                .await
-                .unwrap_or_default();
+        let sql = format!("SELECT session, {column} FROM leases");
+        // Empty until the first host has made the tables.
+        let rows: Vec<(String, T)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut connection)
+            .await
+            .unwrap_or_default();
         rows.into_iter().collect()
     })
 }
 
+/// Who holds each session's lease now (unexpired).
+fn owners(config: &TestConfig) -> BTreeMap<String, Option<String>> {
+    leases(config, "CASE WHEN expires_at > now() THEN owner END")
+}
+
 /// Each session's fencing number now.
 fn fences(config: &TestConfig) -> BTreeMap<String, i64> {
-    let url = config.database.clone().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT session, fence FROM leases")
-            .fetch_all(&mut connection)
-            .await
-            .unwrap();
-        rows.into_iter().collect()
-    })
+    leases(config, "fence")
 }
 
 /// Waits until every session is held, by the hosts `allowed` only.
