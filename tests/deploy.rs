@@ -173,7 +173,10 @@ fn the_compose_cluster_runs_two_hosts_on_postgres() {
         assert!(env["PURR_DATABASE_URL"].as_str().unwrap().starts_with("postgres://"));
         hosts.push(env["PURR_HOST"].as_str().unwrap().to_string());
         let volumes = services[name]["volumes"].as_array().unwrap();
-        assert!(volumes.contains(&json!("./cluster.toml:/etc/purr/purr.toml:ro")), "{name}");
+        assert!(
+            volumes.contains(&json!("./cluster.toml:/etc/purr/purr.toml:ro")),
+            "{name}"
+        );
     }
     assert_ne!(hosts[0], hosts[1], "each host its own id");
     assert!(services["postgres"]["image"].as_str().unwrap().starts_with("postgres:"));
