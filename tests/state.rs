@@ -55,6 +55,25 @@ async fn kv_is_private_to_each_plugin_in_each_session() {
     host.stop().await;
 }
 
+/// PostgreSQL text cannot hold NUL: a kv key with one would have failed the
+/// writer's batch and stopped it for every session. It is refused, on both
+/// backends alike, and only that call fails.
+#[tokio::test]
+async fn a_kv_key_with_nul_is_refused_and_harms_nothing_else() {
+    let config = TestConfig::new(TWO_PROBES);
+    let host = config.started().await;
+    assert!(
+        host.say("one", "kv-set a\0b red").await.is_empty(),
+        "the handler failed"
+    );
+    let dead = host.supervisor.store().dead_letters(Some("one")).await.unwrap();
+    assert!(dead[0].error.contains("may not contain NUL"), "{dead:?}");
+    assert_eq!(host.say("one", "kv-set color red").await, ["ok"]);
+    assert_eq!(host.say("one", "kv-list ").await, ["color"]);
+    assert_eq!(host.supervisor.store().writer().failure(), None);
+    host.stop().await;
+}
+
 #[tokio::test]
 async fn echo_counts_per_chat_and_the_count_survives_a_restart() {
     let config = TestConfig::new(TWO_PROBES);

@@ -191,8 +191,13 @@ impl Kv {
         Err(refusal)
     }
 
-    /// Refuses a key (or prefix) over `max_kv_key_bytes`.
+    /// Refuses a key (or prefix) over `max_kv_key_bytes`, or holding NUL
+    /// (which PostgreSQL text cannot store; refused on SQLite too, so a
+    /// plugin behaves the same on both).
     fn check_key(&self, op: &str, key: &str) -> Result<(), String> {
+        if key.contains('\0') {
+            return Err(format!("kv {op}: a key may not contain NUL (U+0000)"));
+        }
         if key.len() as u64 > self.quotas.kv_key_bytes {
             return self.refuse(
                 "max_kv_key_bytes",

@@ -259,6 +259,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_nul_from_the_network_neither_fails_the_batch_nor_stops_the_writer() {
+        let (store, _dir) = temp_store().await;
+        let mut odd = entry("a", 1, 0);
+        odd.dedupe_key = Some("id\0with-nul".into());
+        odd.event = "text\0with-nul".into();
+        let taken = store.writer().append(vec![odd, entry("a", 2, 0)]).await.unwrap();
+        assert_eq!(taken, [true, true]);
+        assert_eq!(pending_seqs(&store, "a").await, [1, 2]);
+        assert_eq!(store.writer().failure(), None);
+    }
+
+    #[tokio::test]
     async fn pruning_keeps_unfinished_rows_and_never_lets_a_sequence_number_be_reused() {
         let (store, _dir) = temp_store().await;
         store

@@ -7,6 +7,7 @@
 //! key once ([`Batch`] merges repeated keys), as PostgreSQL refuses to
 //! update one row twice in a statement.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Acquire as _, PgConnection, Postgres};
@@ -70,8 +71,8 @@ async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written
         )
         .bind(column(&batch.appends, |e| e.session.as_str()))
         .bind(column(&batch.appends, |e| e.seq))
-        .bind(column(&batch.appends, |e| e.dedupe_key.as_deref()))
-        .bind(column(&batch.appends, |e| e.event.as_str()))
+        .bind(column(&batch.appends, |e| e.dedupe_key.as_deref().map(text)))
+        .bind(column(&batch.appends, |e| text(&e.event)))
         .bind(column(&batch.appends, |e| e.received_at_ms))
         .fetch_all(&mut *tx)
         .await?;
@@ -103,8 +104,8 @@ async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written
         )
         .bind(column(&batch.outbox, |o| o.session.as_str()))
         .bind(column(&batch.outbox, |o| o.seq))
-        .bind(column(&batch.outbox, |o| o.key.as_str()))
-        .bind(column(&batch.outbox, |o| o.action.as_str()))
+        .bind(column(&batch.outbox, |o| text(&o.key)))
+        .bind(column(&batch.outbox, |o| text(&o.action)))
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -134,10 +135,9 @@ async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written
         )
         .bind(column(&batch.dead, |d| d.session.as_str()))
         .bind(column(&batch.dead, |d| d.seq))
-        .bind(column(&batch.dead, |d| d.event.as_str()))
+        .bind(column(&batch.dead, |d| text(&d.event)))
         .bind(column(&batch.dead, |d| d.plugin.as_str()))
-        // PostgreSQL text cannot hold NUL; a plugin's error message may.
-        .bind(column(&batch.dead, |d| d.error.replace('\0', "\u{FFFD}")))
+        .bind(column(&batch.dead, |d| text(&d.error)))
         .bind(column(&batch.dead, |d| d.failed_at_ms))
         .execute(&mut *tx)
         .await?;
@@ -151,8 +151,8 @@ async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written
              ON CONFLICT DO NOTHING RETURNING session, id",
         )
         .bind(column(&batch.sim_sent, |s| s.session.as_str()))
-        .bind(column(&batch.sim_sent, |s| s.id.as_str()))
-        .bind(column(&batch.sim_sent, |s| s.action.as_str()))
+        .bind(column(&batch.sim_sent, |s| text(&s.id)))
+        .bind(column(&batch.sim_sent, |s| text(&s.action)))
         .fetch_all(&mut *tx)
         .await?;
         sim_sent.extend(rows);
@@ -192,6 +192,17 @@ async fn write_kv(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<(), sqlx::
         .await?;
     }
     Ok(())
+}
+
+/// `value` as PostgreSQL text, which cannot hold NUL: each becomes U+FFFD.
+/// Message ids and texts come from the network and plugins' errors from
+/// plugins; one NUL must not fail the batch (and stop the writer for every
+/// session). kv keys with NUL are refused before they get here.
+fn text(value: &str) -> Cow<'_, str> {
+    match value.contains('\0') {
+        true => Cow::Owned(value.replace('\0', "\u{FFFD}")),
+        false => Cow::Borrowed(value),
+    }
 }
 
 /// One column of `rows`, to bind as an array.
