@@ -124,7 +124,7 @@ plugin = [\"a\"]
     assert_eq!(
         error.to_string(),
         format!(
-            "{}:2:3: host.datadir: unknown key `datadir` (expected one of: data_dir, database, api, queue_capacity, journal, event_attempts, max_instances, shutdown_grace_ms, api_token_file)",
+            "{}:2:3: host.datadir: unknown key `datadir` (expected one of: data_dir, database, api, queue_capacity, journal, event_attempts, max_instances, shutdown_grace_ms, api_token_file, id, max_sessions, lease_renew_ms, lease_expiry_ms)",
             dir.source().display()
         )
     );
