@@ -1,7 +1,8 @@
 //! The sim pipeline the throughput benchmarks drive: several sessions fed
 //! concurrently with `!echo <n>` messages, an `echo` plugin (Rust unless
 //! said otherwise, or [`NativeEcho`] in its place), until every reply
-//! reached the sim network. Shared by `throughput.rs` and `bridge.rs`
+//! reached the sim network, the store SQLite (or a PostgreSQL database,
+//! [`events_per_second_on`]). Shared by `throughput.rs` and `bridge.rs`
 //! (each bench target includes it with `#[path]`), and by `latency.rs` for
 //! its config.
 
@@ -26,10 +27,19 @@ pub const EVENTS_PER_SESSION: usize = 25_000;
 /// A host config with `sessions` sim sessions `s0`, `s1`, ... each running
 /// `plugins/dist/<plugin>.wasm`, sends unlimited.
 pub fn config(dir: &Path, journal: bool, plugin: &str, sessions: usize) -> Config {
+    config_on(dir, None, journal, plugin, sessions)
+}
+
+/// [`config`] with the store on `database` (a `postgres://` URL) when
+/// given, instead of SQLite in `dir/data`.
+pub fn config_on(dir: &Path, database: Option<&str>, journal: bool, plugin: &str, sessions: usize) -> Config {
     let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("plugins/dist/{plugin}.wasm"));
     assert!(echo.is_file(), "{} missing: run scripts/build-plugins", echo.display());
+    let database = database
+        .map(|url| format!("database = \"{url}\"\n"))
+        .unwrap_or_default();
     let mut text = format!(
-        "[host]\ndata_dir = \"data\"\njournal = {journal}\n\n[sim]\npair_delay_ms = 0\n\n\
+        "[host]\ndata_dir = \"data\"\n{database}journal = {journal}\n\n[sim]\npair_delay_ms = 0\n\n\
          [plugins.echo]\npath = \"{}\"\n",
         echo.display()
     );
@@ -55,6 +65,16 @@ pub async fn events_per_second_with(journal: bool, plugin: &str) -> f64 {
     let supervisor = Supervisor::new(config(dir.path(), journal, plugin, SESSIONS))
         .await
         .unwrap();
+    run(supervisor).await
+}
+
+/// Events/s for one run with the Rust `echo` and the journal on, the store
+/// on the PostgreSQL database `database` (a fresh one: the run's sessions
+/// are new).
+pub async fn events_per_second_on(database: &str) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_on(dir.path(), Some(database), true, "echo", SESSIONS);
+    let supervisor = Supervisor::new(config).await.unwrap();
     run(supervisor).await
 }
 
