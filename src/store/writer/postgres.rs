@@ -112,8 +112,14 @@ async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written
     }
     if !batch.delivered.is_empty() {
         sqlx::query(
-            "DELETE FROM outbox AS o USING UNNEST($1::text[], $2::int8[]) AS d(session, seq) \
-             WHERE o.session = d.session AND o.seq <= d.seq",
+            // Each session's range read through the primary key (`OFFSET 0`
+            // keeps the planner from turning it into a scan of the whole
+            // outbox, which a generic plan did: 20 ms a batch at 91,000
+            // queued rows), then deleted by row address.
+            "DELETE FROM outbox WHERE ctid = ANY (ARRAY(SELECT x.ctid \
+             FROM UNNEST($1::text[], $2::int8[]) AS d(session, through) \
+             CROSS JOIN LATERAL (SELECT ctid FROM outbox AS o \
+                 WHERE o.session = d.session AND o.seq <= d.through OFFSET 0) AS x))",
         )
         .bind(batch.delivered.keys().copied().collect::<Vec<_>>())
         .bind(batch.delivered.values().copied().collect::<Vec<_>>())
