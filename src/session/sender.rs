@@ -131,26 +131,32 @@ async fn deliver(link: Link, mut queue: mpsc::UnboundedReceiver<Batch>, tried: w
                 Err(_) => return, // the writer is gone: the host is stopping
             }
         }
+        let first = batch.rows.first().map_or(0, |row| row.seq);
         for row in &batch.rows {
-            send_one(&link, row, &tried).await;
+            if !send_one(&link, row, &tried).await {
+                // Held back: this row and the rest stay in the outbox for
+                // the host that runs the session now.
+                return;
+            }
             if Some(row.seq) == last {
                 // Queued before the last row counts as tried, so a flush
                 // (and a clean stop) also covers the deletion.
-                link.writer.delivered(session, row.seq).await;
+                link.writer.delivered(session, first, row.seq).await;
             }
             tried.send_replace((row.seq, false));
         }
     }
 }
 
-/// Performs one outbox row, retrying until the network takes it (or never can).
-async fn send_one(link: &Link, row: &OutboxRow, tried: &watch::Sender<(i64, bool)>) {
+/// Performs one outbox row, retrying until the network takes it (or never
+/// can); false when it was held back (the lease may be gone), not sent.
+async fn send_one(link: &Link, row: &OutboxRow, tried: &watch::Sender<(i64, bool)>) -> bool {
     let session = &*link.session;
     let action: Outbound = match serde_json::from_str(&row.action) {
         Ok(action) => action,
         Err(error) => {
             tracing::error!(session, key = %row.key, %error, "unreadable outbox row dropped");
-            return;
+            return true;
         }
     };
     let id = link.channel.message_id(&row.key);
@@ -160,13 +166,13 @@ async fn send_one(link: &Link, row: &OutboxRow, tried: &watch::Sender<(i64, bool
         // nothing (the row stays in the outbox for the session's new host).
         if !link.writer.may_act(session) {
             tracing::warn!(session, key = %row.key, "send held back: lease lost");
-            return;
+            return false;
         }
         match link.channel.send(&id, action.clone()).await {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(error @ SendError::Unsupported { .. }) => {
                 tracing::error!(session, key = %row.key, %error, "send dropped");
-                return;
+                return true;
             }
             Err(SendError::NotConnected) if link.status.state() != State::Connected => {
                 tried.send_replace((row.seq, true));

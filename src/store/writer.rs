@@ -87,7 +87,12 @@ type Reply<T> = oneshot::Sender<Result<T, String>>;
 enum Job {
     Append(Vec<JournalEntry>, Reply<Vec<bool>>),
     Complete(Box<Completion>, Reply<()>),
-    Delivered { session: String, seq: i64 },
+    /// Outbox rows `from..=through` of `session` were sent.
+    Delivered {
+        session: String,
+        from: i64,
+        through: i64,
+    },
     SimAck(Vec<i64>, Reply<()>),
     SimSent(SimSent, Reply<bool>),
     Barrier(Reply<()>),
@@ -212,12 +217,14 @@ impl Writer {
         answer
     }
 
-    /// The network accepted the session's outbox rows up to `seq`: delete
-    /// them (not waited for).
-    pub async fn delivered(&self, session: &str, seq: i64) {
+    /// The network accepted the session's outbox rows `from..=through`
+    /// (every row before them was deleted already): delete them (not waited
+    /// for).
+    pub async fn delivered(&self, session: &str, from: i64, through: i64) {
         let job = Job::Delivered {
             session: session.to_string(),
-            seq,
+            from,
+            through,
         };
         let _ = self.jobs.send(self.stamped(job, Some(session))).await;
     }

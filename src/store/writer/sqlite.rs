@@ -51,8 +51,12 @@ async fn write_batch(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Re
     if !batch.delivered.is_empty() {
         script.push(
             "DELETE FROM outbox WHERE rowid IN (SELECT o.rowid FROM json_each(?) AS d \
-             JOIN outbox AS o ON o.session = d.value ->> 0 AND o.seq <= d.value ->> 1)",
-            json(&batch.delivered.iter().collect::<Vec<_>>()),
+             JOIN outbox AS o ON o.session = d.value ->> 0 AND o.seq BETWEEN d.value ->> 1 AND d.value ->> 2)",
+            json(
+                &(batch.delivered.iter())
+                    .map(|(session, (from, through))| (session, from, through))
+                    .collect::<Vec<_>>(),
+            ),
         );
     }
     if !batch.acks.is_empty() {
