@@ -47,6 +47,9 @@ impl Supervisor {
     pub fn readiness(&self) -> Readiness {
         let mut waiting_for: Vec<String> = self.restart_needed().into_iter().collect();
         let leases = self.store().leases();
+        if leases.enabled() && !self.inner.leases_taken.load(std::sync::atomic::Ordering::Acquire) {
+            waiting_for.push("this host's first round of session leases".to_string());
+        }
         for (name, slot) in self.slots() {
             let state = slot.status.state();
             // On a shared database, only the sessions this host runs count.

@@ -7,6 +7,7 @@
 //! See `store/lease.rs` for the leases and the fencing of writes.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{LifecycleError, Supervisor};
@@ -68,11 +69,12 @@ impl Supervisor {
                     _ = ticks.tick() => {}
                     _ = halt.wait_for(|halted| *halted) => return,
                 }
-                if supervisor.inner.stopping.load(std::sync::atomic::Ordering::Acquire) {
+                if supervisor.inner.stopping.load(Ordering::Acquire) {
                     return;
                 }
-                if let Err(error) = supervisor.lease_tick(timing).await {
-                    tracing::warn!(error = %format!("{error:#}"), "lease renewal failed; retrying");
+                match supervisor.lease_tick(timing).await {
+                    Ok(()) => supervisor.inner.leases_taken.store(true, Ordering::Release),
+                    Err(error) => tracing::warn!(error = %format!("{error:#}"), "lease renewal failed; retrying"),
                 }
             }
         });

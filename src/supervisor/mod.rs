@@ -225,6 +225,9 @@ struct Inner {
     halt: tokio::sync::watch::Sender<bool>,
     /// Set when a stop begins: the lease loop takes nothing more.
     stopping: std::sync::atomic::AtomicBool,
+    /// Set once the lease loop has taken this host's share the first time
+    /// (a shared database): readiness waits for it.
+    leases_taken: std::sync::atomic::AtomicBool,
 }
 
 impl Supervisor {
@@ -279,6 +282,7 @@ impl Supervisor {
                 observer,
                 halt: tokio::sync::watch::Sender::new(false),
                 stopping: std::sync::atomic::AtomicBool::new(false),
+                leases_taken: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         supervisor.add_config_sessions(&config).await?;
