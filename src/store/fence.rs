@@ -35,9 +35,10 @@
 //!   never run on the shared database and is not locked: a host taking it
 //!   for the first time does not wait for such a write.
 
+use std::collections::HashMap;
 use std::future::Future;
 
-use sqlx::{Pool, Postgres, Sqlite, Transaction};
+use sqlx::{PgConnection, Pool, Postgres, Sqlite, Transaction};
 
 use super::Leases;
 
@@ -105,18 +106,33 @@ impl Fence for Postgres {
         if claim == Claim::Unfenced {
             return Ok(());
         }
-        let row: Option<(i64, bool)> = sqlx::query_as(
-            "SELECT fence, coalesce(owner IS NOT NULL AND expires_at > now(), false) \
-             FROM leases WHERE session = $1 FOR KEY SHARE",
-        )
-        .bind(session)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if !claim.admits(row) {
+        let rows = lease_rows(tx, &[session]).await?;
+        if !claim.admits(rows.get(session).copied()) {
             return Err(lost(session));
         }
         Ok(())
     }
+}
+
+/// The lease rows of `sessions` as [`Claim::admits`] reads them (fencing
+/// number, whether a host holds the lease unexpired), share-locked until
+/// the transaction ends: the one fence check of fenced writes and of the
+/// writer's batches. Locked in session order, so checks never deadlock.
+pub(crate) async fn lease_rows(
+    tx: &mut PgConnection,
+    sessions: &[&str],
+) -> Result<HashMap<String, (i64, bool)>, sqlx::Error> {
+    let rows: Vec<(String, i64, bool)> = sqlx::query_as(
+        "SELECT session, fence, coalesce(owner IS NOT NULL AND expires_at > now(), false) \
+         FROM leases WHERE session = ANY($1) ORDER BY session FOR KEY SHARE",
+    )
+    .bind(sessions)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(session, fence, live)| (session, (fence, live)))
+        .collect())
 }
 
 /// Begins a transaction on `pool` that writes `session`'s rows, fenced by

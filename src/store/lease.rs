@@ -274,8 +274,7 @@ impl super::Store {
         held: &[(String, i64)],
         expiry: Duration,
     ) -> anyhow::Result<Vec<String>> {
-        let sessions: Vec<&str> = held.iter().map(|(session, _)| session.as_str()).collect();
-        let fences: Vec<i64> = held.iter().map(|(_, fence)| *fence).collect();
+        let (sessions, fences) = columns(held);
         Ok(sqlx::query_scalar(
             "UPDATE leases AS l SET expires_at = now() + $4 * interval '1 millisecond' \
              FROM UNNEST($2::text[], $3::int8[]) AS m(session, fence) \
@@ -318,8 +317,7 @@ impl super::Store {
     /// their next tick); `run` false also marks them not to run anywhere
     /// (`disconnect`).
     pub async fn leases_release(&self, host: &str, held: &[(String, i64)], run: bool) -> anyhow::Result<()> {
-        let sessions: Vec<&str> = held.iter().map(|(session, _)| session.as_str()).collect();
-        let fences: Vec<i64> = held.iter().map(|(_, fence)| *fence).collect();
+        let (sessions, fences) = columns(held);
         sqlx::query(
             "UPDATE leases AS l SET owner = NULL, expires_at = NULL, run = $4 \
              FROM UNNEST($2::text[], $3::int8[]) AS m(session, fence) \
@@ -333,6 +331,11 @@ impl super::Store {
         .await?;
         Ok(())
     }
+}
+
+/// Held leases as the two arrays the renew and release statements bind.
+fn columns(held: &[(String, i64)]) -> (Vec<&str>, Vec<i64>) {
+    held.iter().map(|(session, fence)| (session.as_str(), *fence)).unzip()
 }
 
 fn millis(duration: Duration) -> f64 {

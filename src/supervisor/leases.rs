@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{LifecycleError, Supervisor};
+use crate::config::HostConfig;
 
 /// Leases taken in one tick at most (a host joining a busy cluster ramps up).
 const TAKE_PER_TICK: i64 = 64;
@@ -31,16 +32,37 @@ impl Timing {
 }
 
 impl Supervisor {
-    fn timing(&self) -> Timing {
-        let host = &self.config().host;
-        Timing {
-            renew: Duration::from_millis(host.lease_renew_ms),
-            expiry: Duration::from_millis(host.lease_expiry_ms),
-        }
+    /// A value of the `[host]` table in force (without copying the config).
+    fn host_config<T>(&self, read: impl FnOnce(&HostConfig) -> T) -> T {
+        read(&self.inner.config.read().expect("config lock").host)
     }
 
-    fn host_id(&self) -> String {
-        self.inner.config.read().expect("config lock").host.id.clone()
+    fn timing(&self) -> Timing {
+        self.host_config(|host| Timing {
+            renew: Duration::from_millis(host.lease_renew_ms),
+            expiry: Duration::from_millis(host.lease_expiry_ms),
+        })
+    }
+
+    /// This host's `[host] id`.
+    pub(super) fn host_id(&self) -> String {
+        self.host_config(|host| host.id.clone())
+    }
+
+    /// Gives `leases` back for the other hosts to take (the sessions run
+    /// on): this host no longer renews them or sends for them. False when
+    /// the database did not take it (the leases then expire).
+    async fn give_back(&self, leases: &[(String, i64)]) -> bool {
+        for (session, _) in leases {
+            self.store().leases().drop_lease(session);
+        }
+        match self.store().leases_release(&self.host_id(), leases, true).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(sessions = leases.len(), error = %format!("{error:#}"), "leases not released; they expire");
+                false
+            }
+        }
     }
 
     /// On a shared database, `start_autostart`: registers the autostart
@@ -112,7 +134,7 @@ impl Supervisor {
 
         let running = store.leases_running().await?;
         let share = (running + hosts.max(1) - 1) / hosts.max(1);
-        let share = match self.config().host.max_sessions {
+        let share = match self.host_config(|host| host.max_sessions) {
             Some(max) => share.min(max as i64),
             None => share,
         };
@@ -135,12 +157,7 @@ impl Supervisor {
             tokio::spawn(async move {
                 if let Err(error) = supervisor.start_leased(&session).await {
                     tracing::error!(session = %session, error = %format!("{error:#}"), "leased session did not start");
-                    supervisor.store().leases().drop_lease(&session);
-                    let released = [(session, fence)];
-                    let _ = supervisor
-                        .store()
-                        .leases_release(&supervisor.host_id(), &released, true)
-                        .await;
+                    supervisor.give_back(&[(session, fence)]).await;
                 }
             });
         }
@@ -169,14 +186,7 @@ impl Supervisor {
                 if let Err(error) = supervisor.store().writer().barrier().await {
                     tracing::warn!(session = %session, %error, "writes not committed before the hand-over");
                 }
-                let released = [(session.clone(), fence)];
-                if let Err(error) = supervisor
-                    .store()
-                    .leases_release(&supervisor.host_id(), &released, true)
-                    .await
-                {
-                    tracing::warn!(session = %session, error = %format!("{error:#}"), "lease not released; it expires");
-                }
+                supervisor.give_back(&[(session, fence)]).await;
             });
         }
     }
@@ -266,12 +276,8 @@ impl Supervisor {
         if !leases.enabled() || held.is_empty() {
             return;
         }
-        for (session, _) in &held {
-            leases.drop_lease(session);
-        }
-        match self.store().leases_release(&self.host_id(), &held, true).await {
-            Ok(()) => tracing::info!(sessions = held.len(), "leases released for the other hosts"),
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "leases not released; they expire"),
+        if self.give_back(&held).await {
+            tracing::info!(sessions = held.len(), "leases released for the other hosts");
         }
     }
 }

@@ -677,8 +677,7 @@ impl Supervisor {
             pair_code: status.pair_code,
             last_error: status.last_error,
             plugins: slot.config.plugins.clone(),
-            owner: (self.runs_here(name, status.state))
-                .then(|| self.inner.config.read().expect("config lock").host.id.clone()),
+            owner: self.runs_here(name, status.state).then(|| self.host_id()),
         }
     }
 

@@ -8,12 +8,13 @@
 //! update one row twice in a statement.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use sqlx::{Acquire as _, PgConnection, Postgres};
 
 use super::batch::Batch;
 use super::{Queued, Written};
+use crate::store::fence::lease_rows;
 
 impl super::Backend for Postgres {
     async fn write(connection: &mut PgConnection, jobs: &[Queued]) -> Result<Written, sqlx::Error> {
@@ -41,16 +42,8 @@ async fn refused(tx: &mut PgConnection, jobs: &[Queued]) -> Result<HashSet<usize
     if sessions.is_empty() {
         return Ok(HashSet::new());
     }
-    let rows: HashMap<String, (i64, bool)> = sqlx::query_as(
-        "SELECT session, fence, coalesce(owner IS NOT NULL AND expires_at > now(), false) \
-         FROM leases WHERE session = ANY($1) ORDER BY session FOR KEY SHARE",
-    )
-    .bind(sessions.into_iter().collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(|(session, fence, live): (String, i64, bool)| (session, (fence, live)))
-    .collect();
+    let sessions: Vec<&str> = sessions.into_iter().collect();
+    let rows = lease_rows(tx, &sessions).await?;
     Ok((jobs.iter().enumerate())
         .filter(|(_, (_, stamp))| {
             stamp
