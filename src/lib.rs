@@ -15,6 +15,8 @@
 //! - [`plugin`]: the wasmtime engine, compiled plugins, instances.
 //! - [`capability`]: what plugins may import: messaging, kv, config, timers, log.
 //! - [`store`]: the database (sqlx, SQLite by default) and its group-commit writer.
+//! - [`rollout`]: trying a new plugin version on real traffic: sandboxed
+//!   replay of the journal, live shadow runs, promotion.
 //! - [`reload`]: watches the config and plugin files and applies changes live.
 //! - [`observe`]: the host's live event bus and metrics.
 //! - [`control`]: the HTTP control API (token, sessions, plugins, live events, metrics, OpenAPI).
@@ -35,6 +37,7 @@ pub mod dispatch;
 pub mod observe;
 pub mod plugin;
 pub mod reload;
+pub mod rollout;
 pub mod session;
 pub mod store;
 pub mod supervisor;

@@ -10,9 +10,10 @@
 //! - for the config file: loads and validates it, and hands it to
 //!   [`Supervisor::reconfigure`]; an invalid config is logged, error by
 //!   error, and the running one stays;
-//! - for a plugin file: [`Supervisor::reload_plugin`], which compiles
-//!   nothing when the file's digest is the one serving, and keeps the old
-//!   version serving if the new file does not compile or link.
+//! - for a plugin file (or a plugin's `shadow` file):
+//!   [`Supervisor::reload_plugin`], which compiles nothing when the file's
+//!   digest is the one serving (or shadowing), and keeps the old version
+//!   if the new file does not compile or link.
 //!
 //! Plugin files are those the config in force names (the desired ones):
 //! after an edit moves a plugin to a new path whose file does not load,
@@ -188,12 +189,14 @@ impl WatchState {
         }
     }
 
-    /// Plugin files (normalized) the config in force names, and the
-    /// plugins to load from each.
+    /// Plugin files (normalized) the config in force names, shadows'
+    /// included, and the plugins to reload for each.
     fn plugin_files(&self) -> BTreeMap<PathBuf, Vec<String>> {
         let mut files: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
         for (name, plugin) in self.supervisor.config().plugins {
-            files.entry(normalize(&plugin.path)).or_default().push(name);
+            for path in std::iter::once(&plugin.path).chain(&plugin.shadow) {
+                files.entry(normalize(path)).or_default().push(name.clone());
+            }
         }
         files
     }

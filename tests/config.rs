@@ -292,6 +292,35 @@ fn the_api_token_file_resolves_against_the_config_dir() {
 }
 
 #[test]
+fn journal_keep_is_a_duration_of_at_least_a_minute() {
+    let dir = Dir::new();
+    let keep = |text: &str| dir.parse(text).unwrap().host.journal_keep;
+    let hours = |h: u64| std::time::Duration::from_secs(h * 3600);
+    assert_eq!(keep(""), hours(24), "one day by default");
+    assert_eq!(keep("[host]\njournal_keep = \"7d\"\n"), hours(7 * 24));
+    assert_eq!(keep("[host]\njournal_keep = \"36h\"\n"), hours(36));
+    assert_eq!(keep("[host]\njournal_keep = \"90m\"\n"), hours(1) + hours(1) / 2);
+
+    let text = "\
+[host]
+data_dir = \"x\"
+journal_keep = \"7 fortnights\"
+
+[sim]
+keep_sent = true
+";
+    let error = dir.problem(text);
+    assert_eq!((error.line, error.column, error.key.as_str()), (3, 16, "host.journal_keep"));
+    assert!(error.message.contains("\"7 fortnights\" is not a duration such as \"7d\""), "{error}");
+    assert!(error.to_string().starts_with(&format!("{}:3:16: host.journal_keep: ", dir.source().display())), "{error}");
+    let error = dir.problem("[host]\njournal_keep = \"30s\"\n");
+    assert_eq!((error.line, error.key.as_str()), (2, "host.journal_keep"));
+    assert!(error.message.contains("shorter than a minute"), "{error}");
+    let error = dir.problem("[host]\njournal_keep = 7\n");
+    assert_eq!(error.message, "expected a duration such as \"7d\", \"36h\" or \"90m\", found integer");
+}
+
+#[test]
 fn a_syntax_error_gives_its_position() {
     let dir = Dir::new();
     let error = dir.problem("[host]\ndata_dir = \"unterminated\n");

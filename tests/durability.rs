@@ -107,6 +107,7 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
                 key: "earlier-run.0".into(),
                 seq: 1,
                 action: serde_json::to_string(&action).unwrap(),
+                journal_seq: None,
             }],
             ..Completion::default()
         })

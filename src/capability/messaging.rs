@@ -139,6 +139,18 @@ impl EventSends {
         std::mem::take(&mut self.lock().sends)
     }
 
+    /// How many sends the current event has so far: a mark for [`since`](Self::since).
+    pub fn count(&self) -> usize {
+        self.lock().sends.len()
+    }
+
+    /// The current event's sends made after `mark` (a [`count`](Self::count)), in order.
+    pub fn since(&self, mark: usize) -> Vec<Outbound> {
+        let pending = self.lock();
+        let from = mark.min(pending.sends.len());
+        pending.sends[from..].iter().map(|(_, action)| action.clone()).collect()
+    }
+
     /// Adds a send of `bytes` made by `plugin`; returns its idempotency key.
     fn push(&self, plugin: &Arc<str>, bytes: u64, action: Outbound) -> String {
         let mut pending = self.lock();

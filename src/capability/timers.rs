@@ -11,6 +11,10 @@
 //! fires it again after restart (at least once).
 //! Overdue timers (the host was down) fire as soon as the session runs.
 //!
+//! A sandboxed run (`purr replay`, a shadow) gets [`SessionTimers::sandboxed`]:
+//! a copy of the session's pending timers whose schedules and cancels stay
+//! in memory and never fire, so quotas behave as live and nothing is stored.
+//!
 //! Quotas, per plugin and session (`max_timers`, `max_timer_payload_bytes`,
 //! `max_timer_bytes`): a `schedule` over one is refused with an error the
 //! plugin sees, counted in `purr_quota_exceeded_total`; nothing is stored.
@@ -36,7 +40,8 @@ const RETRY_READ: Duration = Duration::from_secs(1);
 /// The pending timers of one session, shared by its task and its instances.
 #[derive(Clone)]
 pub struct SessionTimers {
-    store: Store,
+    /// Where the timers are kept; `None` for a sandbox's copy (memory only).
+    store: Option<Store>,
     session: Arc<str>,
     queue: Arc<Mutex<Queue>>,
     changed: Arc<Notify>,
@@ -96,11 +101,19 @@ impl SessionTimers {
             queue.insert(entry.due_at_ms, entry.id, &entry.plugin, entry.payload_bytes as u64);
         }
         Ok(SessionTimers {
-            store,
+            store: Some(store),
             session,
             queue: Arc::new(Mutex::new(queue)),
             changed: Arc::new(Notify::new()),
         })
+    }
+
+    /// A sandbox's copy of the session's pending timers: read from the
+    /// database now, then changed in memory only; none ever comes due.
+    pub async fn sandboxed(store: &Store, session: Arc<str>) -> anyhow::Result<Self> {
+        let mut copy = Self::load(store.clone(), session).await?;
+        copy.store = None;
+        Ok(copy)
     }
 
     /// Persists a timer for `plugin` due `after_ms` from now; returns its id.
@@ -112,7 +125,9 @@ impl SessionTimers {
             due_at_ms: (now_ms().saturating_add(after_ms)).min(i64::MAX as u64) as i64,
             payload,
         };
-        self.store.timer_insert(&row).await?;
+        if let Some(store) = &self.store {
+            store.timer_insert(&row).await?;
+        }
         let TimerRow {
             id, due_at_ms, payload, ..
         } = row;
@@ -133,26 +148,29 @@ impl SessionTimers {
 
     /// Cancels `plugin`'s timer `id`; returns whether it was pending.
     pub async fn cancel(&self, plugin: &str, id: &str) -> anyhow::Result<bool> {
-        let deleted = self.store.timer_delete(&self.session, plugin, id).await?;
-        if deleted {
-            let mut queue = self.lock();
-            let key = queue
-                .pending
-                .iter()
-                .find(|((_, key), pending)| key == id && &*pending.plugin == plugin)
-                .map(|(key, _)| key.clone());
-            if let Some(key) = key {
-                queue.remove(&key);
-            }
-        }
-        Ok(deleted)
+        let deleted = match &self.store {
+            Some(store) => store.timer_delete(&self.session, plugin, id).await?,
+            None => true,
+        };
+        let mut queue = self.lock();
+        let key = queue
+            .pending
+            .iter()
+            .find(|((_, key), pending)| key == id && &*pending.plugin == plugin)
+            .map(|(key, _)| key.clone());
+        let queued = key.is_some_and(|key| queue.remove(&key).is_some());
+        Ok(if self.store.is_some() { deleted } else { queued })
     }
 
     /// Waits for the next timer to come due, reads its payload from the
     /// database and takes it off the queue.
     ///
-    /// Cancel-safe: a timer is only taken when the future completes.
+    /// Cancel-safe: a timer is only taken when the future completes. A
+    /// sandbox's timers never come due.
     pub async fn next_due(&self) -> TimerRow {
+        let Some(store) = &self.store else {
+            return std::future::pending().await;
+        };
         loop {
             let changed = self.changed.notified();
             let (next, due_now) = {
@@ -164,7 +182,7 @@ impl SessionTimers {
             };
             match next {
                 Some(key) if due_now => {
-                    if let Some(row) = self.take(&key).await {
+                    if let Some(row) = self.take(store, &key).await {
                         return row;
                     }
                 }
@@ -182,8 +200,8 @@ impl SessionTimers {
 
     /// Reads due timer `key` from the database and takes it off the queue;
     /// `None` if it is gone (cancelled meanwhile) or could not be read yet.
-    async fn take(&self, key: &(i64, String)) -> Option<TimerRow> {
-        match self.store.timer_get(&self.session, &key.1).await {
+    async fn take(&self, store: &Store, key: &(i64, String)) -> Option<TimerRow> {
+        match store.timer_get(&self.session, &key.1).await {
             Ok(Some(row)) => self.lock().remove(key).map(|_| row),
             Ok(None) => {
                 // Deleted behind the queue's back (`clear`, a cancel in flight).
@@ -200,7 +218,9 @@ impl SessionTimers {
 
     /// Forgets every timer of the session, in memory and in the database.
     pub async fn clear(&self) -> anyhow::Result<()> {
-        self.store.timers_delete_session(&self.session).await?;
+        if let Some(store) = &self.store {
+            store.timers_delete_session(&self.session).await?;
+        }
         *self.lock() = Queue::default();
         Ok(())
     }

@@ -8,7 +8,9 @@
 //!
 //! - [`sim`]: the in-process simulated network (tests, demos, `purr chat`).
 //! - [`whatsapp`]: WhatsApp through whatsapp-rust, its auth in purr's database.
+//! - [`detached`]: connects nowhere; stands in for a session's channel in a replay.
 
+pub mod detached;
 mod model;
 pub mod sim;
 mod sink;

@@ -238,6 +238,20 @@ impl Outbound {
         }
     }
 
+    /// The chat the action is in.
+    pub fn chat(&self) -> &str {
+        match self {
+            Outbound::Text { chat, .. }
+            | Outbound::Reply { chat, .. }
+            | Outbound::React { chat, .. }
+            | Outbound::Media { chat, .. }
+            | Outbound::Edit { chat, .. }
+            | Outbound::Delete { chat, .. }
+            | Outbound::MarkRead { chat, .. }
+            | Outbound::SetChatState { chat, .. } => chat,
+        }
+    }
+
     /// The text a person would read, for sends that carry text.
     pub fn text(&self) -> Option<&str> {
         match self {

@@ -408,6 +408,11 @@ async fn acknowledge(network: Weak<Inner>, pending: Vec<(i64, Commit)>) {
 
 /// A fresh id for an inbound sim message (random, so ids of different runs
 /// never collide and the journal's deduplication stays right).
+/// The sim message id of a send under idempotency key `key`.
+pub(crate) fn message_id(key: &str) -> String {
+    format!("sim-out-{key}")
+}
+
 fn inbound_id() -> String {
     format!("sim-in-{:016x}", rand::random::<u64>())
 }
@@ -512,7 +517,7 @@ impl Channel for SimChannel {
     }
 
     fn message_id(&self, key: &str) -> String {
-        format!("sim-out-{key}")
+        message_id(key)
     }
 
     async fn send(&self, id: &str, action: Outbound) -> Result<(), SendError> {

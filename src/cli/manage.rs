@@ -83,10 +83,34 @@ struct Plugin {
     traps: u64,
     last_error: Option<String>,
     reload_error: Option<String>,
+    #[serde(default)]
+    shadow: Option<ShadowTally>,
+}
+
+/// How a plugin's shadow compares, as `purr plugins` shows it.
+#[derive(Debug, Deserialize)]
+struct ShadowTally {
+    compared: u64,
+    identical: u64,
+    candidate_errors: u64,
+    dropped: u64,
+}
+
+impl ShadowTally {
+    /// `12/14 same, 1 failed, 0 dropped`.
+    fn cell(&self) -> String {
+        format!(
+            "{}/{} same, {} failed, {} dropped",
+            self.identical, self.compared, self.candidate_errors, self.dropped
+        )
+    }
 }
 
 /// Runs `body` against the host `args` name; prints its failure.
-async fn with_remote(args: &RemoteArgs, body: impl AsyncFnOnce(Remote) -> Result<String, Failure>) -> ExitCode {
+pub(super) async fn with_remote(
+    args: &RemoteArgs,
+    body: impl AsyncFnOnce(Remote) -> Result<String, Failure>,
+) -> ExitCode {
     let remote = match Remote::connect(args) {
         Ok(remote) => remote,
         Err(code) => return code,
@@ -101,11 +125,11 @@ async fn with_remote(args: &RemoteArgs, body: impl AsyncFnOnce(Remote) -> Result
 }
 
 /// The raw JSON, pretty-printed, one value.
-fn raw(value: &Value) -> String {
+pub(super) fn raw(value: &Value) -> String {
     format!("{value:#}\n")
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, Failure> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(value: Value) -> Result<T, Failure> {
     serde_json::from_value(value).map_err(|error| Failure(format!("unexpected answer from the host: {error}")))
 }
 
@@ -203,11 +227,15 @@ pub async fn plugins(args: RemoteArgs) -> ExitCode {
                     p.generation.to_string(),
                     p.source,
                     p.traps.to_string(),
+                    p.shadow.as_ref().map(ShadowTally::cell).unwrap_or_default(),
                     error,
                 ]
             })
             .collect();
-        Ok(table(&["NAME", "HEALTH", "GEN", "SOURCE", "TRAPS", "ERROR"], rows))
+        Ok(table(
+            &["NAME", "HEALTH", "GEN", "SOURCE", "TRAPS", "SHADOW", "ERROR"],
+            rows,
+        ))
     })
     .await
 }

@@ -3,8 +3,9 @@
 //! One module per command: [`run`] (the host), [`check`] (validate config
 //! and plugins), [`chat`] (one sim session on stdin/stdout), [`sim`] (the
 //! sim network's other side, across processes), [`dead_letters`] and
-//! [`backup`] (`purr backup` / `purr restore`);
-//! [`manage`], [`events`] and [`pair`] manage a running host through its control API
+//! [`backup`] (`purr backup` / `purr restore`), [`replay`] (a candidate
+//! plugin over a session's journaled events);
+//! [`manage`], [`events`], [`pair`] and [`rollout`] (shadows, promotion) manage a running host through its control API
 //! ([`remote`] is their client); [`new`] creates a plugin project;
 //! [`health`] probes a host's `/healthz` or `/readyz` for scripts and
 //! container health checks; [`shell`] prints completions and the man page. Logs go
@@ -22,6 +23,8 @@ mod manage;
 mod new;
 mod pair;
 mod remote;
+mod replay;
+mod rollout;
 mod run;
 mod shell;
 mod sim;
@@ -80,6 +83,14 @@ enum Command {
     Events(events::EventsArgs),
     /// List the plugins of a running host.
     Plugins(remote::RemoteArgs),
+    /// Run a candidate plugin over a session's journaled events, sandboxed,
+    /// and show where it differs from what the live chain sent (exit 1 if anywhere).
+    Replay(replay::ReplayArgs),
+    /// Run a candidate as a plugin's shadow on a running host: it gets every
+    /// live event, without effects, and is compared (or --drop it).
+    Shadow(rollout::ShadowArgs),
+    /// Make a plugin's shadow its serving version on a running host (a hot swap).
+    Promote(rollout::PromoteArgs),
     /// Ask a running host's /healthz (or /readyz with --ready): exit 0 when it answers 200.
     Health(health::HealthArgs),
     /// Create a plugin project (Rust, JavaScript, Python or C) from a template.
@@ -143,6 +154,9 @@ pub fn main() -> ExitCode {
             Command::Send(args) => Ok(manage::send(args).await),
             Command::Events(args) => Ok(events::events(args).await),
             Command::Plugins(args) => Ok(manage::plugins(args).await),
+            Command::Replay(args) => replay::replay(args).await,
+            Command::Shadow(args) => Ok(rollout::shadow(args).await),
+            Command::Promote(args) => Ok(rollout::promote(args).await),
             Command::Health(args) => Ok(health::health(args).await),
             Command::New(args) => new::new(args),
             Command::Completions(args) => {

@@ -120,6 +120,11 @@ impl Remote {
         self.json(request).await
     }
 
+    /// `DELETE path`: the JSON answer.
+    pub async fn delete(&self, path: &str) -> Result<Value, Failure> {
+        self.json(self.request(Method::DELETE, path)).await
+    }
+
     /// `GET path` answered with a stream (server-sent events): the open
     /// response, no timeout.
     pub async fn stream(&self, path: &str) -> Result<Response, Failure> {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use toml::de::DeTable;
 
@@ -25,6 +26,7 @@ const HOST_KEYS: &[&str] = &[
     "api",
     "queue_capacity",
     "journal",
+    "journal_keep",
     "event_attempts",
     "max_instances",
     "shutdown_grace_ms",
@@ -57,6 +59,7 @@ const PLUGIN_KEYS: &[&str] = &[
     "http_max_response_bytes",
     "http_max_concurrent",
     "linking_codes",
+    "shadow",
     "config",
 ];
 const SESSION_KEYS: &[&str] = &[
@@ -201,6 +204,7 @@ impl Checker<'_> {
                 .integer(table, path, "queue_capacity", 1..=1_000_000)
                 .unwrap_or(1024) as usize,
             journal: self.boolean(table, path, "journal").unwrap_or(true),
+            journal_keep: self.journal_keep(table, path),
             event_attempts: self.integer(table, path, "event_attempts", 1..=100).unwrap_or(1) as u32,
             max_instances: self
                 .integer(table, path, "max_instances", 1..=100_000)
@@ -218,6 +222,23 @@ impl Checker<'_> {
             lease_renew_ms,
             lease_expiry_ms,
         }
+    }
+
+    /// `journal_keep`: a duration string (`"7d"`, `"36h"`, `"90m"`), at
+    /// least a minute; 1 day if absent or invalid (reported).
+    fn journal_keep(&mut self, table: &toml::Table, path: &KeyPath) -> Duration {
+        const DEFAULT: Duration = Duration::from_secs(24 * 60 * 60);
+        let Some(text) = self.string_as(table, path, "journal_keep", "a duration such as \"7d\", \"36h\" or \"90m\"")
+        else {
+            return DEFAULT;
+        };
+        let problem = match humantime::parse_duration(&text) {
+            Ok(keep) if keep >= Duration::from_secs(60) => return keep,
+            Ok(_) => format!("{text:?} is shorter than a minute"),
+            Err(error) => format!("{text:?} is not a duration such as \"7d\", \"36h\" or \"90m\" ({error})"),
+        };
+        self.error(&path.key("journal_keep"), Spot::Value, problem);
+        DEFAULT
     }
 
     fn sim(&mut self, table: &toml::Table, path: &KeyPath) -> SimConfig {
@@ -251,8 +272,14 @@ impl Checker<'_> {
                 let message = format!("plugin file {} does not exist", plugin_path.display());
                 self.error(&entry.key("path"), Spot::Value, message);
             }
+            let shadow = self.string(table, &entry, "shadow").map(|file| self.resolve(&file));
+            if let Some(file) = shadow.as_ref().filter(|file| !file.is_file()) {
+                let message = format!("shadow file {} does not exist", file.display());
+                self.error(&entry.key("shadow"), Spot::Value, message);
+            }
             let plugin = PluginConfig {
                 path: plugin_path,
+                shadow,
                 timeout_ms: self.integer(table, &entry, "timeout_ms", 1..=3_600_000).unwrap_or(1000) as u64,
                 memory_mb: self.integer(table, &entry, "memory_mb", 1..=4096).unwrap_or(64) as u64,
                 max_calls: self.integer(table, &entry, "max_calls", 1..=i64::MAX).unwrap_or(10_000) as u64,
@@ -497,10 +524,15 @@ impl Checker<'_> {
     }
 
     fn string(&mut self, table: &toml::Table, path: &KeyPath, key: &str) -> Option<String> {
+        self.string_as(table, path, key, "a string")
+    }
+
+    /// A string value; another type is reported as not being `expected`.
+    fn string_as(&mut self, table: &toml::Table, path: &KeyPath, key: &str, expected: &str) -> Option<String> {
         match table.get(key)? {
             toml::Value::String(s) => Some(s.clone()),
             other => {
-                self.error(&path.key(key), Spot::Value, wrong_type("a string", other));
+                self.error(&path.key(key), Spot::Value, wrong_type(expected, other));
                 None
             }
         }

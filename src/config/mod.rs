@@ -78,6 +78,12 @@ pub struct HostConfig {
     /// Tries of an event whose plugin chain fails before it is moved to the
     /// dead letters (default 1: no retry).
     pub event_attempts: u32,
+    /// How long finished journal rows and sent outbox rows are kept
+    /// (`journal_keep`, a duration such as `"7d"`, `"36h"`, `"90m"`;
+    /// default 1 day, at least a minute): a message the network delivers
+    /// again within it is recognized, and `purr replay` can look back that
+    /// far. They hold message content (inbound texts, replies).
+    pub journal_keep: std::time::Duration,
     /// Plugin instances the pooling allocator holds room for; see
     /// [`Config::instance_capacity`].
     pub max_instances: Option<u32>,
@@ -120,6 +126,10 @@ pub struct SimConfig {
 pub struct PluginConfig {
     /// The component file (absolute, resolved against the config's dir).
     pub path: PathBuf,
+    /// A candidate version run as this plugin's shadow (absolute): it gets
+    /// every live event, without effects, and is compared with the serving
+    /// version (see `docs/plugins.md`, "Deploying a new version").
+    pub shadow: Option<PathBuf>,
     /// Deadline for one `handle` call, in ms (default 1000).
     pub timeout_ms: u64,
     /// Memory cap of one instance, in MiB (default 64).
@@ -141,6 +151,23 @@ pub struct PluginConfig {
     pub linking_codes: bool,
     /// The plugin's own settings, given to it through the `config` import.
     pub settings: toml::Table,
+}
+
+impl PluginConfig {
+    /// This entry with `path` as its file and no shadow: how a candidate
+    /// (a shadow, a replay's) is loaded, with the plugin's limits and settings.
+    pub fn candidate(&self, path: PathBuf) -> PluginConfig {
+        PluginConfig {
+            path,
+            shadow: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether `other` loads the same serving version: equal but for `shadow`.
+    pub fn same_version(&self, other: &PluginConfig) -> bool {
+        self.candidate(self.path.clone()) == other.candidate(other.path.clone())
+    }
 }
 
 /// Limits on the bytes and calls one plugin may hand the host in one

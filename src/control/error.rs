@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::supervisor::{CreateError, LifecycleError, SendTextError, SimActionError, UnknownSession};
+use crate::supervisor::{CreateError, LifecycleError, RolloutError, SendTextError, SimActionError, UnknownSession};
 
 /// An error answer of the API.
 #[derive(Debug)]
@@ -109,6 +109,16 @@ impl From<LifecycleError> for ApiError {
                 Self::conflict(error.to_string())
             }
             LifecycleError::Failed(error) => Self::internal(error),
+        }
+    }
+}
+
+impl From<RolloutError> for ApiError {
+    fn from(error: RolloutError) -> Self {
+        match error {
+            RolloutError::Unknown(name) => Self::unknown_plugin(&name),
+            RolloutError::Native(_) | RolloutError::NoShadow(_) => Self::conflict(error.to_string()),
+            RolloutError::Load(_) => Self::invalid(error.to_string()),
         }
     }
 }

@@ -131,6 +131,8 @@ fn router(state: ApiState) -> Router {
         .routes(routes!(sim::outbound))
         .routes(routes!(plugins::list))
         .routes(routes!(plugins::reload))
+        .routes(routes!(plugins::shadow, plugins::unshadow))
+        .routes(routes!(plugins::promote))
         .routes(routes!(events::events))
         .routes(routes!(metrics::metrics))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_token));

@@ -16,6 +16,10 @@
 //! of paying for a crash each. Each call's duration goes to the plugin's
 //! `purr_handler_duration_seconds` histogram.
 //!
+//! A plugin with a shadow (a candidate version, see [`crate::rollout::shadow`])
+//! gets each event it handled, with its verdict and sends, handed to the
+//! shadow after the event's last attempt ([`Chain::hand_to_shadows`]).
+//!
 //! A chain may mix wasm plugins and [`native`](crate::plugin::native)
 //! handlers (Rust code in the host): both are [`PluginInstance`]s, made,
 //! called, timed, dropped and backed off the same way here.
@@ -30,6 +34,7 @@ use crate::channel::ChannelEvent;
 use crate::observe::HttpMetrics;
 use crate::plugin::bindings::purr::bot::types::{Context, Event, Flow, TimerFired};
 use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginHandle, PluginInstance};
+use crate::rollout::shadow::{Offer, RunnerParts, ShadowRunner};
 use crate::session::SessionScope;
 use crate::store::TimerRow;
 
@@ -58,6 +63,10 @@ struct Slot {
     /// Traps in a row, and when the next instance may be made.
     consecutive_traps: u32,
     retry_at: Option<Instant>,
+    /// This session's feed into the plugin's shadow, if it has one, and
+    /// the handle's shadow generation it follows.
+    shadow: Option<ShadowRunner>,
+    shadow_generation: u64,
 }
 
 impl Slot {
@@ -73,7 +82,29 @@ impl Slot {
             last_used: Instant::now(),
             consecutive_traps: 0,
             retry_at: None,
+            shadow: None,
+            shadow_generation: 0,
         }
+    }
+
+    /// Follows the plugin's shadow (attached, replaced, detached) and
+    /// returns this session's runner for it, if there is one.
+    fn follow_shadow(&mut self, scope: &SessionScope, gauge: &InstanceGauge) -> Option<ShadowRunner> {
+        let generation = self.handle.shadow_generation();
+        if generation != self.shadow_generation {
+            self.shadow_generation = generation;
+            self.shadow = self.handle.shadow().map(|shadow| {
+                let settings = merge(&shadow.candidate().config.settings, self.overrides.as_ref());
+                let parts = RunnerParts {
+                    scope: scope.clone(),
+                    settings: Arc::new(settings),
+                    gauge: gauge.clone(),
+                    http_metrics: self.handle.metrics().http.clone(),
+                };
+                ShadowRunner::spawn(shadow, parts)
+            });
+        }
+        self.shadow.clone()
     }
 
     /// When the instance is to be dropped for idleness, if it is.
@@ -95,10 +126,10 @@ impl Slot {
         }
     }
 
-    fn record_trap(&mut self, session: &str, error: &CallError) {
+    fn record_trap(&mut self, session: &str, error: &CallError, backoff: bool) {
         self.instance = None;
         self.consecutive_traps += 1;
-        if self.consecutive_traps > FREE_RESTARTS {
+        if backoff && self.consecutive_traps > FREE_RESTARTS {
             let doublings = (self.consecutive_traps - FREE_RESTARTS - 1).min(16);
             let pause = (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF);
             self.retry_at = Some(Instant::now() + pause);
@@ -118,8 +149,8 @@ impl Slot {
 /// How an event fared in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Every plugin answered `next`, or one answered `stop`.
-    Handled,
+    /// Every plugin answered `next` (`stopped: false`), or one answered `stop`.
+    Handled { stopped: bool },
     /// A plugin failed; the chain stopped there.
     Failed { plugin: String, error: String },
 }
@@ -131,6 +162,11 @@ pub struct Chain {
     gauge: InstanceGauge,
     /// The host's shortage count this chain last acted on.
     shortages_seen: u64,
+    /// The current event for the shadows of the plugins it reached.
+    offers: Vec<Offer>,
+    /// Whether a trapping plugin backs off (not in a replay, where every
+    /// event must run).
+    backoff: bool,
 }
 
 impl Chain {
@@ -150,7 +186,16 @@ impl Chain {
             slots,
             shortages_seen: gauge.shortages(),
             gauge,
+            offers: Vec::new(),
+            backoff: true,
         }
+    }
+
+    /// This chain with every event run on every plugin, however often one
+    /// traps: for a replay, whose events come faster than any back-off.
+    pub fn without_backoff(mut self) -> Self {
+        self.backoff = false;
+        self
     }
 
     /// When the next instance goes idle (see [`release_idle`](Self::release_idle)).
@@ -218,6 +263,8 @@ impl Chain {
             self_jid,
         };
         let session = &*self.scope.session;
+        self.offers.clear();
+        let mut stopped = false;
         for slot in &mut self.slots {
             if only.is_some_and(|name| name != &*slot.plugin.name) {
                 continue;
@@ -226,15 +273,24 @@ impl Chain {
                 continue;
             }
             slot.follow_reload();
+            let shadowed = slot.follow_shadow(&self.scope, &self.gauge);
+            let mark = self.scope.sends.count();
             let result = call(&self.scope, &self.gauge, slot, &ctx, event).await;
+            if let Some(runner) = shadowed {
+                self.offers
+                    .push(runner.offer(&ctx, event, &result, self.scope.sends.since(mark)));
+            }
             match &result {
-                Err(error @ CallError::Trap(_)) => slot.record_trap(session, error),
+                Err(error @ CallError::Trap(_)) => slot.record_trap(session, error, self.backoff),
                 Err(CallError::BackingOff { .. } | CallError::Unavailable(_)) => {}
                 Ok(_) | Err(CallError::Plugin(_)) => slot.record_success(session),
             }
             match result {
                 Ok(Flow::Next) => continue,
-                Ok(Flow::Stop) => break,
+                Ok(Flow::Stop) => {
+                    stopped = true;
+                    break;
+                }
                 Err(error) => {
                     let plugin = slot.plugin.name.to_string();
                     if let CallError::Trap(trap) = &error {
@@ -256,7 +312,16 @@ impl Chain {
                 }
             }
         }
-        Outcome::Handled
+        Outcome::Handled { stopped }
+    }
+
+    /// Hands the last event to the shadows of the plugins it reached (call
+    /// once per event, after its last attempt): each compares its candidate
+    /// with what the live plugin did, off the session's path.
+    pub fn hand_to_shadows(&mut self) {
+        for offer in self.offers.drain(..) {
+            offer.hand_over();
+        }
     }
 }
 
@@ -323,7 +388,8 @@ async fn instantiate(
     }
 }
 
-fn event_kind(event: &Event) -> &'static str {
+/// The event's kind, as the logs name it.
+pub(crate) fn event_kind(event: &Event) -> &'static str {
     match event {
         Event::Started => "started",
         Event::Qr(_) => "qr",

@@ -16,6 +16,7 @@
 //! | `purr_sessions` | gauge | `status` |
 //! | `purr_store_write_failures_total` | counter | — |
 //! | `purr_quota_exceeded_total` | counter | `session`, `plugin`, `quota` |
+//! | `purr_shadow_events_total` | counter | `plugin`, `result` (`identical`, `differing`, `candidate-error`, `dropped`) |
 //!
 //! `purr_quota_exceeded_total` counts what a plugin handed the host over a
 //! limit (refused, or for logs cut or dropped); `quota` is the config key
@@ -53,6 +54,12 @@ struct PluginLabel {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
+    plugin: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShadowLabels {
     plugin: String,
     result: &'static str,
 }
@@ -102,6 +109,7 @@ pub struct Metrics {
     http_seconds: Family<PluginLabel, Histogram, fn() -> Histogram>,
     queue_depth: Family<SessionLabel, Gauge>,
     sessions: Family<StatusLabel, Gauge>,
+    shadow_events: Family<ShadowLabels, Counter>,
     /// The database writer stopped after a failed write.
     pub store_write_failures: Counter,
 }
@@ -121,6 +129,36 @@ pub struct PluginMetrics {
     pub reloads_ok: Counter,
     pub reloads_failed: Counter,
     pub http: HttpMetrics,
+    /// `purr_shadow_events_total`, whose series appear when a shadow is attached.
+    shadow_events: Family<ShadowLabels, Counter>,
+    name: String,
+}
+
+/// A shadow's counters, resolved once ([`PluginMetrics::shadow`]).
+#[derive(Clone, Default)]
+pub struct ShadowMetrics {
+    pub identical: Counter,
+    pub differing: Counter,
+    pub candidate_errors: Counter,
+    pub dropped: Counter,
+}
+
+impl PluginMetrics {
+    /// The plugin's shadow counters (created on the first call).
+    pub fn shadow(&self) -> ShadowMetrics {
+        let counter = |result| {
+            self.shadow_events.get_or_create_owned(&ShadowLabels {
+                plugin: self.name.clone(),
+                result,
+            })
+        };
+        ShadowMetrics {
+            identical: counter("identical"),
+            differing: counter("differing"),
+            candidate_errors: counter("candidate-error"),
+            dropped: counter("dropped"),
+        }
+    }
 }
 
 /// A plugin's outbound HTTP counters, resolved once.
@@ -169,6 +207,12 @@ impl Metrics {
         let http_seconds = Family::<PluginLabel, Histogram, fn() -> Histogram>::new_with_constructor(handler_histogram);
         let queue_depth = Family::<SessionLabel, Gauge>::default();
         let sessions = Family::<StatusLabel, Gauge>::default();
+        let shadow_events = Family::<ShadowLabels, Counter>::default();
+        registry.register(
+            "shadow_events",
+            "Live events a plugin's shadow (candidate version) was compared on, by result",
+            shadow_events.clone(),
+        );
         registry.register(
             "events_in",
             "Network events that reached a session's plugins",
@@ -236,6 +280,7 @@ impl Metrics {
             http_seconds,
             queue_depth,
             sessions,
+            shadow_events,
             store_write_failures,
         }
     }
@@ -282,6 +327,8 @@ impl Metrics {
                 errors: self.http_errors.get_or_create_owned(&label),
                 seconds: self.http_seconds.get_or_create_owned(&label),
             },
+            shadow_events: self.shadow_events.clone(),
+            name: name.to_string(),
         }
     }
 

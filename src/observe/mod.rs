@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 pub use bus::{CAPACITY, EventBus, HostEvent, MessageEvent, SentEvent};
 pub use channel::ObservedChannel;
-pub use metrics::{HttpMetrics, Metrics, PluginMetrics, SessionMetrics};
+pub use metrics::{HttpMetrics, Metrics, PluginMetrics, SessionMetrics, ShadowMetrics};
 
 use crate::channel::{ChannelEvent, Content, Outbound};
 use crate::plugin::PluginStatus;

@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use super::{LoadedPlugin, Source};
 use crate::observe::{PluginMetrics, PluginObserver};
+use crate::rollout::shadow::{Shadow, ShadowStatus};
 
 /// Whether a plugin is serving normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -33,7 +34,7 @@ pub enum PluginHealth {
 }
 
 /// What `list`/the API show about a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PluginStatus {
     pub name: String,
     #[schema(value_type = String)]
@@ -53,6 +54,8 @@ pub struct PluginStatus {
     pub reload_error: Option<String>,
     /// Traps since the host started, all sessions together.
     pub traps: u64,
+    /// The candidate version shadowing this one, and how it compares.
+    pub shadow: Option<ShadowStatus>,
 }
 
 /// Consecutive traps in one session after which a plugin counts as crash-looping.
@@ -73,6 +76,9 @@ pub struct PluginHandle {
     traps: AtomicU64,
     health: Mutex<Health>,
     observer: PluginObserver,
+    shadow: RwLock<Option<Arc<Shadow>>>,
+    /// Changes every time a shadow is attached or dropped.
+    shadow_generation: AtomicU64,
 }
 
 impl PluginHandle {
@@ -83,7 +89,48 @@ impl PluginHandle {
             traps: AtomicU64::new(0),
             health: Mutex::new(Health::default()),
             observer,
+            shadow: RwLock::new(None),
+            shadow_generation: AtomicU64::new(0),
         }
+    }
+
+    /// The candidate shadowing the serving version, if any.
+    pub fn shadow(&self) -> Option<Arc<Shadow>> {
+        self.shadow.read().expect("shadow lock").clone()
+    }
+
+    /// Changes every time a shadow is attached, replaced or dropped.
+    pub fn shadow_generation(&self) -> u64 {
+        self.shadow_generation.load(Ordering::Acquire)
+    }
+
+    /// Runs `candidate` as this plugin's shadow from every session's next
+    /// event on (replacing any shadow it had), with fresh tallies.
+    pub fn attach_shadow(&self, candidate: Arc<LoadedPlugin>) {
+        let shadow = Shadow::new(candidate, self.observer.metrics.shadow());
+        self.set_shadow(Some(Arc::new(shadow)));
+    }
+
+    /// Drops the shadow; returns whether there was one.
+    pub fn detach_shadow(&self) -> bool {
+        self.set_shadow(None).is_some()
+    }
+
+    /// Makes the shadow's candidate the serving version (the normal swap:
+    /// every session moves to it at its next event) and drops the shadow;
+    /// `None` if there was no shadow.
+    pub fn promote(&self) -> Option<Arc<LoadedPlugin>> {
+        let shadow = self.set_shadow(None)?;
+        let candidate = shadow.candidate().clone();
+        self.swap(candidate.clone());
+        Some(candidate)
+    }
+
+    fn set_shadow(&self, shadow: Option<Arc<Shadow>>) -> Option<Arc<Shadow>> {
+        let old = std::mem::replace(&mut *self.shadow.write().expect("shadow lock"), shadow);
+        self.shadow_generation.fetch_add(1, Ordering::AcqRel);
+        self.observer.changed(|| self.status());
+        old
     }
 
     /// The plugin's metrics (the dispatcher times calls with them).
@@ -169,6 +216,7 @@ impl PluginHandle {
             last_error: health.last_trap.clone(),
             reload_error: health.reload_error.clone(),
             traps: self.traps.load(Ordering::Relaxed),
+            shadow: self.shadow().map(|shadow| shadow.status()),
         }
     }
 

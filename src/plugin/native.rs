@@ -96,6 +96,7 @@ impl NativePlugin {
             name: Arc::from(self.name),
             config: PluginConfig {
                 path: PathBuf::new(),
+                shadow: None,
                 timeout_ms: 1000,
                 memory_mb: 64,
                 max_calls: u64::MAX,

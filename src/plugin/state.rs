@@ -115,7 +115,13 @@ impl PluginState {
             config,
             timers,
             log,
-            http: OutboundHttp::new(scope.session.clone(), name.clone(), &plugin.config.http, http_metrics),
+            http: OutboundHttp::new(
+                scope.session.clone(),
+                name.clone(),
+                &plugin.config.http,
+                http_metrics,
+                scope.sandboxed,
+            ),
         }
     }
 

@@ -53,6 +53,10 @@ pub struct SessionScope {
     pub sends: EventSends,
     /// The kv data of the session's plugins, with the current event's writes.
     pub kv: SessionKv,
+    /// A sandboxed run (`purr replay`, a shadow): its sends, kv and timer
+    /// writes are never committed, and its plugins' HTTP is limited to
+    /// GET and HEAD (see [`crate::rollout`]).
+    pub sandboxed: bool,
 }
 
 /// How to bring one session up.
@@ -173,6 +177,7 @@ impl LiveSession {
             send_budget: Arc::new(SendBudget::new(spec.sends_per_minute)),
             sends: sends.clone(),
             kv: kv.clone(),
+            sandboxed: false,
         };
         let task = task::SessionTask {
             name,

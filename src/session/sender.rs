@@ -7,9 +7,11 @@
 //! message id and the network takes it once. A send made while the session
 //! is offline waits until it is connected; one that fails otherwise is
 //! retried with backoff (50 ms doubling to 5 s) until it goes through; one
-//! the channel can never perform is logged and dropped. Delivered rows are
-//! deleted by range, batched by the writer. On start, the rows a previous
-//! run left are delivered first. When hosts share a database, nothing is
+//! the channel can never perform is logged and dropped. A delivered row
+//! moves the session's sent mark (batched by the writer); the rows stay in
+//! the outbox as the record of what was sent (`purr replay` compares
+//! against it) until `[host] journal_keep` prunes them. On start, the rows
+//! after the mark, left by a previous run, are delivered first. When hosts share a database, nothing is
 //! sent once this host's lease on the session may have expired.
 
 use std::sync::Arc;
@@ -131,7 +133,6 @@ async fn deliver(link: Link, mut queue: mpsc::UnboundedReceiver<Batch>, tried: w
                 Err(_) => return, // the writer is gone: the host is stopping
             }
         }
-        let first = batch.rows.first().map_or(0, |row| row.seq);
         for row in &batch.rows {
             if !send_one(&link, row, &tried).await {
                 // Held back: this row and the rest stay in the outbox for
@@ -140,8 +141,8 @@ async fn deliver(link: Link, mut queue: mpsc::UnboundedReceiver<Batch>, tried: w
             }
             if Some(row.seq) == last {
                 // Queued before the last row counts as tried, so a flush
-                // (and a clean stop) also covers the deletion.
-                link.writer.delivered(session, first, row.seq).await;
+                // (and a clean stop) also covers the sent mark.
+                link.writer.delivered(session, row.seq).await;
             }
             tried.send_replace((row.seq, false));
         }

@@ -85,6 +85,7 @@ impl SessionTask {
                         let id = self.next_event_id();
                         self.begin(&id);
                         self.chain.dispatch_started(&id, self.self_jid()).await;
+                        self.chain.hand_to_shadows();
                         self.complete(Completion::default()).await;
                     }
                     Some(SessionInput::Event { seq, event }) => self.handle_event(seq, *event).await,
@@ -147,6 +148,7 @@ impl SessionTask {
                 outcome => break outcome,
             }
         };
+        self.chain.hand_to_shadows();
         if matches!(outcome, Outcome::Failed { .. }) {
             // A failed event leaves no kv writes and sends behind.
             self.begin(&id);
@@ -178,6 +180,7 @@ impl SessionTask {
         tracing::debug!(session = &*self.name, event = %id, plugin = %timer.plugin, "timer due");
         self.begin(&id);
         self.chain.dispatch_timer(&id, &timer, self.self_jid()).await;
+        self.chain.hand_to_shadows();
         self.complete(Completion {
             timer_id: Some(timer.id),
             ..Completion::default()
@@ -209,6 +212,7 @@ impl SessionTask {
                 key,
                 seq: self.sender.next_seq(),
                 action,
+                journal_seq: completion.journal_seq,
             });
         }
         if completion.journal_seq.is_none()

@@ -2,8 +2,19 @@
 //!
 //! Writes on the hot path go through the [`Writer`](super::Writer), which
 //! batches them; the queries here are the reads done when a session starts
-//! (what to replay, what to resend) and by operators (dead letters).
+//! (what to replay, what to resend), by operators (dead letters), and the
+//! pruning of what is kept past its use.
+//!
+//! Both the journal and the outbox keep their rows once they are finished:
+//! a session's finished events are the journal rows up to its done mark
+//! (`journal_done`), its sent sends the outbox rows up to its sent mark
+//! (`outbox_sent`); each mark is one number per session, as a session
+//! finishes events and delivers sends in order. Finished rows serve
+//! deduplication and the record `purr replay` compares against
+//! (`history.rs`); [`Store::journal_prune`] deletes those older than
+//! `[host] journal_keep`.
 
+use anyhow::Context as _;
 use serde::Serialize;
 use sqlx::FromRow;
 
@@ -21,7 +32,8 @@ pub struct JournalEntry {
     pub received_at_ms: i64,
 }
 
-/// A send accepted from a plugin, waiting for the network.
+/// A send accepted from a plugin: waiting for the network, or (once the
+/// session's sent mark covers it) the record of what was sent.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct OutboxRow {
     pub session: String,
@@ -30,6 +42,9 @@ pub struct OutboxRow {
     pub seq: i64,
     /// The `Outbound`, JSON.
     pub action: String,
+    /// The journal row whose event made the send (none for a timer's or a
+    /// `started` event's send, or with the journal off).
+    pub journal_seq: Option<i64>,
 }
 
 /// An event that kept failing, set aside.
@@ -62,11 +77,28 @@ pub struct Resume {
     pub journal_done_through: i64,
     /// Journal rows after the done mark: events to replay.
     pub journal_pending: i64,
-    /// The highest outbox sequence number (0 if none).
+    /// The highest outbox sequence number used (0 if none). Counts the
+    /// sent mark too, as the journal's counts its done mark.
     pub outbox_last_seq: i64,
-    /// Sends in the outbox, not yet accepted by the network.
+    /// Sends in the outbox after the sent mark: not yet accepted by the network.
     pub outbox_pending: i64,
 }
+
+/// What one [`Store::journal_prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Finished journal rows.
+    pub journal: u64,
+    /// Sent outbox rows.
+    pub sent: u64,
+}
+
+/// Rows one pruning statement deletes at most on SQLite: between two, the
+/// writer gets the database (a single long delete would hold the write
+/// lock, and the writer, waiting past its busy timeout, would stop).
+const PRUNE_CHUNK: i64 = 2000;
+/// The pause between two pruning statements on SQLite, for the writer.
+const PRUNE_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
 
 impl Store {
     /// Where `session`'s journal and outbox stand, in one read: what a
@@ -75,12 +107,14 @@ impl Store {
         Ok(with_db!(&self.db, |pool| {
             sqlx::query_as(
             "WITH done AS (SELECT coalesce((SELECT through_seq FROM journal_done WHERE session = $1), 0) AS through_seq,
-                                  coalesce((SELECT max(seq) FROM journal WHERE session = $1), 0) AS last_seq)
+                                  coalesce((SELECT max(seq) FROM journal WHERE session = $1), 0) AS last_seq,
+                                  coalesce((SELECT through_seq FROM outbox_sent WHERE session = $1), 0) AS sent_through,
+                                  coalesce((SELECT max(seq) FROM outbox WHERE session = $1), 0) AS outbox_max)
              SELECT CASE WHEN last_seq > through_seq THEN last_seq ELSE through_seq END AS journal_last_seq,
                     through_seq AS journal_done_through,
                     (SELECT count(*) FROM journal WHERE session = $1 AND seq > through_seq) AS journal_pending,
-                    coalesce((SELECT max(seq) FROM outbox WHERE session = $1), 0) AS outbox_last_seq,
-                    (SELECT count(*) FROM outbox WHERE session = $1) AS outbox_pending
+                    CASE WHEN outbox_max > sent_through THEN outbox_max ELSE sent_through END AS outbox_last_seq,
+                    (SELECT count(*) FROM outbox WHERE session = $1 AND seq > sent_through) AS outbox_pending
              FROM done",
         )
         .bind(session)
@@ -147,23 +181,68 @@ impl Store {
         .await)?)
     }
 
-    /// Forgets finished journal rows older than `before_ms` (they only serve deduplication).
-    pub async fn journal_prune(&self, before_ms: i64) -> anyhow::Result<u64> {
-        let done = with_db!(&self.db, |pool| sqlx::query(
-            "DELETE FROM journal WHERE received_at_ms < $1
-             AND seq <= coalesce((SELECT through_seq FROM journal_done AS d WHERE d.session = journal.session), 0)",
-        )
-        .bind(before_ms)
-        .execute(pool)
-        .await
-        .map(|done| done.rows_affected()))?;
-        Ok(done)
+    /// Forgets, in every session, the finished journal rows received
+    /// before `before_ms` and the sent outbox rows written before it (they
+    /// serve deduplication and `purr replay`'s record). Unfinished events
+    /// and unsent sends stay whatever their age; the marks stay, so no
+    /// sequence number is used twice.
+    ///
+    /// On SQLite the rows go [`PRUNE_CHUNK`] at a time with a pause
+    /// between, so the writer is never held up long; on PostgreSQL, where a
+    /// delete blocks no insert, each table is one statement.
+    pub async fn journal_prune(&self, before_ms: i64) -> anyhow::Result<Pruned> {
+        let chunk = if self.db.is_postgres() { i64::MAX } else { PRUNE_CHUNK };
+        let journal = self
+            .prune_chunks(
+                chunk,
+                "DELETE FROM journal WHERE (session, seq) IN (SELECT session, seq FROM journal AS j
+                 WHERE j.received_at_ms < $1
+                 AND j.seq <= coalesce((SELECT through_seq FROM journal_done AS d WHERE d.session = j.session), 0)
+                 LIMIT $2)",
+                before_ms,
+            )
+            .await
+            .context("pruning the journal")?;
+        let sent = self
+            .prune_chunks(
+                chunk,
+                "DELETE FROM outbox WHERE (session, seq) IN (SELECT session, seq FROM outbox AS o
+                 WHERE o.created_at_ms < $1
+                 AND o.seq <= coalesce((SELECT through_seq FROM outbox_sent AS s WHERE s.session = o.session), 0)
+                 LIMIT $2)",
+                before_ms,
+            )
+            .await
+            .context("pruning the sent outbox rows")?;
+        Ok(Pruned { journal, sent })
     }
 
-    /// The session's sends not yet accepted by the network, in order.
+    /// Runs `delete` (binding `before_ms` and `chunk`) until it deletes
+    /// fewer than `chunk` rows; returns how many it deleted.
+    async fn prune_chunks(&self, chunk: i64, delete: &'static str, before_ms: i64) -> anyhow::Result<u64> {
+        let mut total = 0;
+        loop {
+            let deleted = with_db!(&self.db, |pool| sqlx::query(delete)
+                .bind(before_ms)
+                .bind(chunk)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+            total += deleted;
+            if deleted < chunk as u64 {
+                return Ok(total);
+            }
+            tokio::time::sleep(PRUNE_PAUSE).await;
+        }
+    }
+
+    /// The session's sends not yet accepted by the network (after its sent
+    /// mark), in order.
     pub async fn outbox_pending(&self, session: &str) -> anyhow::Result<Vec<OutboxRow>> {
         Ok(with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT session, key, seq, action FROM outbox WHERE session = $1 ORDER BY seq"
+            "SELECT session, key, seq, action, journal_seq FROM outbox
+             WHERE session = $1 AND seq > coalesce((SELECT through_seq FROM outbox_sent WHERE session = $1), 0)
+             ORDER BY seq"
         )
         .bind(session)
         .fetch_all(pool)
@@ -185,7 +264,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::store::tests::temp_store;
-    use crate::store::{Completion, JournalEntry};
+    use crate::store::{Completion, JournalEntry, OutboxRow, Pruned};
 
     fn entry(session: &str, seq: i64, received_at_ms: i64) -> JournalEntry {
         JournalEntry {
@@ -280,7 +359,7 @@ mod tests {
             .unwrap();
         complete(&store, "a", 2).await;
         assert_eq!(
-            store.journal_prune(1).await.unwrap(),
+            store.journal_prune(1).await.unwrap().journal,
             2,
             "rows 1 and 2 are done and old"
         );
@@ -297,5 +376,88 @@ mod tests {
         store.writer().append(vec![entry("a", 4, 0)]).await.unwrap();
         let pending = pending_seqs(&store, "a").await;
         assert_eq!(pending, [4]);
+    }
+
+    /// Completes `session`'s event `seq` with sends at outbox seqs `sends`.
+    async fn complete_with_sends(store: &crate::store::Store, session: &str, seq: i64, sends: &[i64]) {
+        let completion = Completion {
+            session: session.to_string(),
+            journal_seq: Some(seq),
+            outbox: sends
+                .iter()
+                .map(|&n| OutboxRow {
+                    session: session.to_string(),
+                    key: format!("j{seq}.{n}"),
+                    seq: n,
+                    action: format!("{{\"send\":{n}}}"),
+                    journal_seq: Some(seq),
+                })
+                .collect(),
+            ..Completion::default()
+        };
+        store.writer().complete(completion).await.await.unwrap().unwrap();
+    }
+
+    async fn pending_sends(store: &crate::store::Store, session: &str) -> Vec<i64> {
+        let pending = store.outbox_pending(session).await.unwrap();
+        pending.iter().map(|row| row.seq).collect()
+    }
+
+    #[tokio::test]
+    async fn delivered_sends_are_kept_but_no_longer_pending_and_the_mark_never_goes_back() {
+        let (store, _dir) = temp_store().await;
+        let rows = vec![entry("a", 1, 0), entry("a", 2, 0), entry("b", 1, 0)];
+        store.writer().append(rows).await.unwrap();
+        complete_with_sends(&store, "a", 1, &[1, 2]).await;
+        complete_with_sends(&store, "a", 2, &[3, 4]).await;
+        complete_with_sends(&store, "b", 1, &[1]).await;
+        let pending = store.outbox_pending("a").await.unwrap();
+        assert_eq!(pending.iter().map(|r| r.journal_seq).collect::<Vec<_>>(), [Some(1), Some(1), Some(2), Some(2)]);
+
+        // Both in one batch: the mark is their maximum, and a lower one never moves it back.
+        store.writer().delivered("a", 1).await;
+        store.writer().delivered("a", 3).await;
+        store.writer().barrier().await.unwrap();
+        store.writer().delivered("a", 2).await;
+        store.writer().barrier().await.unwrap();
+        assert_eq!(pending_sends(&store, "a").await, [4], "rows up to the mark were sent");
+        assert_eq!(pending_sends(&store, "b").await, [1], "another session's mark is its own");
+        let resume = store.session_resume("a").await.unwrap();
+        assert_eq!((resume.outbox_last_seq, resume.outbox_pending), (4, 1));
+        let kept = store.history_page("a", 0, 2, 10).await.unwrap();
+        let sends: Vec<_> = kept.iter().map(|e| e.sends.len()).collect();
+        assert_eq!(sends, [2, 2], "the delivered rows stay as the send record");
+    }
+
+    #[tokio::test]
+    async fn pruning_deletes_old_sent_rows_and_old_finished_events_never_pending_ones() {
+        let (store, _dir) = temp_store().await;
+        // More rows than one pruning statement takes on SQLite: every chunk is pruned.
+        let many = 2 * super::PRUNE_CHUNK + 7;
+        let rows = (1..=many + 2).map(|seq| entry("a", seq, 0)).collect();
+        store.writer().append(rows).await.unwrap();
+        complete(&store, "a", many - 1).await;
+        complete_with_sends(&store, "a", many, &[1, 2, 3]).await;
+        store.writer().delivered("a", 2).await;
+        store.writer().barrier().await.unwrap();
+
+        // Sends were written just now: at a cut-off in the past only the journal's old rows go.
+        let pruned = store.journal_prune(1).await.unwrap();
+        assert_eq!(pruned, Pruned { journal: many as u64, sent: 0 });
+        assert_eq!(pending_seqs(&store, "a").await, [many + 1, many + 2], "unfinished events stay");
+        let later = crate::store::now_ms() + 60_000;
+        let pruned = store.journal_prune(later).await.unwrap();
+        assert_eq!(pruned, Pruned { journal: 0, sent: 2 }, "the delivered sends go once old");
+        assert_eq!(pending_seqs(&store, "a").await, [many + 1, many + 2]);
+        assert_eq!(pending_sends(&store, "a").await, [3], "a send not delivered stays");
+        assert_eq!(store.journal_prune(later).await.unwrap(), Pruned::default());
+
+        // Everything sent is pruned: the next send must not reuse a number the mark covers.
+        store.writer().delivered("a", 3).await;
+        store.writer().barrier().await.unwrap();
+        assert_eq!(store.journal_prune(later).await.unwrap().sent, 1);
+        let resume = store.session_resume("a").await.unwrap();
+        assert_eq!((resume.outbox_last_seq, resume.outbox_pending), (3, 0));
+        assert!(store.outbox_pending("a").await.unwrap().is_empty());
     }
 }

@@ -7,7 +7,8 @@
 //! event path. A query is written once, with `$N` placeholders that both
 //! backends read, and compiled for each backend by [`with_db!`].
 //! Each table's queries live in their own file: `kv` (plugin data),
-//! `timers`, `sessions`, `journal` (journal, outbox, dead letters) and
+//! `timers`, `sessions`, `journal` (journal, outbox, dead letters),
+//! `history` (finished events and their sends, for `purr replay`) and
 //! `sim` (the sim network's pairing, inbox and sent log); [`backup`] copies
 //! the whole database out (`purr backup`) and back in (`purr restore`).
 //!
@@ -46,6 +47,7 @@ macro_rules! with_db {
 
 pub mod backup;
 pub mod fence;
+mod history;
 mod journal;
 mod kv;
 mod lease;
@@ -68,7 +70,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use fence::LeaseLost;
-pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent, Resume};
+pub use history::{HistoryWindow, PastEvent};
+pub use journal::{DeadLetter, JournalEntry, OutboxRow, PendingEvent, Pruned, Resume};
 pub use lease::{LeaseRow, Leases};
 pub use sessions::SessionRow;
 pub use sim::SimInboxRow;

@@ -1,8 +1,9 @@
 //! Group commit: the one task that writes the durable event path.
 //!
 //! Journal appends, event completions (done mark + outbox rows + timer
-//! deletion, in one transaction), delivered sends and sim acknowledgements
-//! from every session queue up here. The writer takes everything waiting,
+//! deletion, in one transaction), delivered sends (the session's sent mark
+//! moved: the rows stay, as the record of what was sent) and sim
+//! acknowledgements from every session queue up here. The writer takes everything waiting,
 //! writes it in one transaction with multi-row statements, commits, and
 //! answers each request. Under load a commit carries hundreds of events;
 //! one statement per event would cap purr at a few thousand events/s (see
@@ -87,12 +88,8 @@ type Reply<T> = oneshot::Sender<Result<T, String>>;
 enum Job {
     Append(Vec<JournalEntry>, Reply<Vec<bool>>),
     Complete(Box<Completion>, Reply<()>),
-    /// Outbox rows `from..=through` of `session` were sent.
-    Delivered {
-        session: String,
-        from: i64,
-        through: i64,
-    },
+    /// `session`'s outbox rows up to `through` were sent: its sent mark moves there.
+    Delivered { session: String, through: i64 },
     SimAck(Vec<i64>, Reply<()>),
     SimSent(SimSent, Reply<bool>),
     Barrier(Reply<()>),
@@ -217,13 +214,13 @@ impl Writer {
         answer
     }
 
-    /// The network accepted the session's outbox rows `from..=through`
-    /// (every row before them was deleted already): delete them (not waited
-    /// for).
-    pub async fn delivered(&self, session: &str, from: i64, through: i64) {
+    /// The network accepted the session's outbox rows up to `through`
+    /// (sends leave in order): moves its sent mark there (never back), so
+    /// they are no longer pending; the rows stay as the record of what was
+    /// sent until pruned. Not waited for.
+    pub async fn delivered(&self, session: &str, through: i64) {
         let job = Job::Delivered {
             session: session.to_string(),
-            from,
             through,
         };
         let _ = self.jobs.send(self.stamped(job, Some(session))).await;

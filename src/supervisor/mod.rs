@@ -33,7 +33,9 @@
 mod converge;
 mod health;
 mod leases;
+mod prune;
 mod reconfigure;
+mod rollout;
 mod runtime;
 mod shutdown;
 mod views;
@@ -49,6 +51,7 @@ use tokio::sync::{Mutex, MutexGuard};
 
 pub use health::Readiness;
 pub use reconfigure::Reconfigured;
+pub use rollout::RolloutError;
 pub use runtime::{CreateError, NewSession};
 pub use views::{SendTextError, SimActionError};
 
@@ -61,9 +64,6 @@ use crate::plugin::{EngineSettings, InstanceGauge, PluginHandle, PluginHost, Plu
 use crate::session::{LiveSession, QrCode, QueueDepth, SessionSpec, SessionStatus, State, StatusCell};
 use crate::store::Store;
 
-/// How long finished journal rows are kept to recognize a message the
-/// network delivers again (pruned at start).
-const DEDUPE_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 /// Sessions started at once by [`Supervisor::start_autostart`].
 const AUTOSTART_CONCURRENCY: usize = 16;
 
@@ -228,6 +228,8 @@ struct Inner {
     /// Set once the lease loop has taken this host's share the first time
     /// (a shared database): readiness waits for it.
     leases_taken: std::sync::atomic::AtomicBool,
+    /// The task pruning the journal and the send record (`prune.rs`).
+    pruner: std::sync::Mutex<Option<prune::Pruner>>,
 }
 
 impl Supervisor {
@@ -242,9 +244,7 @@ impl Supervisor {
     /// through `whatsapp` (e.g. an in-process fake server in tests).
     pub async fn with_whatsapp(config: Config, whatsapp: Connector) -> anyhow::Result<Self> {
         let store = Store::open_for(&config.host).await.context("opening the database")?;
-        let day_ago = crate::util::now_ms() as i64 - DEDUPE_WINDOW_MS;
-        let pruned = store.journal_prune(day_ago).await.context("pruning the journal")?;
-        tracing::debug!(pruned, "old finished journal rows pruned");
+        prune::prune_logged(&store, config.host.journal_keep).await;
         let host = PluginHost::new(EngineSettings::for_config(&config, true))?;
         let observer = Observer::default();
         let mut plugins = BTreeMap::new();
@@ -256,6 +256,12 @@ impl Supervisor {
                     plugins.insert(name.clone(), Arc::new(handle));
                 }
                 Err(error) => failures.push(format!("{error:#}")),
+            }
+            if let (Some(path), Some(handle)) = (&plugin.shadow, plugins.get(name)) {
+                match host.load_async(name, &plugin.candidate(path.clone())).await {
+                    Ok(candidate) => handle.attach_shadow(candidate),
+                    Err(error) => failures.push(format!("shadow: {error:#}")),
+                }
             }
         }
         if !failures.is_empty() {
@@ -283,11 +289,13 @@ impl Supervisor {
                 halt: tokio::sync::watch::Sender::new(false),
                 stopping: std::sync::atomic::AtomicBool::new(false),
                 leases_taken: std::sync::atomic::AtomicBool::new(false),
+                pruner: std::sync::Mutex::new(None),
             }),
         };
         supervisor.add_config_sessions(&config).await?;
         supervisor.load_runtime_sessions().await?;
         supervisor.watch_store();
+        supervisor.start_pruning(config.host.journal_keep);
         Ok(supervisor)
     }
 

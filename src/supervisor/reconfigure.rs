@@ -47,7 +47,11 @@ impl Supervisor {
             anyhow::bail!("unknown plugin {name:?}");
         };
         let desired = self.desired_plugin(name, &handle);
-        self.converge(name, &handle, &desired).await.apply(name, &handle)
+        let reloaded = self.converge(name, &handle, &desired).await.apply(name, &handle);
+        if let Err(error) = self.converge_shadow(name, &handle).await {
+            tracing::error!(plugin = name, error = %format!("{error:#}"), "shadow not reloaded; the previous one (if any) keeps running");
+        }
+        reloaded
     }
 
     /// Applies `new` to the running host: changed plugins are reloaded,
@@ -136,6 +140,16 @@ impl Supervisor {
                 && let Err(error) = self.start(name).await
             {
                 tracing::error!(session = %name, error = %format!("{error:#}"), "session did not start");
+            }
+        }
+
+        // Shadows, as the new entries name them (a candidate that does not load is logged; the old shadow stays).
+        let handles: Vec<_> = self.read_plugins().iter().map(|(n, h)| (n.clone(), h.clone())).collect();
+        for (name, handle) in handles {
+            if !handle.current().is_native()
+                && let Err(error) = self.converge_shadow(&name, &handle).await
+            {
+                tracing::error!(plugin = %name, error = %format!("{error:#}"), "shadow not loaded");
             }
         }
 

@@ -44,6 +44,7 @@ impl Supervisor {
         if let Err(error) = self.inner.store.writer().barrier().await {
             tracing::error!(%error, "stopping with database writes lost");
         }
+        self.stop_pruning().await;
         self.release_leases().await;
         self.report_unfinished().await;
         self.inner.store.close().await;

@@ -19,6 +19,10 @@
 //! - sent without following redirects (a 3xx goes back to the guest), and
 //!   its response body cut at `http_max_response_bytes` ([`body`]).
 //!
+//! - in a sandboxed run (`purr replay`, a shadow), refused unless its
+//!   method is GET or HEAD: a candidate may read from the world, never act
+//!   on it.
+//!
 //! Failures are errors of the guest's request; nothing traps. A plugin
 //! stuck waiting on a slow server is still cut at its `timeout_ms` by the
 //! instance's wall-clock deadline.
@@ -69,10 +73,18 @@ struct Hooks {
     limits: PluginHttp,
     in_flight: Arc<Semaphore>,
     metrics: HttpMetrics,
+    /// A sandboxed run: GET and HEAD only.
+    sandboxed: bool,
 }
 
 impl OutboundHttp {
-    pub fn new(session: Arc<str>, plugin: Arc<str>, limits: &PluginHttp, metrics: HttpMetrics) -> Self {
+    pub fn new(
+        session: Arc<str>,
+        plugin: Arc<str>,
+        limits: &PluginHttp,
+        metrics: HttpMetrics,
+        sandboxed: bool,
+    ) -> Self {
         OutboundHttp {
             ctx: WasiHttpCtx::new(),
             hooks: Hooks {
@@ -82,6 +94,7 @@ impl OutboundHttp {
                 in_flight: Arc::new(Semaphore::new(limits.max_concurrent as usize)),
                 limits: limits.clone(),
                 metrics,
+                sandboxed,
             },
         }
     }
@@ -150,6 +163,10 @@ impl WasiHttpHooks for Hooks {
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let origin = format!("{}://{host}:{port}", if https { "https" } else { "http" });
         let asker = self.asker();
+        if self.sandboxed && !matches!(*request.method(), http::Method::GET | http::Method::HEAD) {
+            asker.deny(&self.metrics, &origin, "a sandboxed run (replay, shadow) sends only GET and HEAD");
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
         let Some(rule) = self
             .limits
             .allowed_hosts

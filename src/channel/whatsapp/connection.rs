@@ -249,7 +249,7 @@ impl Channel for WhatsappChannel {
     }
 
     fn message_id(&self, key: &str) -> String {
-        outbound::message_id(&format!("{}/{key}", self.session()))
+        super::message_id(self.session(), key)
     }
 
     async fn send(&self, id: &str, action: Outbound) -> Result<(), SendError> {

@@ -30,6 +30,11 @@ use whatsapp_rust::wacore::net::{StreamingHttpResponse, UploadBody};
 pub use connection::WhatsappChannel;
 pub use store::WhatsappStore;
 
+/// The WhatsApp message id of `session`'s send under idempotency key `key`.
+pub(crate) fn message_id(session: &str, key: &str) -> String {
+    outbound::message_id(&format!("{session}/{key}"))
+}
+
 /// How sessions reach WhatsApp: the network transport and HTTP client
 /// (media, version checks) their bots use.
 #[derive(Clone)]

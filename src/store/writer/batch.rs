@@ -24,9 +24,9 @@ pub(super) struct Batch<'a> {
     pub timers: Vec<&'a str>,
     /// Sends recorded by the completed events.
     pub outbox: Vec<&'a OutboxRow>,
-    /// Per session, the outbox rows delivered (`from..=through`: a
-    /// session's sends are delivered in order, so its ranges are adjacent).
-    pub delivered: BTreeMap<&'a str, (i64, i64)>,
+    /// Per session, the newest outbox row delivered (a session's sends
+    /// are delivered in order, so it moves the session's sent mark).
+    pub delivered: BTreeMap<&'a str, i64>,
     /// Sim inbox messages journaled (by their seq).
     pub acks: Vec<i64>,
     /// Dead letters, one per (session, seq), the last winning.
@@ -46,9 +46,9 @@ impl<'a> Batch<'a> {
             match job {
                 Job::Append(entries, _) => batch.appends.extend(entries),
                 Job::Complete(completion, _) => batch.complete(completion, &mut dead),
-                Job::Delivered { session, from, through } => {
-                    let range = batch.delivered.entry(session.as_str()).or_insert((*from, *through));
-                    *range = (range.0.min(*from), range.1.max(*through));
+                Job::Delivered { session, through } => {
+                    let mark = batch.delivered.entry(session.as_str()).or_insert(*through);
+                    *mark = (*mark).max(*through);
                 }
                 Job::SimAck(seqs, _) => batch.acks.extend(seqs.iter().copied()),
                 Job::SimSent(sent, _) => batch.sim_sent.push(sent),

@@ -91,40 +91,31 @@ async fn write_batch(tx: &mut PgConnection, batch: &Batch<'_>) -> Result<Written
     if !batch.outbox.is_empty() {
         let now = crate::util::now_ms() as i64;
         sqlx::query(
-            "INSERT INTO outbox (session, seq, key, action, created_at_ms) \
-             SELECT s, q, k, a, $5 FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[]) AS r(s, q, k, a) \
+            "INSERT INTO outbox (session, seq, key, action, journal_seq, created_at_ms) \
+             SELECT s, q, k, a, j, $6 \
+             FROM UNNEST($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[]) AS r(s, q, k, a, j) \
              ON CONFLICT DO NOTHING",
         )
         .bind(column(&batch.outbox, |o| o.session.as_str()))
         .bind(column(&batch.outbox, |o| o.seq))
         .bind(column(&batch.outbox, |o| text(&o.key)))
         .bind(column(&batch.outbox, |o| text(&o.action)))
+        .bind(column(&batch.outbox, |o| o.journal_seq))
         .bind(now)
         .execute(&mut *tx)
         .await?;
     }
     if !batch.delivered.is_empty() {
+        // Delivered rows stay (the send record): the session's sent mark
+        // moves instead. (This was a DELETE of each session's range by
+        // `ctid`; the mark is one row per session, whatever the backlog.)
         sqlx::query(
-            // Each session's range read through the primary key (`OFFSET 0`
-            // keeps the planner from turning it into a scan of the whole
-            // outbox, which a generic plan did: 20 ms a batch at 91,000
-            // queued rows), then deleted by row address. The range starts
-            // at the first row not deleted yet, so the index entries of
-            // rows deleted before (dead until vacuumed) are not walked again.
-            "DELETE FROM outbox WHERE ctid = ANY (ARRAY(SELECT x.ctid \
-             FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS d(session, first, through) \
-             CROSS JOIN LATERAL (SELECT ctid FROM outbox AS o \
-                 WHERE o.session = d.session AND o.seq BETWEEN d.first AND d.through OFFSET 0) AS x))",
+            "INSERT INTO outbox_sent (session, through_seq) SELECT * FROM UNNEST($1::text[], $2::int8[]) \
+             ON CONFLICT (session) DO UPDATE \
+             SET through_seq = GREATEST(outbox_sent.through_seq, excluded.through_seq)",
         )
         .bind(batch.delivered.keys().copied().collect::<Vec<_>>())
-        .bind(batch.delivered.values().map(|(from, _)| *from).collect::<Vec<_>>())
-        .bind(
-            batch
-                .delivered
-                .values()
-                .map(|(_, through)| *through)
-                .collect::<Vec<_>>(),
-        )
+        .bind(batch.delivered.values().copied().collect::<Vec<_>>())
         .execute(&mut *tx)
         .await?;
     }

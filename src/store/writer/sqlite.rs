@@ -2,8 +2,8 @@
 //!
 //! Each statement is a round trip to sqlx's SQLite thread (two thread
 //! wake-ups, the whole cost of a small commit), so the rows of every kind
-//! on the hot path — journal entries, done marks, outbox rows, delivered
-//! ranges, fired timers, sim acknowledgements — go in as one statement
+//! on the hot path — journal entries, done marks, outbox rows, sent
+//! marks, fired timers, sim acknowledgements — go in as one statement
 //! each, whatever their number (one JSON array bound as a single
 //! parameter, read with `json_each`), and those statements run as one
 //! script with `BEGIN` (and `COMMIT`, when nothing else is to be written):
@@ -50,13 +50,9 @@ async fn write_batch(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Re
     push_completions(&mut script, batch);
     if !batch.delivered.is_empty() {
         script.push(
-            "DELETE FROM outbox WHERE rowid IN (SELECT o.rowid FROM json_each(?) AS d \
-             JOIN outbox AS o ON o.session = d.value ->> 0 AND o.seq BETWEEN d.value ->> 1 AND d.value ->> 2)",
-            json(
-                &(batch.delivered.iter())
-                    .map(|(session, (from, through))| (session, from, through))
-                    .collect::<Vec<_>>(),
-            ),
+            "INSERT INTO outbox_sent (session, through_seq) SELECT value ->> 0, value ->> 1 FROM json_each(?) \
+             WHERE true ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+            json(&batch.delivered.iter().collect::<Vec<_>>()),
         );
     }
     if !batch.acks.is_empty() {
@@ -179,11 +175,11 @@ fn push_completions(script: &mut Script, batch: &Batch<'_>) {
     let now = crate::util::now_ms() as i64;
     if !batch.outbox.is_empty() {
         let rows: Vec<_> = (batch.outbox.iter())
-            .map(|send| (&send.session, send.seq, &send.key, &send.action, now))
+            .map(|send| (&send.session, send.seq, &send.key, &send.action, now, send.journal_seq))
             .collect();
         script.push(
-            "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
+            "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms, journal_seq) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?)",
             json(&rows),
         );
     }

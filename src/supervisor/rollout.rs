@@ -1,0 +1,139 @@
+//! Shadows and promotion on a live host (see [`crate::rollout`]).
+//!
+//! A plugin's shadow is part of its desired state, like its file: the
+//! `shadow` key of its entry in the config in force. `POST
+//! /v1/plugins/{name}/shadow`, `DELETE …/shadow` and promotion edit the
+//! config in force (not the file on disk); a rewrite of the config file
+//! replaces it, shadows included. Promotion makes the candidate the
+//! entry's `path`, so later reload triggers keep it; to keep it across a
+//! restart, write the same into the config file.
+
+use std::path::PathBuf;
+
+use super::Supervisor;
+use crate::config::PluginConfig;
+use crate::plugin::{PluginHandle, PluginStatus, file_digest};
+use crate::rollout::shadow::ShadowStatus;
+
+/// Why a shadow or promotion request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    #[error("unknown plugin {0:?}")]
+    Unknown(String),
+    #[error("plugin {0:?} is a native handler: it has no file to shadow or promote")]
+    Native(String),
+    #[error("plugin {0:?} has no shadow")]
+    NoShadow(String),
+    /// The candidate does not load (the old state stays).
+    #[error("{0:#}")]
+    Load(anyhow::Error),
+}
+
+impl Supervisor {
+    /// Runs the component at `path` (relative to the config's directory)
+    /// as plugin `name`'s shadow, replacing any shadow it had. The
+    /// candidate gets the plugin's entry (limits, settings, allowed hosts).
+    pub async fn attach_shadow(&self, name: &str, path: PathBuf) -> Result<ShadowStatus, RolloutError> {
+        let _reconfiguring = self.inner.reconfiguring.lock().await;
+        let handle = self.file_plugin(name)?;
+        let path = self.config_dir().join(path);
+        self.edit_entry(name, |entry| entry.shadow = Some(path.clone()));
+        match self.converge_shadow(name, &handle).await {
+            Ok(()) => handle
+                .shadow()
+                .map(|shadow| shadow.status())
+                .ok_or_else(|| RolloutError::NoShadow(name.into())),
+            Err(error) => {
+                self.edit_entry(name, |entry| {
+                    entry.shadow = handle.shadow().map(|s| s.candidate().config.path.clone())
+                });
+                Err(RolloutError::Load(error))
+            }
+        }
+    }
+
+    /// Drops plugin `name`'s shadow; returns whether it had one.
+    pub async fn detach_shadow(&self, name: &str) -> Result<bool, RolloutError> {
+        let _reconfiguring = self.inner.reconfiguring.lock().await;
+        let handle = self.file_plugin(name)?;
+        self.edit_entry(name, |entry| entry.shadow = None);
+        let had = handle.detach_shadow();
+        if had {
+            tracing::info!(plugin = name, "shadow dropped");
+        }
+        Ok(had)
+    }
+
+    /// Makes plugin `name`'s shadow its serving version (every session
+    /// moves to it at its next event, like a reload) and drops the shadow.
+    pub async fn promote(&self, name: &str) -> Result<PluginStatus, RolloutError> {
+        let _reconfiguring = self.inner.reconfiguring.lock().await;
+        let handle = self.file_plugin(name)?;
+        let Some(candidate) = handle.promote() else {
+            return Err(RolloutError::NoShadow(name.into()));
+        };
+        let path = candidate.config.path.clone();
+        self.edit_entry(name, |entry| {
+            entry.path = path.clone();
+            entry.shadow = None;
+        });
+        tracing::info!(plugin = name, path = %path.display(), generation = handle.generation(), "shadow promoted: the candidate serves");
+        Ok(handle.status())
+    }
+
+    /// Brings plugin `name`'s shadow to the one its entry in the config in
+    /// force names: attached (loaded anew when the file's content or the
+    /// entry changed), or dropped. A candidate that does not load leaves
+    /// the shadow as it was.
+    pub(super) async fn converge_shadow(&self, name: &str, handle: &PluginHandle) -> anyhow::Result<()> {
+        let desired = self
+            .inner
+            .config
+            .read()
+            .expect("config lock")
+            .plugins
+            .get(name)
+            .cloned();
+        let Some(path) = desired.as_ref().and_then(|entry| entry.shadow.clone()) else {
+            if handle.detach_shadow() {
+                tracing::info!(plugin = name, "shadow dropped");
+            }
+            return Ok(());
+        };
+        let entry = desired.expect("a shadow comes from an entry").candidate(path);
+        if let Some(shadow) = handle.shadow()
+            && shadow.candidate().config == entry
+            && file_digest(&entry.path).is_ok_and(|digest| digest == shadow.candidate().digest)
+        {
+            return Ok(());
+        }
+        let candidate = self.inner.host.load_async(name, &entry).await?;
+        tracing::info!(plugin = name, path = %entry.path.display(), "shadow attached: the candidate gets every live event, without effects");
+        handle.attach_shadow(candidate);
+        Ok(())
+    }
+
+    /// Plugin `name`'s handle, if it is a file plugin.
+    fn file_plugin(&self, name: &str) -> Result<std::sync::Arc<PluginHandle>, RolloutError> {
+        let handle = self.read_plugins().get(name).cloned();
+        let handle = handle.ok_or_else(|| RolloutError::Unknown(name.into()))?;
+        if handle.current().is_native() {
+            return Err(RolloutError::Native(name.into()));
+        }
+        Ok(handle)
+    }
+
+    /// Changes plugin `name`'s entry in the config in force (a plugin only
+    /// run-time sessions use has none: nothing to change).
+    fn edit_entry(&self, name: &str, change: impl FnOnce(&mut PluginConfig)) {
+        if let Some(entry) = self.inner.config.write().expect("config lock").plugins.get_mut(name) {
+            change(entry);
+        }
+    }
+
+    /// The directory relative paths are resolved against: the config file's.
+    fn config_dir(&self) -> PathBuf {
+        let source = self.inner.config.read().expect("config lock").source.clone();
+        source.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
+    }
+}
