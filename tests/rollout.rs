@@ -270,35 +270,54 @@ async fn a_differing_shadow_is_counted_and_shown_while_live_replies_stay_the_liv
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trapping_or_looping_shadow_harms_no_live_event() {
-    // hostile traps on `unreachable` and spins to its deadline on `loop`.
-    for (command, timeout_ms) in [("unreachable", 1000), ("loop", 100)] {
-        let config = TestConfig::new(&shadowed("hostile", timeout_ms));
+    use purr::rollout::compare::{Difference, RunEnd};
+    // unruly fails on every event as its `mode` says: it traps, or spins to
+    // its deadline (100 ms, the live entry's: the candidate inherits it, and
+    // its `mode` from echo's config, which echo ignores).
+    for mode in ["trap", "loop"] {
+        let config = TestConfig::new(&format!(
+            "{}\n[plugins.echo.config]\nmode = \"{mode}\"\n",
+            shadowed("unruly", 100)
+        ));
         let host = config.started().await;
-        traffic(&host, &["s", "t"], 40, command).await;
+        // Every other message is chatter echo does not answer: there the
+        // live plugin did nothing, and the candidate's failure still differs.
+        traffic(&host, &["s", "t"], 40, "just chatting").await;
         for session in ["s", "t"] {
             let expected: Vec<String> = (0..40).step_by(2).map(|i| i.to_string()).collect();
             assert_eq!(
                 sent(&host, session),
                 expected,
-                "{command}: every live reply once, in order"
+                "{mode}: every live reply once, in order"
             );
         }
+        // Each session's echo saw `started`, `connected` and the 40 messages;
+        // a session's queue holds more than that, so even a candidate that
+        // spins on every event has none dropped: it fails on every one.
+        assert!(42 <= purr::rollout::shadow::QUEUE);
         let status = shadow_settled(&host, 2 * 42).await;
         assert_eq!(
-            status.compared + status.dropped,
-            84,
-            "{command}: every event compared or dropped"
+            (
+                status.compared,
+                status.dropped,
+                status.candidate_errors,
+                status.differing,
+                status.identical
+            ),
+            (84, 0, 84, 84, 0),
+            "{mode}: {status:#?}"
         );
-        let failing = 2 * 20 - status.dropped.min(40);
-        assert!(
-            status.candidate_errors >= failing.saturating_sub(status.dropped),
-            "{command}: {status:#?}"
-        );
-        assert!(status.candidate_errors > 0, "{command}: {status:#?}");
-        assert!(
-            status.differing >= status.candidate_errors,
-            "{command}: a failure is a difference"
-        );
+        assert_eq!(status.recent.len(), purr::rollout::shadow::RECENT);
+        for difference in &status.recent {
+            let Some(Difference::End {
+                live: RunEnd::Handled { stopped: false },
+                candidate: RunEnd::Failed { error, .. },
+            }) = difference.differences.last()
+            else {
+                panic!("{mode}: the runs end differently: {difference:#?}");
+            };
+            assert_eq!(error.contains("deadline exceeded"), mode == "loop", "{mode}: {error}");
+        }
         host.stop().await;
     }
 }

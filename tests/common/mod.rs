@@ -112,7 +112,7 @@ impl TestConfig {
     /// Replaces the config's body (same data dir).
     pub fn write(&self, body: &str) {
         let mut body = body.to_string();
-        for name in ["echo", "guard", "probe", "hostile", "tagged-v1", "tagged-v2"] {
+        for name in ["echo", "guard", "probe", "hostile", "unruly", "tagged-v1", "tagged-v2"] {
             body = body.replace(&format!("{{{name}}}"), &plugin_path(name).display().to_string());
         }
         let text = format!(
