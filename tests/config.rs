@@ -124,7 +124,7 @@ plugin = [\"a\"]
     assert_eq!(
         error.to_string(),
         format!(
-            "{}:2:3: host.datadir: unknown key `datadir` (expected one of: data_dir, database, api, queue_capacity, journal, event_attempts, max_instances, shutdown_grace_ms, api_token_file, id, max_sessions, lease_renew_ms, lease_expiry_ms)",
+            "{}:2:3: host.datadir: unknown key `datadir` (expected one of: data_dir, database, api, queue_capacity, journal, journal_keep, event_attempts, max_instances, shutdown_grace_ms, api_token_file, id, max_sessions, lease_renew_ms, lease_expiry_ms)",
             dir.source().display()
         )
     );
@@ -310,14 +310,30 @@ journal_keep = \"7 fortnights\"
 keep_sent = true
 ";
     let error = dir.problem(text);
-    assert_eq!((error.line, error.column, error.key.as_str()), (3, 16, "host.journal_keep"));
-    assert!(error.message.contains("\"7 fortnights\" is not a duration such as \"7d\""), "{error}");
-    assert!(error.to_string().starts_with(&format!("{}:3:16: host.journal_keep: ", dir.source().display())), "{error}");
+    assert_eq!(
+        (error.line, error.column, error.key.as_str()),
+        (3, 16, "host.journal_keep")
+    );
+    assert!(
+        error
+            .message
+            .contains("\"7 fortnights\" is not a duration such as \"7d\""),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}:3:16: host.journal_keep: ", dir.source().display())),
+        "{error}"
+    );
     let error = dir.problem("[host]\njournal_keep = \"30s\"\n");
     assert_eq!((error.line, error.key.as_str()), (2, "host.journal_keep"));
     assert!(error.message.contains("shorter than a minute"), "{error}");
     let error = dir.problem("[host]\njournal_keep = 7\n");
-    assert_eq!(error.message, "expected a duration such as \"7d\", \"36h\" or \"90m\", found integer");
+    assert_eq!(
+        error.message,
+        "expected a duration such as \"7d\", \"36h\" or \"90m\", found integer"
+    );
 }
 
 #[test]

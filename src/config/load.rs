@@ -228,8 +228,12 @@ impl Checker<'_> {
     /// least a minute; 1 day if absent or invalid (reported).
     fn journal_keep(&mut self, table: &toml::Table, path: &KeyPath) -> Duration {
         const DEFAULT: Duration = Duration::from_secs(24 * 60 * 60);
-        let Some(text) = self.string_as(table, path, "journal_keep", "a duration such as \"7d\", \"36h\" or \"90m\"")
-        else {
+        let Some(text) = self.string_as(
+            table,
+            path,
+            "journal_keep",
+            "a duration such as \"7d\", \"36h\" or \"90m\"",
+        ) else {
             return DEFAULT;
         };
         let problem = match humantime::parse_duration(&text) {

@@ -412,7 +412,10 @@ mod tests {
         complete_with_sends(&store, "a", 2, &[3, 4]).await;
         complete_with_sends(&store, "b", 1, &[1]).await;
         let pending = store.outbox_pending("a").await.unwrap();
-        assert_eq!(pending.iter().map(|r| r.journal_seq).collect::<Vec<_>>(), [Some(1), Some(1), Some(2), Some(2)]);
+        assert_eq!(
+            pending.iter().map(|r| r.journal_seq).collect::<Vec<_>>(),
+            [Some(1), Some(1), Some(2), Some(2)]
+        );
 
         // Both in one batch: the mark is their maximum, and a lower one never moves it back.
         store.writer().delivered("a", 1).await;
@@ -421,7 +424,11 @@ mod tests {
         store.writer().delivered("a", 2).await;
         store.writer().barrier().await.unwrap();
         assert_eq!(pending_sends(&store, "a").await, [4], "rows up to the mark were sent");
-        assert_eq!(pending_sends(&store, "b").await, [1], "another session's mark is its own");
+        assert_eq!(
+            pending_sends(&store, "b").await,
+            [1],
+            "another session's mark is its own"
+        );
         let resume = store.session_resume("a").await.unwrap();
         assert_eq!((resume.outbox_last_seq, resume.outbox_pending), (4, 1));
         let kept = store.history_page("a", 0, 2, 10).await.unwrap();
@@ -443,11 +450,25 @@ mod tests {
 
         // Sends were written just now: at a cut-off in the past only the journal's old rows go.
         let pruned = store.journal_prune(1).await.unwrap();
-        assert_eq!(pruned, Pruned { journal: many as u64, sent: 0 });
-        assert_eq!(pending_seqs(&store, "a").await, [many + 1, many + 2], "unfinished events stay");
+        assert_eq!(
+            pruned,
+            Pruned {
+                journal: many as u64,
+                sent: 0
+            }
+        );
+        assert_eq!(
+            pending_seqs(&store, "a").await,
+            [many + 1, many + 2],
+            "unfinished events stay"
+        );
         let later = crate::store::now_ms() + 60_000;
         let pruned = store.journal_prune(later).await.unwrap();
-        assert_eq!(pruned, Pruned { journal: 0, sent: 2 }, "the delivered sends go once old");
+        assert_eq!(
+            pruned,
+            Pruned { journal: 0, sent: 2 },
+            "the delivered sends go once old"
+        );
         assert_eq!(pending_seqs(&store, "a").await, [many + 1, many + 2]);
         assert_eq!(pending_sends(&store, "a").await, [3], "a send not delivered stays");
         assert_eq!(store.journal_prune(later).await.unwrap(), Pruned::default());

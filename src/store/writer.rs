@@ -89,7 +89,10 @@ enum Job {
     Append(Vec<JournalEntry>, Reply<Vec<bool>>),
     Complete(Box<Completion>, Reply<()>),
     /// `session`'s outbox rows up to `through` were sent: its sent mark moves there.
-    Delivered { session: String, through: i64 },
+    Delivered {
+        session: String,
+        through: i64,
+    },
     SimAck(Vec<i64>, Reply<()>),
     SimSent(SimSent, Reply<bool>),
     Barrier(Reply<()>),
