@@ -124,8 +124,59 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
     host.supervisor.start("s").await.unwrap();
     host.wait_state("s", State::Connected).await;
     host.supervisor.flush("s").await.unwrap();
-    assert!(texts(&host, "s").is_empty(), "delivered rows are gone");
+    assert!(texts(&host, "s").is_empty(), "delivered rows are not sent again");
     assert!(host.supervisor.store().outbox_pending("s").await.unwrap().is_empty());
+    host.stop().await;
+}
+
+#[tokio::test]
+async fn delivered_sends_stay_as_the_record_of_what_each_event_sent() {
+    let config = TestConfig::new(ECHO_ALONE);
+    let host = config.started().await;
+    assert_eq!(host.say("s", "!echo one").await, ["one"]);
+    assert_eq!(host.say("s", "no command").await, Vec::<String>::new());
+    assert_eq!(host.say("s", "!echo two").await, ["two"]);
+    host.stop().await;
+
+    let host = config.host().await;
+    let store = host.supervisor.store();
+    assert!(store.outbox_pending("s").await.unwrap().is_empty(), "all delivered");
+    let record = store.history_page("s", 0, i64::MAX, 100).await.unwrap();
+    let sent: Vec<(String, Vec<String>)> = record
+        .iter()
+        .map(|past| {
+            let event: ChannelEvent = serde_json::from_str(&past.event).unwrap();
+            let ChannelEvent::Message(message) = event else {
+                panic!("journaled a message: {}", past.event)
+            };
+            let said = match message.content {
+                Content::Text(text) => text,
+                other => panic!("a text: {other:?}"),
+            };
+            let sends = (past.sends.iter())
+                .map(|send| {
+                    serde_json::from_str::<Outbound>(send)
+                        .unwrap()
+                        .text()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect();
+            (said, sends)
+        })
+        .collect();
+    let expected = [
+        ("!echo one", vec!["one"]),
+        ("no command", vec![]),
+        ("!echo two", vec!["two"]),
+    ];
+    let expected: Vec<(String, Vec<String>)> = (expected.iter())
+        .map(|(said, sends)| (said.to_string(), sends.iter().map(|s| s.to_string()).collect()))
+        .collect();
+    assert_eq!(
+        sent, expected,
+        "each event with the sends its chain made, after a restart"
+    );
     host.stop().await;
 }
 

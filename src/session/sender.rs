@@ -11,8 +11,9 @@
 //! moves the session's sent mark (batched by the writer); the rows stay in
 //! the outbox as the record of what was sent (`purr replay` compares
 //! against it) until `[host] journal_keep` prunes them. On start, the rows
-//! after the mark, left by a previous run, are delivered first. When hosts share a database, nothing is
-//! sent once this host's lease on the session may have expired.
+//! after the mark, left by a previous run, are delivered first. When hosts
+//! share a database, nothing is sent once this host's lease on the session
+//! may have expired.
 
 use std::sync::Arc;
 use std::time::Duration;
