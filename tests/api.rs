@@ -193,6 +193,13 @@ fn protected_routes() -> Vec<(Method, &'static str, Option<Value>)> {
         (Method::GET, "/v1/sessions/s/sim/outbound", None),
         (Method::GET, "/v1/plugins", None),
         (Method::POST, "/v1/plugins/echo/reload", None),
+        (
+            Method::POST,
+            "/v1/plugins/echo/shadow",
+            Some(json!({"path": plugin_path("tagged-v2")})),
+        ),
+        (Method::DELETE, "/v1/plugins/echo/shadow", None),
+        (Method::POST, "/v1/plugins/echo/promote", None),
         (Method::GET, "/v1/events", None),
         (Method::GET, "/metrics", None),
     ]
@@ -931,6 +938,9 @@ async fn the_openapi_document_lists_every_route() {
         ("/v1/sessions/{name}/sim/outbound", "get"),
         ("/v1/plugins", "get"),
         ("/v1/plugins/{name}/reload", "post"),
+        ("/v1/plugins/{name}/shadow", "post"),
+        ("/v1/plugins/{name}/shadow", "delete"),
+        ("/v1/plugins/{name}/promote", "post"),
         ("/v1/events", "get"),
         ("/metrics", "get"),
         ("/v1/openapi.json", "get"),
@@ -939,6 +949,7 @@ async fn the_openapi_document_lists_every_route() {
         let item = paths.get(path).unwrap_or_else(|| panic!("{path} missing"));
         let operation = match method {
             "get" => item.get.as_ref(),
+            "delete" => item.delete.as_ref(),
             _ => item.post.as_ref(),
         };
         assert!(operation.is_some(), "{method} {path} missing");
@@ -954,5 +965,85 @@ async fn the_openapi_document_lists_every_route() {
         assert!(schemas[name].is_object(), "schema {name} missing");
     }
     assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    api.stop(host).await;
+}
+
+#[tokio::test]
+async fn a_shadow_is_attached_shown_promoted_and_dropped_through_the_api() {
+    let config = TestConfig::new(ECHO_ALONE);
+    let host = config.started().await;
+    let api = Api::serve(&host).await;
+    let shadow = |path: &std::path::Path| Some(json!({ "path": path }));
+
+    assert_error(
+        api.post("/v1/plugins/nope/shadow", shadow(&plugin_path("tagged-v2")))
+            .await,
+        StatusCode::NOT_FOUND,
+        "unknown_plugin",
+    )
+    .await;
+    assert_error(
+        api.post("/v1/plugins/echo/promote", None).await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert_error(
+        api.send(Method::DELETE, "/v1/plugins/echo/shadow", None, Some(TOKEN))
+            .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+    assert_error(
+        api.post("/v1/plugins/echo/shadow", shadow(std::path::Path::new("missing.wasm")))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid",
+    )
+    .await;
+    assert_error(
+        api.post("/v1/plugins/echo/shadow", Some(json!({"file": "x"}))).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+
+    let attached: Value = api
+        .post("/v1/plugins/echo/shadow", shadow(&plugin_path("tagged-v2")))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(attached["compared"], 0, "{attached}");
+    assert_eq!(host.say("s", "!ping").await, ["pong"]);
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    let echo = loop {
+        let plugins = api.json("/v1/plugins").await;
+        let echo = plugins[0].clone();
+        if echo["shadow"]["differing"] == 1 {
+            break echo;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never compared: {echo}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let difference = &echo["shadow"]["recent"][0]["differences"][0];
+    assert_eq!(
+        (difference["live"].as_str(), difference["candidate"].as_str()),
+        (Some("pong"), Some("v2 !ping")),
+        "{echo}"
+    );
+
+    let promoted: Value = api.post("/v1/plugins/echo/promote", None).await.json().await.unwrap();
+    assert_eq!(promoted["generation"], 2);
+    assert!(promoted["shadow"].is_null(), "{promoted}");
+    assert_eq!(host.say("s", "!ping").await, ["v2 !ping"]);
+
+    api.post("/v1/plugins/echo/shadow", shadow(&plugin_path("echo"))).await;
+    let dropped = api
+        .send(Method::DELETE, "/v1/plugins/echo/shadow", None, Some(TOKEN))
+        .await;
+    assert_eq!(dropped.status(), StatusCode::OK);
+    assert!(api.json("/v1/plugins").await[0]["shadow"].is_null());
     api.stop(host).await;
 }

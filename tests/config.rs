@@ -144,6 +144,17 @@ fn a_chain_naming_an_undefined_plugin_points_at_the_name() {
 }
 
 #[test]
+fn a_missing_shadow_file_is_reported_at_its_key() {
+    let dir = Dir::new();
+    let error = dir.problem("[plugins.echo]\npath = \"a.wasm\"\nshadow = \"next.wasm\"\n");
+    assert_eq!(
+        (error.line, error.column, error.key.as_str()),
+        (3, 10, "plugins.echo.shadow")
+    );
+    assert!(error.message.contains("next.wasm does not exist"), "{error}");
+}
+
+#[test]
 fn a_missing_wasm_file_is_reported_at_its_path() {
     let dir = Dir::new();
     let error = dir.problem("[plugins.gone]\npath = \"gone.wasm\"\n");

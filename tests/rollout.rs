@@ -395,3 +395,31 @@ async fn shadows_attach_detach_and_refuse_what_cannot_load() {
     assert_eq!(supervisor.status("s").unwrap().state, State::Connected);
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_promotion_survives_config_edits_elsewhere_until_the_file_changes_its_entry() {
+    let body = shadowed("tagged-v2", 1000);
+    let config = TestConfig::new(&body);
+    let host = config.started().await;
+    host.supervisor.promote("echo").await.expect("promote");
+    assert_eq!(host.say("s", "!ping").await, ["v2 !ping"]);
+
+    // Another session added: echo's entry in the file is as it was.
+    config.write(&format!(
+        "{body}\n[sessions.u]\nchannel = \"sim\"\nplugins = [\"echo\"]\n"
+    ));
+    let report = host.supervisor.reconfigure(config.load()).await.expect("reconfigure");
+    assert_eq!(report.sessions_added, ["u"]);
+    assert_eq!(host.say("s", "!ping").await, ["v2 !ping"], "the promotion stays");
+    assert!(
+        host.plugin("echo").shadow.is_none(),
+        "and the promoted shadow does not come back"
+    );
+
+    // The file changes echo's entry: the file wins.
+    config.write(&body.replace("timeout_ms = 1000", "timeout_ms = 900"));
+    host.supervisor.reconfigure(config.load()).await.expect("reconfigure");
+    assert_eq!(host.say("s", "!ping").await, ["pong"], "the file's path serves again");
+    assert!(host.plugin("echo").shadow.is_some(), "with the file's shadow");
+    host.stop().await;
+}

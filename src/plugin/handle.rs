@@ -113,7 +113,7 @@ impl PluginHandle {
 
     /// Drops the shadow; returns whether there was one.
     pub fn detach_shadow(&self) -> bool {
-        self.set_shadow(None).is_some()
+        self.shadow().is_some() && self.set_shadow(None).is_some()
     }
 
     /// Makes the shadow's candidate the serving version (the normal swap:

@@ -103,9 +103,8 @@ impl Store {
         // The session's outbox rows are read through its primary key
         // (session, seq); `journal_seq` has no index (one would cost every
         // send on the hot path; BENCHMARKS.md, "Keeping the send record").
-        let sends: Vec<(i64, String)> =
-            with_db!(&self.db, |pool| {
-                sqlx::query_as(
+        let sends: Vec<(i64, String)> = with_db!(&self.db, |pool| {
+            sqlx::query_as(
             "SELECT journal_seq, action FROM outbox WHERE session = $1 AND journal_seq BETWEEN $2 AND $3 ORDER BY seq",
         )
         .bind(session)
@@ -113,7 +112,7 @@ impl Store {
         .bind(last)
         .fetch_all(pool)
         .await
-            })?;
+        })?;
         for (journal_seq, action) in sends {
             if let Some(&i) = at.get(&journal_seq) {
                 events[i].sends.push(action);

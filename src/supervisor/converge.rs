@@ -45,7 +45,9 @@ impl Supervisor {
         if serving.is_native() {
             return Converge::UpToDate;
         }
-        if serving.config.same_version(desired) && file_digest(&desired.path).is_ok_and(|digest| digest == serving.digest) {
+        if serving.config.same_version(desired)
+            && file_digest(&desired.path).is_ok_and(|digest| digest == serving.digest)
+        {
             return Converge::UpToDate;
         }
         match self.inner.host.load_async(name, desired).await {

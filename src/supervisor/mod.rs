@@ -218,6 +218,9 @@ struct Inner {
     sessions: RwLock<BTreeMap<String, Arc<SessionSlot>>>,
     /// Serializes reloads and reconfigurations.
     reconfiguring: Mutex<()>,
+    /// Plugin entries the API changed (shadow, promotion), with the
+    /// config file's entry they were changed from (see `rollout.rs`).
+    entry_edits: std::sync::Mutex<BTreeMap<String, rollout::EntryEdit>>,
     /// The event bus and metrics.
     observer: Observer,
     /// Turns true when a stop's grace is over: sessions stop after their
@@ -285,6 +288,7 @@ impl Supervisor {
                 plugins: RwLock::new(plugins),
                 sessions: RwLock::new(BTreeMap::new()),
                 reconfiguring: Mutex::new(()),
+                entry_edits: std::sync::Mutex::default(),
                 observer,
                 halt: tokio::sync::watch::Sender::new(false),
                 stopping: std::sync::atomic::AtomicBool::new(false),

@@ -58,8 +58,9 @@ impl Supervisor {
     /// added sessions registered (and started if `autostart`), removed ones
     /// disconnected, changed ones restarted; the rest is left alone.
     /// `[host]` and `[sim]` changes need a restart and are only logged.
-    pub async fn reconfigure(&self, new: Config) -> anyhow::Result<Reconfigured> {
+    pub async fn reconfigure(&self, mut new: Config) -> anyhow::Result<Reconfigured> {
         let _reconfiguring = self.inner.reconfiguring.lock().await;
+        self.keep_entry_edits(&mut new);
         let old = self.config();
         if old.host != new.host || old.sim != new.sim {
             tracing::warn!("[host] and [sim] changes take effect when purr restarts");
@@ -144,7 +145,11 @@ impl Supervisor {
         }
 
         // Shadows, as the new entries name them (a candidate that does not load is logged; the old shadow stays).
-        let handles: Vec<_> = self.read_plugins().iter().map(|(n, h)| (n.clone(), h.clone())).collect();
+        let handles: Vec<_> = self
+            .read_plugins()
+            .iter()
+            .map(|(n, h)| (n.clone(), h.clone()))
+            .collect();
         for (name, handle) in handles {
             if !handle.current().is_native()
                 && let Err(error) = self.converge_shadow(&name, &handle).await

@@ -3,17 +3,27 @@
 //! A plugin's shadow is part of its desired state, like its file: the
 //! `shadow` key of its entry in the config in force. `POST
 //! /v1/plugins/{name}/shadow`, `DELETE …/shadow` and promotion edit the
-//! config in force (not the file on disk); a rewrite of the config file
-//! replaces it, shadows included. Promotion makes the candidate the
-//! entry's `path`, so later reload triggers keep it; to keep it across a
-//! restart, write the same into the config file.
+//! entry in the config in force (not the file on disk): promotion makes
+//! the candidate the entry's `path`, so later reload triggers keep it. A
+//! config file rewrite keeps such an edit while the file's entry for that
+//! plugin stays what it was when the edit was made; once the file changes
+//! that entry, the file wins. To keep an edit across a restart, write it
+//! into the config file.
 
 use std::path::PathBuf;
 
 use super::Supervisor;
-use crate::config::PluginConfig;
+use crate::config::{Config, PluginConfig};
 use crate::plugin::{PluginHandle, PluginStatus, file_digest};
 use crate::rollout::shadow::ShadowStatus;
+
+/// A plugin entry the API changed.
+pub(super) struct EntryEdit {
+    /// The entry as the config file had it.
+    from_file: PluginConfig,
+    /// The entry as the API left it.
+    edited: PluginConfig,
+}
 
 /// Why a shadow or promotion request failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,19 +47,17 @@ impl Supervisor {
         let _reconfiguring = self.inner.reconfiguring.lock().await;
         let handle = self.file_plugin(name)?;
         let path = self.config_dir().join(path);
-        self.edit_entry(name, |entry| entry.shadow = Some(path.clone()));
-        match self.converge_shadow(name, &handle).await {
-            Ok(()) => handle
-                .shadow()
-                .map(|shadow| shadow.status())
-                .ok_or_else(|| RolloutError::NoShadow(name.into())),
-            Err(error) => {
-                self.edit_entry(name, |entry| {
-                    entry.shadow = handle.shadow().map(|s| s.candidate().config.path.clone())
-                });
-                Err(RolloutError::Load(error))
-            }
-        }
+        let entry = self.desired_plugin(name, &handle).candidate(path.clone());
+        let candidate = self
+            .inner
+            .host
+            .load_async(name, &entry)
+            .await
+            .map_err(RolloutError::Load)?;
+        self.edit_entry(name, |entry| entry.shadow = Some(path));
+        handle.attach_shadow(candidate);
+        tracing::info!(plugin = name, path = %entry.path.display(), "shadow attached: the candidate gets every live event, without effects");
+        Ok(handle.shadow().expect("just attached").status())
     }
 
     /// Drops plugin `name`'s shadow; returns whether it had one.
@@ -84,7 +92,7 @@ impl Supervisor {
     /// Brings plugin `name`'s shadow to the one its entry in the config in
     /// force names: attached (loaded anew when the file's content or the
     /// entry changed), or dropped. A candidate that does not load leaves
-    /// the shadow as it was.
+    /// the shadow as it was; so does a plugin with no entry.
     pub(super) async fn converge_shadow(&self, name: &str, handle: &PluginHandle) -> anyhow::Result<()> {
         let desired = self
             .inner
@@ -124,11 +132,34 @@ impl Supervisor {
     }
 
     /// Changes plugin `name`'s entry in the config in force (a plugin only
-    /// run-time sessions use has none: nothing to change).
+    /// run-time sessions use has none: nothing to change), remembering the
+    /// file's entry it was changed from.
     fn edit_entry(&self, name: &str, change: impl FnOnce(&mut PluginConfig)) {
-        if let Some(entry) = self.inner.config.write().expect("config lock").plugins.get_mut(name) {
-            change(entry);
-        }
+        let mut config = self.inner.config.write().expect("config lock");
+        let Some(entry) = config.plugins.get_mut(name) else {
+            return;
+        };
+        let mut edits = self.inner.entry_edits.lock().expect("entry edits lock");
+        let edit = edits.entry(name.to_string()).or_insert_with(|| EntryEdit {
+            from_file: entry.clone(),
+            edited: entry.clone(),
+        });
+        change(entry);
+        edit.edited = entry.clone();
+    }
+
+    /// Carries the API's edits over into `new` (a config read from the
+    /// file) for the plugins whose entry in the file is unchanged since
+    /// the edit; forgets the others.
+    pub(super) fn keep_entry_edits(&self, new: &mut Config) {
+        let mut edits = self.inner.entry_edits.lock().expect("entry edits lock");
+        edits.retain(|name, edit| match new.plugins.get_mut(name) {
+            Some(entry) if *entry == edit.from_file => {
+                *entry = edit.edited.clone();
+                true
+            }
+            _ => false,
+        });
     }
 
     /// The directory relative paths are resolved against: the config file's.

@@ -164,7 +164,11 @@ impl WasiHttpHooks for Hooks {
         let origin = format!("{}://{host}:{port}", if https { "https" } else { "http" });
         let asker = self.asker();
         if self.sandboxed && !matches!(*request.method(), http::Method::GET | http::Method::HEAD) {
-            asker.deny(&self.metrics, &origin, "a sandboxed run (replay, shadow) sends only GET and HEAD");
+            asker.deny(
+                &self.metrics,
+                &origin,
+                "a sandboxed run (replay, shadow) sends only GET and HEAD",
+            );
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
         let Some(rule) = self
