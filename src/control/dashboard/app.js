@@ -1,4 +1,5 @@
-// purr dashboard: sessions with live status and QR, plugins, a test-message box.
+// purr dashboard: sessions with live status and QR, plugins (and their
+// shadows, see "shadows" below), a test-message box.
 // Talks to the control API (docs/api.md) with the bearer token kept in
 // localStorage. Live events come from GET /v1/events read with fetch() (which,
 // unlike EventSource, sends the Authorization header; tokens never go in URLs).
@@ -6,6 +7,7 @@
 const TOKEN_KEY = "purr.token";
 const MAX_EVENTS = 100;
 const RETRY_MS = 1000;
+const SHADOW_POLL_MS = 2000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,7 +15,10 @@ const state = {
   token: localStorage.getItem(TOKEN_KEY),
   sessions: new Map(), // name -> Session (docs/api.md)
   qr: new Map(), // name -> { code, url } of the QR image shown
+  plugins: new Map(), // name -> PluginStatus (docs/api.md)
+  pluginRenders: 0, // plugin statuses rendered so far (a poll older than one is dropped)
   stream: null, // AbortController of the event stream
+  poll: { timer: null, busy: false, onScreen: false }, // shadow counters, see pollShadows
 };
 
 class ApiError extends Error {
@@ -72,6 +77,7 @@ function setConn(stateName) {
 function askToken(message) {
   state.stream?.abort();
   state.stream = null;
+  schedulePoll();
   setConn("offline");
   $("token-error").textContent = message ?? "";
   $("token-input").value = "";
@@ -247,6 +253,8 @@ function hideQr(name) {
 // ---- plugins ----
 
 function renderPlugin(plugin) {
+  state.plugins.set(plugin.name, plugin);
+  state.pluginRenders += 1;
   let row = document.querySelector(`#plugins tr[data-plugin="${CSS.escape(plugin.name)}"]`);
   if (!row) {
     row = document.createElement("tr");
@@ -280,6 +288,11 @@ function renderPlugin(plugin) {
     cell.textContent = plugin[field] ?? "—";
     cell.classList.toggle("error", field.endsWith("error") && !!plugin[field]);
   }
+  if (plugin.shadow) row.dataset.shadow = "1";
+  else delete row.dataset.shadow;
+  renderShadow(row, plugin.name, plugin.shadow);
+  updateShadowPlugins();
+  schedulePoll();
 }
 
 async function reload(name, button) {
@@ -298,6 +311,268 @@ async function reload(name, button) {
 async function loadPlugins() {
   for (const plugin of await json("GET", "/v1/plugins")) renderPlugin(plugin);
 }
+
+// ---- shadows ----
+// A plugin's shadow (a candidate version run beside it on every live event
+// and compared, docs/api.md) shows in a row under the plugin's: its file, the
+// counters, the latest differences (newest first), Promote and Drop shadow.
+
+const COUNTERS = [
+  ["compared", "compared"],
+  ["identical", "identical"],
+  ["differing", "differing"],
+  ["candidate_errors", "candidate errors"],
+  ["dropped", "dropped"],
+];
+
+// Outbound variants (`{"Text": {...}}`) by the names the API's errors and
+// the CLI use for them.
+const SENDS = {
+  Text: "send-text",
+  Reply: "reply",
+  React: "react",
+  Media: "send-media",
+  Edit: "edit",
+  Delete: "delete",
+  MarkRead: "mark-read",
+  SetChatState: "set-chat-state",
+};
+
+// One send in words: `send-text to alice@sim: "pong"`.
+function sendText(outbound) {
+  const [variant, fields] = Object.entries(outbound ?? {})[0] ?? ["?", {}];
+  const words = `${SENDS[variant] ?? variant} to ${fields?.chat ?? "?"}`;
+  const text = fields?.text ?? fields?.caption ?? fields?.emoji;
+  return text == null ? words : `${words}: ${JSON.stringify(text)}`;
+}
+
+// How one side's run ended, in words.
+function endText(end) {
+  if (end?.result === "handled") return end.stopped ? "handled (stop)" : "handled";
+  if (end?.result === "failed") return `failed in ${end.plugin}: ${end.error}`;
+  return JSON.stringify(end);
+}
+
+// One difference between the live run and the candidate's, in words.
+function differenceText(difference) {
+  const { kind, index } = difference;
+  switch (kind) {
+    case "text":
+      return `send ${index} to ${difference.chat}: ${JSON.stringify(difference.live)} → ${JSON.stringify(difference.candidate)}`;
+    case "missing":
+      return `missing: send ${index}, live sent ${sendText(difference.live)}`;
+    case "extra":
+      return `extra: send ${index}, candidate sent ${sendText(difference.candidate)}`;
+    case "other":
+      return `send ${index} differs: live sent ${sendText(difference.live)}, candidate sent ${sendText(difference.candidate)}`;
+    case "end":
+      return `ended differently: live ${endText(difference.live)}, candidate ${endText(difference.candidate)}`;
+    default:
+      return JSON.stringify(difference);
+  }
+}
+
+// One differing event: when, which session and event, and each difference.
+function differenceItem(entry) {
+  const item = document.createElement("li");
+  item.dataset.session = entry.session;
+  item.dataset.event = entry.event_id;
+  const head = document.createElement("div");
+  const at = new Date(entry.at_ms);
+  const time = document.createElement("time");
+  time.dateTime = at.toISOString();
+  time.textContent = at.toLocaleTimeString();
+  const session = document.createElement("b");
+  session.textContent = entry.session;
+  const id = document.createElement("code");
+  id.textContent = entry.event_id;
+  head.append(time, " ", session, " ", entry.kind, " ", id);
+  const list = document.createElement("ul");
+  for (const difference of entry.differences ?? []) {
+    const line = document.createElement("li");
+    line.dataset.kind = difference.kind;
+    line.textContent = differenceText(difference);
+    list.append(line);
+  }
+  item.append(head, list);
+  return item;
+}
+
+// The shadow row under plugin `name`'s row, made if missing.
+function shadowRow(row, name) {
+  const next = row.nextElementSibling;
+  if (next?.dataset.shadowOf === name) return next;
+  const detail = document.createElement("tr");
+  detail.className = "shadow";
+  detail.dataset.shadowOf = name;
+  const cell = document.createElement("td");
+  cell.colSpan = row.cells.length;
+  const head = document.createElement("div");
+  head.className = "shadow-head";
+  const title = document.createElement("b");
+  title.textContent = "Shadow";
+  const path = document.createElement("code");
+  path.dataset.field = "path";
+  const since = document.createElement("span");
+  since.className = "muted small";
+  since.dataset.field = "since";
+  const actions = document.createElement("span");
+  actions.className = "actions";
+  for (const [action, label] of [["promote", "Promote"], ["unshadow", "Drop shadow"]]) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.action = action;
+    button.textContent = label;
+    button.setAttribute("aria-label", `${label} (${name})`);
+    button.addEventListener("click", () => shadowAction(name, action, detail));
+    actions.append(button);
+  }
+  head.append(title, " ", path, " ", since, actions);
+  const counters = document.createElement("p");
+  counters.className = "counters";
+  for (const [key, label] of COUNTERS) {
+    const counter = document.createElement("span");
+    counter.dataset.counter = key;
+    counter.append(document.createElement("b"), ` ${label}`);
+    counters.append(counter);
+  }
+  const differences = document.createElement("ol");
+  differences.className = "differences";
+  const none = document.createElement("p");
+  none.className = "muted small";
+  none.dataset.field = "no-differences";
+  none.textContent = "No differences yet.";
+  cell.append(head, counters, differences, none);
+  detail.append(cell);
+  row.after(detail);
+  return detail;
+}
+
+function renderShadow(row, name, shadow) {
+  if (!shadow) {
+    const next = row.nextElementSibling;
+    if (next?.dataset.shadowOf === name) next.remove();
+    return;
+  }
+  const detail = shadowRow(row, name);
+  detail.querySelector('[data-field="path"]').textContent = shadow.path;
+  const since = detail.querySelector('[data-field="since"]');
+  since.textContent = `sha256 ${shadow.digest.slice(0, 12)}…, since ${new Date(shadow.since_ms).toLocaleString()}`;
+  since.title = shadow.digest;
+  for (const [key] of COUNTERS) {
+    const counter = detail.querySelector(`[data-counter="${key}"]`);
+    counter.firstChild.textContent = String(shadow[key] ?? 0);
+    counter.classList.toggle("nonzero", key !== "compared" && key !== "identical" && shadow[key] > 0);
+  }
+  // `recent` changes only when `differing` grows (or the shadow is replaced).
+  const key = `${shadow.since_ms}/${shadow.digest}/${shadow.differing}`;
+  const list = detail.querySelector("ol.differences");
+  if (list.dataset.key !== key) {
+    list.dataset.key = key;
+    list.replaceChildren(...(shadow.recent ?? []).slice().reverse().map(differenceItem));
+  }
+  detail.querySelector('[data-field="no-differences"]').hidden = list.children.length > 0;
+}
+
+async function shadowAction(name, action, detail) {
+  const shadow = state.plugins.get(name)?.shadow;
+  const promote = action === "promote";
+  const question = promote
+    ? `Promote the shadow of ${name}? ${shadow?.path ?? "Its candidate"} will serve every session from its next event on.`
+    : `Drop the shadow of ${name}? Its counts and differences are lost.`;
+  if (!confirm(question)) return;
+  const buttons = [...detail.querySelectorAll("button")];
+  for (const button of buttons) button.disabled = true;
+  try {
+    const path = `/v1/plugins/${enc(name)}/${promote ? "promote" : "shadow"}`;
+    renderPlugin(await json(promote ? "POST" : "DELETE", path));
+    notice("");
+  } catch (error) {
+    if (error.status !== 401) notice(`${promote ? "promote" : "drop shadow of"} ${name}: ${error.message}`);
+    await loadPlugins().catch(() => {});
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+}
+
+// The plugins a shadow can be attached to (native handlers have no file).
+function updateShadowPlugins() {
+  const select = $("shadow-plugin");
+  const current = select.value;
+  const names = [...state.plugins.values()]
+    .filter((plugin) => plugin.source !== "native")
+    .map((plugin) => plugin.name)
+    .sort();
+  if (names.join("\n") !== [...select.options].map((o) => o.value).join("\n")) {
+    select.replaceChildren(...names.map((name) => new Option(name, name)));
+    if (names.includes(current)) select.value = current;
+  }
+}
+
+$("shadow-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = $("shadow-plugin").value;
+  const path = $("shadow-path").value.trim();
+  const result = $("shadow-result");
+  if (state.plugins.get(name)?.shadow && !confirm(`Replace the shadow of ${name}? Its counts and differences start over.`)) {
+    return;
+  }
+  result.className = "";
+  try {
+    const shadow = await json("POST", `/v1/plugins/${enc(name)}/shadow`, { path });
+    const known = state.plugins.get(name);
+    if (known) renderPlugin({ ...known, shadow });
+    result.textContent = `${shadow.path} shadows ${name}.`;
+    $("shadow-path").value = "";
+  } catch (error) {
+    result.className = "error";
+    result.textContent = error.message;
+  }
+});
+
+// Attaching, replacing, dropping or promoting a shadow publishes a `plugin`
+// event (rendered by handleEvent), but the counters and differences change
+// with every compared event, which publishes nothing. So the plugin list is
+// polled every SHADOW_POLL_MS while it is worth it: connected, some plugin
+// has a shadow, the tab is visible and the plugins section is on screen
+// (at once when it comes back on screen). Nothing is polled otherwise.
+function schedulePoll(now = false) {
+  const poll = state.poll;
+  const wanted =
+    state.stream !== null &&
+    poll.onScreen &&
+    document.visibilityState === "visible" &&
+    [...state.plugins.values()].some((plugin) => plugin.shadow);
+  if (wanted && poll.timer === null) {
+    poll.timer = setInterval(pollShadows, SHADOW_POLL_MS);
+    if (now) pollShadows();
+  } else if (!wanted && poll.timer !== null) {
+    clearInterval(poll.timer);
+    poll.timer = null;
+  }
+}
+
+async function pollShadows() {
+  const poll = state.poll;
+  if (poll.busy) return;
+  poll.busy = true;
+  const renders = state.pluginRenders;
+  try {
+    const plugins = await json("GET", "/v1/plugins");
+    // A plugin event or an action's answer rendered meanwhile is newer.
+    if (state.pluginRenders === renders) for (const plugin of plugins) renderPlugin(plugin);
+  } catch {
+    // The live event stream says when the host is unreachable; a 401 asks for the token.
+  } finally {
+    poll.busy = false;
+  }
+}
+
+new IntersectionObserver(([entry]) => {
+  state.poll.onScreen = entry.isIntersecting;
+  schedulePoll(true);
+}).observe($("plugins-section"));
+document.addEventListener("visibilitychange", () => schedulePoll(true));
 
 // ---- test message ----
 
@@ -423,7 +698,7 @@ async function handleEvent({ event, data }) {
       break;
     case "plugin":
       renderPlugin(body);
-      logEvent("plugin", `${body.name}: ${body.health}, generation ${body.generation}`);
+      logEvent("plugin", `${body.name}: ${body.health}, generation ${body.generation}${body.shadow ? ", shadowed" : ""}`);
       break;
     case "lagged":
       logEvent("lagged", `missed ${body.missed} events; reloading`);
@@ -494,6 +769,7 @@ async function connect() {
   }
   const controller = new AbortController();
   state.stream = controller;
+  schedulePoll();
   follow(controller);
 }
 
