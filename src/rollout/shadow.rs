@@ -20,8 +20,12 @@
 //! ([`PluginHandle::promote`](crate::plugin::PluginHandle::promote)).
 //!
 //! A shadow's kv forks from the live data key by key (the first read of a
-//! key reads the live value; its writes stay in the shadow); its timers
-//! never fire; its outbound HTTP is GET and HEAD only.
+//! key reads the live value; its writes stay in the shadow, in memory: past
+//! `KV_VIEW_LIMIT` keys they are forgotten and reads see live data again);
+//! its timers never fire; its outbound HTTP is GET and HEAD only. Its
+//! instance takes a pool slot like a live one and is dropped after the
+//! entry's `idle_ms` without events; when the pool has no room, the event
+//! counts as a candidate error and no live instance is asked to make way.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -262,7 +266,19 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
         }
     };
     let mut instance: Option<PluginInstance> = None;
-    while let Some(offered) = events.recv().await {
+    loop {
+        let offered = match idle_ms(&plugin) {
+            // Like a live instance, the candidate's is dropped after `idle_ms` without events.
+            Some(idle) if instance.is_some() => match tokio::time::timeout(idle, events.recv()).await {
+                Ok(offered) => offered,
+                Err(_) => {
+                    instance = None;
+                    continue;
+                }
+            },
+            _ => events.recv().await,
+        };
+        let Some(offered) = offered else { break };
         sandbox.begin(&offered.ctx.event_id);
         let result = match &mut instance {
             Some(instance) => instance.handle(&offered.ctx, &offered.event).await,
@@ -286,9 +302,19 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
         }
         let end = run_end(&plugin.name, &result);
         let sends = sandbox.finish(matches!(end, RunEnd::Handled { .. }));
+        if sandbox.scope().kv.oversized() {
+            // Bounded memory: the shadow's own kv writes are forgotten and its reads see live data again.
+            sandbox.scope().kv.forget();
+        }
         let differences = compare::runs((&offered.live, &offered.sends), (&end, &sends));
         shadow.record(&session, &offered.ctx.event_id, kind(&offered.event), &end, differences);
     }
+}
+
+/// How long the candidate's instance may sit without events (`None`: kept).
+fn idle_ms(plugin: &LoadedPlugin) -> Option<std::time::Duration> {
+    let idle_ms = plugin.config.idle_ms;
+    (idle_ms > 0).then(|| std::time::Duration::from_millis(idle_ms))
 }
 
 /// The event's kind, as the logs name it.
