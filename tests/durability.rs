@@ -181,6 +181,81 @@ async fn delivered_sends_stay_as_the_record_of_what_each_event_sent() {
 }
 
 #[tokio::test]
+async fn a_start_prunes_what_is_older_than_journal_keep_and_nothing_unfinished() {
+    let config = TestConfig::with_host(
+        "journal_keep = \"1h\"",
+        &ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"),
+    );
+    let host = config.host().await;
+    let store = host.supervisor.store();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let hour = 60 * 60 * 1000;
+    // Events 1 and 2 finished, received 2 h and 30 min ago; 3 (2 h old) not handled yet.
+    let received = [now - 2 * hour, now - hour / 2, now - 2 * hour];
+    let entries = (1..=3)
+        .map(|seq| JournalEntry {
+            session: "s".into(),
+            seq,
+            dedupe_key: Some(format!("old-{seq}")),
+            event: serde_json::to_string(&text_from_user(&format!("old-{seq}"), "hi")).unwrap(),
+            received_at_ms: received[seq as usize - 1],
+        })
+        .collect();
+    store.writer().append(entries).await.unwrap();
+    for seq in 1..=2 {
+        let send = OutboxRow {
+            session: "s".into(),
+            key: format!("j{seq}.0"),
+            seq,
+            action: serde_json::to_string(&Outbound::Text {
+                chat: "user@sim".into(),
+                text: format!("reply {seq}"),
+            })
+            .unwrap(),
+            journal_seq: Some(seq),
+        };
+        let completion = Completion {
+            session: "s".into(),
+            journal_seq: Some(seq),
+            outbox: vec![send],
+            ..Completion::default()
+        };
+        store.writer().complete(completion).await.await.unwrap().unwrap();
+    }
+    store.writer().delivered("s", 2).await;
+    store.writer().barrier().await.unwrap();
+    // The sends were written when event 1 and 2 were received.
+    for (seq, at) in [(1, received[0]), (2, received[1])] {
+        purr::with_db!(store.db(), |pool| sqlx::query(
+            "UPDATE outbox SET created_at_ms = $1 WHERE seq = $2"
+        )
+        .bind(at)
+        .bind(seq)
+        .execute(pool)
+        .await
+        .map(drop))
+        .unwrap();
+    }
+    host.stop().await;
+
+    let host = config.host().await;
+    let store = host.supervisor.store();
+    let kept = store.history_page("s", 0, i64::MAX, 10).await.unwrap();
+    let kept: Vec<(i64, usize)> = kept.iter().map(|past| (past.seq, past.sends.len())).collect();
+    assert_eq!(kept, [(2, 1)], "event 1 and its send are older than an hour: pruned");
+    let pending = store.journal_pending("s").await.unwrap();
+    assert_eq!(
+        pending.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [3],
+        "unfinished: kept"
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn a_failing_event_is_retried_then_dead_lettered_and_the_session_goes_on() {
     let config = TestConfig::with_host("event_attempts = 3", common::PROBE_ALONE);
     let host = config.started().await;
