@@ -223,16 +223,6 @@ async fn traffic(host: &common::Host, sessions: &[&str], n: usize, extra: &str) 
     }
 }
 
-/// The texts `session` sent.
-fn sent(host: &common::Host, session: &str) -> Vec<String> {
-    host.supervisor
-        .sim()
-        .outbound(session)
-        .iter()
-        .filter_map(|o| o.action.text().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_differing_shadow_is_counted_and_shown_while_live_replies_stay_the_live_plugins() {
     let config = TestConfig::new(&shadowed("tagged-v2", 1000));
@@ -253,7 +243,7 @@ async fn a_differing_shadow_is_counted_and_shown_while_live_replies_stay_the_liv
     for session in ["s", "t"] {
         let expected: Vec<String> = (0..20).map(|i| i.to_string()).collect();
         assert_eq!(
-            sent(&host, session),
+            host.sent(session),
             expected,
             "live replies are echo's, once each, in order"
         );
@@ -285,11 +275,7 @@ async fn a_trapping_or_looping_shadow_harms_no_live_event() {
         traffic(&host, &["s", "t"], 40, "just chatting").await;
         for session in ["s", "t"] {
             let expected: Vec<String> = (0..40).step_by(2).map(|i| i.to_string()).collect();
-            assert_eq!(
-                sent(&host, session),
-                expected,
-                "{mode}: every live reply once, in order"
-            );
+            assert_eq!(host.sent(session), expected, "{mode}: every live reply once, in order");
         }
         // Each session's echo saw `started`, `connected` and the 40 messages;
         // a session's queue holds more than that, so even a candidate that
@@ -347,7 +333,7 @@ async fn promote_switches_live_replies_to_the_candidate_without_losing_a_message
     assert!(promoted.shadow.is_none(), "the shadow is gone once promoted");
     sender.await.unwrap();
     host.supervisor.flush("s").await.unwrap();
-    let replies = sent(&host, "s");
+    let replies = host.sent("s");
     assert_eq!(replies.len(), 300, "one reply per message");
     let switched = replies
         .iter()

@@ -99,14 +99,7 @@ async fn a_session_coming_online_gets_the_messages_the_inbox_cursor_passed() {
     host.supervisor.flush("s").await.unwrap();
     host.supervisor.flush("later").await.unwrap();
 
-    let sent = |session: &str| -> Vec<String> {
-        host.supervisor
-            .sim()
-            .outbound(session)
-            .iter()
-            .filter_map(|o| o.action.text().map(str::to_string))
-            .collect()
-    };
+    let sent = |session: &str| host.sent(session);
     assert_eq!(sent("s"), answers("s", early));
     let mut expected = answers("l", 300);
     expected.extend(answers("m", 10));

@@ -169,14 +169,21 @@ impl Host {
     /// Sends `text` from `from` into `session`, waits until it was handled,
     /// and returns the texts the session sent meanwhile.
     pub async fn say_as(&self, session: &str, from: &str, text: &str) -> Vec<String> {
-        let before = self.supervisor.sim().outbound(session).len();
+        let before = self.sent(session).len();
         self.supervisor
             .sim()
             .inject_text(session, from, text)
             .await
             .expect("inject");
         self.supervisor.flush(session).await.expect("flush");
-        self.supervisor.sim().outbound(session)[before..]
+        self.sent(session).split_off(before)
+    }
+
+    /// The texts `session` sent so far on the sim network, in order.
+    pub fn sent(&self, session: &str) -> Vec<String> {
+        self.supervisor
+            .sim()
+            .outbound(session)
             .iter()
             .filter_map(|o| o.action.text().map(str::to_string))
             .collect()
