@@ -139,6 +139,7 @@ impl From<SendTextError> for ApiError {
         match error {
             SendTextError::Unknown(error) => error.into(),
             SendTextError::NotConnected(_) => Self::conflict(error.to_string()),
+            SendTextError::TooLong { .. } => Self::invalid(error.to_string()),
             SendTextError::Failed(_) => Self::internal(error),
         }
     }

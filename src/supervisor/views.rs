@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast;
 
 use super::{Supervisor, UnknownSession};
+use crate::capability::messaging::channel_text_chars;
 use crate::channel::sim::{SimError, SimOutbound};
 use crate::channel::{Outbound, SendError};
 use crate::config::ChannelKind;
@@ -25,6 +26,13 @@ pub enum SendTextError {
     Unknown(#[from] UnknownSession),
     #[error("session {0:?} is not connected")]
     NotConnected(String),
+    /// Longer than the channel carries in one message.
+    #[error("a text of {chars} characters is over {channel}'s limit of {limit}")]
+    TooLong {
+        chars: usize,
+        limit: usize,
+        channel: &'static str,
+    },
     #[error("the network refused the send: {0}")]
     Failed(String),
 }
@@ -48,6 +56,16 @@ impl Supervisor {
     /// there to see an error, so nothing is retried.
     pub async fn send_text(&self, name: &str, to: &str, text: &str) -> Result<String, SendTextError> {
         let slot = self.slot(name)?;
+        let kind = slot.config.channel;
+        if let Some(limit) = channel_text_chars(kind)
+            && text.chars().count() > limit
+        {
+            return Err(SendTextError::TooLong {
+                chars: text.chars().count(),
+                limit,
+                channel: kind.as_str(),
+            });
+        }
         let not_connected = || SendTextError::NotConnected(name.to_string());
         if slot.status.state() != State::Connected {
             return Err(not_connected());

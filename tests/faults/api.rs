@@ -77,6 +77,34 @@ async fn a_body_over_the_limit_is_413() {
     host.stop().await;
 }
 
+/// `POST …/messages` sent any length; WhatsApp clients cut a text at
+/// 65,536 characters (a plugin's send was refused over it, the API's was
+/// not). Now the API refuses it too, before it reaches the network.
+#[tokio::test]
+async fn an_api_text_over_the_channels_limit_is_422() {
+    let config = TestConfig::new("[sessions.wa]\nchannel = \"whatsapp\"\nplugins = []\nautostart = false\n");
+    let (host, server) = api(&config).await;
+    let send = |text: String| {
+        reqwest::Client::new()
+            .post(format!("http://{}/v1/sessions/wa/messages", server.addr()))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({ "to": "1555@s.whatsapp.net", "text": text }))
+            .send()
+    };
+    let response = send("é".repeat(65_537)).await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("65537 characters"),
+        "{body}"
+    );
+    // At the limit the text passes the check (and meets the next: not connected).
+    let response = send("é".repeat(65_536)).await.unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::CONFLICT);
+    server.shutdown(common::PATIENCE).await;
+    host.stop().await;
+}
+
 /// A client that sends half a request head and stalls held SIGTERM until
 /// it went away. Now it is cut after the header-read timeout, and a stop
 /// finishes within its grace even while it is connected.
