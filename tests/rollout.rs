@@ -280,7 +280,7 @@ async fn a_trapping_or_looping_shadow_harms_no_live_event() {
         // Each session's echo saw `started`, `connected` and the 40 messages;
         // a session's queue holds more than that, so even a candidate that
         // spins on every event has none dropped: it fails on every one.
-        assert!(42 <= purr::rollout::shadow::QUEUE);
+        const _: () = assert!(42 <= purr::rollout::shadow::QUEUE);
         let status = shadow_settled(&host, 2 * 42).await;
         assert_eq!(
             (
