@@ -3,10 +3,12 @@
 //! said otherwise, or [`NativeEcho`] in its place), until every reply
 //! reached the sim network, the store SQLite (or a PostgreSQL database,
 //! [`events_per_second_on`]). Shared by `throughput.rs` and `bridge.rs`
-//! (each bench target includes it with `#[path]`), and by `latency.rs` for
-//! its config.
+//! (each bench target includes it with `#[path]`), and by `latency.rs` and
+//! `shadow.rs` for its config and [`open_loop`] (latency at a fixed load).
 
 #![allow(dead_code)] // each bench uses its own part
+
+pub mod open_loop;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
