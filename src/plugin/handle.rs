@@ -23,6 +23,7 @@ use serde::Serialize;
 use super::{LoadedPlugin, Source};
 use crate::observe::{PluginMetrics, PluginObserver};
 use crate::rollout::shadow::{Shadow, ShadowStatus};
+use crate::store::Store;
 
 /// Whether a plugin is serving normally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -105,9 +106,10 @@ impl PluginHandle {
     }
 
     /// Runs `candidate` as this plugin's shadow from every session's next
-    /// event on (replacing any shadow it had), with fresh tallies.
-    pub fn attach_shadow(&self, candidate: Arc<LoadedPlugin>) {
-        let shadow = Shadow::new(candidate, self.observer.metrics.shadow());
+    /// event on (replacing any shadow it had), with fresh tallies; its
+    /// sandboxes read the live data through `reader`.
+    pub fn attach_shadow(&self, candidate: Arc<LoadedPlugin>, reader: Store) {
+        let shadow = Shadow::new(candidate, reader, self.observer.metrics.shadow());
         self.set_shadow(Some(Arc::new(shadow)));
     }
 

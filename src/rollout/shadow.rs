@@ -10,8 +10,11 @@
 //! run on one thread of their own at a lower CPU priority, so a candidate
 //! that spins to its deadline on every event takes CPU the live sessions
 //! do not need first; the candidate keeps its own deadline and memory cap
-//! (its plugin entry's). Its failures, traps and slowness are counted,
-//! and never delay or fail the live event.
+//! (its plugin entry's), reads the live data through a connection pool of
+//! its own (a runner waiting on the busy thread never holds a connection
+//! the live sessions need), and backs off after failures in a row. Its
+//! failures, traps and slowness are counted, and never delay or fail the
+//! live event.
 //!
 //! [`Shadow`] holds the candidate and the tallies (compared, identical,
 //! differing, candidate errors, dropped, and the last [`RECENT`]
@@ -31,6 +34,7 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -42,6 +46,7 @@ use crate::observe::{HttpMetrics, ShadowMetrics};
 use crate::plugin::bindings::purr::bot::types::{Context, Event, Flow};
 use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginInstance};
 use crate::session::SessionScope;
+use crate::store::Store;
 use crate::util::now_ms;
 
 /// Events waiting for one session's runner, at most; more are dropped.
@@ -52,6 +57,9 @@ pub const RECENT: usize = 20;
 /// A candidate version of a plugin, shadowing the serving one.
 pub struct Shadow {
     candidate: Arc<LoadedPlugin>,
+    /// What its sandboxes read the live data through (a pool of its own,
+    /// see [`Store::reader_pool`]).
+    reader: Store,
     tally: Tally,
     recent: Mutex<VecDeque<ShadowDifference>>,
     metrics: ShadowMetrics,
@@ -107,9 +115,10 @@ pub struct ShadowDifference {
 impl Shadow {
     /// A shadow running `candidate` (loaded under the live plugin's name
     /// and limits), counted in `metrics`.
-    pub fn new(candidate: Arc<LoadedPlugin>, metrics: ShadowMetrics) -> Self {
+    pub fn new(candidate: Arc<LoadedPlugin>, reader: Store, metrics: ShadowMetrics) -> Self {
         Shadow {
             candidate,
+            reader,
             tally: Tally::default(),
             recent: Mutex::default(),
             metrics,
@@ -254,11 +263,25 @@ fn run_end(plugin: &str, result: &Result<Flow, CallError>) -> RunEnd {
     }
 }
 
+/// Traps in a row a candidate gets before it backs off.
+const FREE_FAILURES: u32 = 2;
+/// The first back-off pause; it doubles with every further failure.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// The longest back-off pause.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 /// Runs the candidate over a session's offered events, one at a time.
+///
+/// A candidate that traps (or runs out its deadline) more than
+/// [`FREE_FAILURES`] times in a row backs off, as a crash-looping live
+/// plugin does: the events offered meanwhile are dropped (counted), so a
+/// candidate spinning on every event does not keep a core busy. It ends
+/// when the session's chain lets go of it (the session closed, the shadow
+/// dropped or promoted), leaving what was still queued.
 async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiver<Offered>) {
     let session = parts.scope.session.clone();
     let plugin = shadow.candidate.clone();
-    let sandbox = match Sandbox::new(session.clone(), parts.scope.store.clone(), parts.scope.channel.clone()).await {
+    let sandbox = match Sandbox::new(session.clone(), shadow.reader.clone(), parts.scope.channel.clone()).await {
         Ok(sandbox) => sandbox,
         Err(error) => {
             tracing::error!(session = &*session, plugin = &*plugin.name, error = %format!("{error:#}"), "shadow not started: cannot read the session's timers");
@@ -266,6 +289,7 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
         }
     };
     let mut instance: Option<PluginInstance> = None;
+    let (mut failures, mut paused_until) = (0u32, None::<Instant>);
     loop {
         let offered = match idle_ms(&plugin) {
             // Like a live instance, the candidate's is dropped after `idle_ms` without events.
@@ -279,6 +303,13 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
             _ => events.recv().await,
         };
         let Some(offered) = offered else { break };
+        if events.is_closed() {
+            break;
+        }
+        if paused_until.is_some_and(|until| Instant::now() < until) {
+            shadow.dropped();
+            continue;
+        }
         sandbox.begin(&offered.ctx.event_id);
         let result = match &mut instance {
             Some(instance) => instance.handle(&offered.ctx, &offered.event).await,
@@ -300,6 +331,11 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
         {
             instance = None;
         }
+        failures = if matches!(result, Err(CallError::Trap(_))) { failures + 1 } else { 0 };
+        paused_until = (failures > FREE_FAILURES).then(|| {
+            let doublings = (failures - FREE_FAILURES - 1).min(16);
+            Instant::now() + (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
+        });
         let end = run_end(&plugin.name, &result);
         let sends = sandbox.finish(matches!(end, RunEnd::Handled { .. }));
         if sandbox.scope().kv.oversized() {
@@ -312,9 +348,9 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
 }
 
 /// How long the candidate's instance may sit without events (`None`: kept).
-fn idle_ms(plugin: &LoadedPlugin) -> Option<std::time::Duration> {
+fn idle_ms(plugin: &LoadedPlugin) -> Option<Duration> {
     let idle_ms = plugin.config.idle_ms;
-    (idle_ms > 0).then(|| std::time::Duration::from_millis(idle_ms))
+    (idle_ms > 0).then(|| Duration::from_millis(idle_ms))
 }
 
 /// The event's kind, as the logs name it.
@@ -328,6 +364,10 @@ fn shadow_thread() -> &'static tokio::runtime::Handle {
     static HANDLE: OnceLock<tokio::runtime::Handle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let runtime = tokio::runtime::Builder::new_current_thread()
+            // Runners woken from other threads (their database reads) are
+            // polled at the next turn, not after 31 local polls of a
+            // candidate spinning to its deadline.
+            .global_queue_interval(1)
             .enable_all()
             .build()
             .expect("building the shadow runtime");

@@ -214,6 +214,32 @@ impl Store {
         &self.leases
     }
 
+    /// This database through a pool of its own of at most `connections`
+    /// (opened on first use; the writer is shared): for readers whose
+    /// stalls must not hold the live sessions' connections — a shadow's
+    /// runner on its niced thread may wait long between a query's steps,
+    /// and a connection it held in the shared pool would queue the live
+    /// reads and the writer behind it.
+    pub fn reader_pool(&self, connections: u32) -> Store {
+        let db = match &self.db {
+            Db::Sqlite(pool) => Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(connections)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            Db::Postgres(pool) => Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(connections)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        };
+        Store {
+            db,
+            writer: self.writer.clone(),
+            leases: self.leases.clone(),
+        }
+    }
+
     /// The connection pool, for queries that span tables.
     pub fn db(&self) -> &Db {
         &self.db

@@ -262,7 +262,7 @@ impl Supervisor {
             }
             if let (Some(path), Some(handle)) = (&plugin.shadow, plugins.get(name)) {
                 match host.load_async(name, &plugin.candidate(path.clone())).await {
-                    Ok(candidate) => handle.attach_shadow(candidate),
+                    Ok(candidate) => handle.attach_shadow(candidate, store.reader_pool(rollout::SHADOW_CONNECTIONS)),
                     Err(error) => failures.push(format!("shadow: {error:#}")),
                 }
             }

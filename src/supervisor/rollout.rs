@@ -17,6 +17,9 @@ use crate::config::{Config, PluginConfig};
 use crate::plugin::{PluginHandle, PluginStatus, file_digest};
 use crate::rollout::shadow::ShadowStatus;
 
+/// Connections of the pool a shadow's sandboxes read through.
+pub(super) const SHADOW_CONNECTIONS: u32 = 2;
+
 /// A plugin entry the API changed.
 pub(super) struct EntryEdit {
     /// The entry as the config file had it.
@@ -55,7 +58,7 @@ impl Supervisor {
             .await
             .map_err(RolloutError::Load)?;
         self.edit_entry(name, |entry| entry.shadow = Some(path));
-        handle.attach_shadow(candidate);
+        handle.attach_shadow(candidate, self.shadow_reader());
         tracing::info!(plugin = name, path = %entry.path.display(), "shadow attached: the candidate gets every live event, without effects");
         Ok(handle.shadow().expect("just attached").status())
     }
@@ -117,8 +120,13 @@ impl Supervisor {
         }
         let candidate = self.inner.host.load_async(name, &entry).await?;
         tracing::info!(plugin = name, path = %entry.path.display(), "shadow attached: the candidate gets every live event, without effects");
-        handle.attach_shadow(candidate);
+        handle.attach_shadow(candidate, self.shadow_reader());
         Ok(())
+    }
+
+    /// What shadows read the live data through: a pool of their own.
+    pub(super) fn shadow_reader(&self) -> crate::store::Store {
+        self.inner.store.reader_pool(SHADOW_CONNECTIONS)
     }
 
     /// Plugin `name`'s handle, if it is a file plugin.
