@@ -331,7 +331,11 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
         {
             instance = None;
         }
-        failures = if matches!(result, Err(CallError::Trap(_))) { failures + 1 } else { 0 };
+        failures = if matches!(result, Err(CallError::Trap(_))) {
+            failures + 1
+        } else {
+            0
+        };
         paused_until = (failures > FREE_FAILURES).then(|| {
             let doublings = (failures - FREE_FAILURES - 1).min(16);
             Instant::now() + (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
