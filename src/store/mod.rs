@@ -105,6 +105,9 @@ impl Db {
     }
 }
 
+/// How long a [`Store::reader_pool`] reader waits for a connection.
+const READER_PATIENCE: Duration = Duration::from_secs(600);
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -219,17 +222,22 @@ impl Store {
     /// stalls must not hold the live sessions' connections — a shadow's
     /// runner on its niced thread may wait long between a query's steps,
     /// and a connection it held in the shared pool would queue the live
-    /// reads and the writer behind it.
+    /// reads and the writer behind it. Its readers may wait long for a
+    /// connection ([`READER_PATIENCE`]), unlogged: that is their lot.
     pub fn reader_pool(&self, connections: u32) -> Store {
         let db = match &self.db {
             Db::Sqlite(pool) => Db::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(connections)
+                    .acquire_timeout(READER_PATIENCE)
+                    .acquire_slow_threshold(READER_PATIENCE)
                     .connect_lazy_with((*pool.connect_options()).clone()),
             ),
             Db::Postgres(pool) => Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(connections)
+                    .acquire_timeout(READER_PATIENCE)
+                    .acquire_slow_threshold(READER_PATIENCE)
                     .connect_lazy_with((*pool.connect_options()).clone()),
             ),
         };
