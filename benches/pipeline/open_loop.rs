@@ -105,6 +105,48 @@ pub async fn measure(supervisor: &Supervisor, load: Load) -> Histogram<u64> {
     histogram
 }
 
+/// The machine's own latency tail under `load`'s schedule, without purr:
+/// each message is handed over a tokio channel to one of `sessions` tasks,
+/// which hands it straight back to the collector. What this shows of a
+/// tail is the machine's and the runtime's scheduling, which purr's
+/// figures contain too (issue 18: purr's p99 is reported as a ratio to it).
+pub async fn machine(load: Load) -> Histogram<u64> {
+    use tokio::sync::mpsc;
+    let (back, mut returned) = mpsc::unbounded_channel::<(u64, Instant)>();
+    let sessions: Vec<mpsc::UnboundedSender<(u64, Instant)>> = (0..load.sessions)
+        .map(|_| {
+            let (to_session, mut inbox) = mpsc::unbounded_channel();
+            let back = back.clone();
+            tokio::spawn(async move {
+                while let Some(message) = inbox.recv().await {
+                    let _ = back.send(message);
+                }
+            });
+            to_session
+        })
+        .collect();
+    drop(back);
+    let total = load.messages();
+    let collector = tokio::spawn(async move {
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        let measure_from = Instant::now() + load.warm_up;
+        for _ in 0..total {
+            let (_, sent) = returned.recv().await.expect("every message comes back");
+            if sent >= measure_from {
+                histogram.record(sent.elapsed().as_micros().max(1) as u64).unwrap();
+            }
+        }
+        histogram
+    });
+    let mut schedule = tokio::time::interval(Duration::from_secs(1) / load.rate_per_second as u32);
+    schedule.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    for n in 0..total {
+        schedule.tick().await;
+        sessions[n as usize % load.sessions].send((n, Instant::now())).unwrap();
+    }
+    collector.await.unwrap()
+}
+
 /// The message number an `!echo <n>` reply carries.
 fn number(text: Option<&str>) -> u64 {
     text.and_then(|t| t.parse().ok())
