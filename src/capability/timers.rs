@@ -149,8 +149,8 @@ impl SessionTimers {
     /// Cancels `plugin`'s timer `id`; returns whether it was pending.
     pub async fn cancel(&self, plugin: &str, id: &str) -> anyhow::Result<bool> {
         let deleted = match &self.store {
-            Some(store) => store.timer_delete(&self.session, plugin, id).await?,
-            None => true,
+            Some(store) => Some(store.timer_delete(&self.session, plugin, id).await?),
+            None => None,
         };
         let mut queue = self.lock();
         let key = queue
@@ -159,7 +159,8 @@ impl SessionTimers {
             .find(|((_, key), pending)| key == id && &*pending.plugin == plugin)
             .map(|(key, _)| key.clone());
         let queued = key.is_some_and(|key| queue.remove(&key).is_some());
-        Ok(if self.store.is_some() { deleted } else { queued })
+        // The database says what was pending; a sandbox's copy has only its queue.
+        Ok(deleted.unwrap_or(queued))
     }
 
     /// Waits for the next timer to come due, reads its payload from the

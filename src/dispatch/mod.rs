@@ -129,9 +129,7 @@ impl Slot {
     fn record_trap(&mut self, session: &str, error: &CallError, backoff: bool) {
         self.instance = None;
         self.consecutive_traps += 1;
-        if backoff && self.consecutive_traps > FREE_RESTARTS {
-            let doublings = (self.consecutive_traps - FREE_RESTARTS - 1).min(16);
-            let pause = (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF);
+        if backoff && let Some(pause) = crash_loop_pause(self.consecutive_traps) {
             self.retry_at = Some(Instant::now() + pause);
         }
         self.handle.trapped(session, self.consecutive_traps, error.to_string());
@@ -149,8 +147,8 @@ impl Slot {
 /// How an event fared in the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// Every plugin answered `next` (`stopped: false`), or one answered `stop`.
-    Handled { stopped: bool },
+    /// Every plugin answered `next`, or one answered `stop`.
+    Handled,
     /// A plugin failed; the chain stopped there.
     Failed { plugin: String, error: String },
 }
@@ -264,7 +262,6 @@ impl Chain {
         };
         let session = &*self.scope.session;
         self.offers.clear();
-        let mut stopped = false;
         for slot in &mut self.slots {
             if only.is_some_and(|name| name != &*slot.plugin.name) {
                 continue;
@@ -287,10 +284,7 @@ impl Chain {
             }
             match result {
                 Ok(Flow::Next) => continue,
-                Ok(Flow::Stop) => {
-                    stopped = true;
-                    break;
-                }
+                Ok(Flow::Stop) => break,
                 Err(error) => {
                     let plugin = slot.plugin.name.to_string();
                     if let CallError::Trap(trap) = &error {
@@ -312,7 +306,7 @@ impl Chain {
                 }
             }
         }
-        Outcome::Handled { stopped }
+        Outcome::Handled
     }
 
     /// Hands the last event to the shadows of the plugins it reached (call
@@ -386,6 +380,14 @@ async fn instantiate(
             result => return result,
         }
     }
+}
+
+/// How long a plugin that trapped `traps` times in a row is not run
+/// again: nothing for the first [`FREE_RESTARTS`], then [`FIRST_BACKOFF`]
+/// doubling up to [`MAX_BACKOFF`]. Shadows back off by the same rule.
+pub(crate) fn crash_loop_pause(traps: u32) -> Option<Duration> {
+    let doublings = traps.checked_sub(FREE_RESTARTS + 1)?.min(16);
+    Some((FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF))
 }
 
 /// The event's kind, as the logs name it.

@@ -173,7 +173,7 @@ async fn run_one(chain: &mut Chain, sandbox: &Sandbox, past: &PastEvent, self_ji
     let id = format!("j{}", past.seq);
     sandbox.begin(&id);
     let outcome = chain.dispatch(&id, &event, self_jid).await;
-    let sends = sandbox.finish(matches!(outcome, Outcome::Handled { .. }));
+    let sends = sandbox.finish(outcome == Outcome::Handled);
     let live_sends: Vec<Outbound> = past
         .sends
         .iter()
@@ -188,7 +188,7 @@ async fn run_one(chain: &mut Chain, sandbox: &Sandbox, past: &PastEvent, self_ji
     };
     let candidate = match outcome {
         // The live record keeps no stop verdict: a chain that handled the event is compared as handled.
-        Outcome::Handled { .. } => RunEnd::Handled { stopped: false },
+        Outcome::Handled => RunEnd::Handled { stopped: false },
         // Failing in the same plugin is the same end, whatever the message says.
         Outcome::Failed { plugin, .. } if matches!(&live, RunEnd::Failed { plugin: p, .. } if *p == plugin) => {
             live.clone()

@@ -58,8 +58,7 @@ impl Sandbox {
     /// writes for the sandbox's later events (a failed event's are dropped,
     /// as live).
     pub fn finish(&self, handled: bool) -> Vec<Outbound> {
-        let sends = self.scope.sends.since(0);
-        self.scope.sends.take();
+        let sends = self.scope.sends.take().into_iter().map(|(_, action)| action).collect();
         if handled {
             self.scope.kv.take();
         } else {

@@ -42,6 +42,7 @@ use tokio::sync::mpsc;
 use super::compare::{self, Difference, RunEnd};
 use super::sandbox::Sandbox;
 use crate::channel::Outbound;
+use crate::dispatch::{crash_loop_pause, event_kind};
 use crate::observe::{HttpMetrics, ShadowMetrics};
 use crate::plugin::bindings::purr::bot::types::{Context, Event, Flow};
 use crate::plugin::{CallError, InstanceGauge, LoadedPlugin, PluginInstance};
@@ -263,18 +264,11 @@ fn run_end(plugin: &str, result: &Result<Flow, CallError>) -> RunEnd {
     }
 }
 
-/// Traps in a row a candidate gets before it backs off.
-const FREE_FAILURES: u32 = 2;
-/// The first back-off pause; it doubles with every further failure.
-const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-/// The longest back-off pause.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
-
 /// Runs the candidate over a session's offered events, one at a time.
 ///
-/// A candidate that traps (or runs out its deadline) more than
-/// [`FREE_FAILURES`] times in a row backs off, as a crash-looping live
-/// plugin does: the events offered meanwhile are dropped (counted), so a
+/// A candidate that keeps trapping (or running out its deadline) backs
+/// off by the rule a crash-looping live plugin backs off by
+/// ([`crash_loop_pause`]): the events offered meanwhile are dropped (counted), so a
 /// candidate spinning on every event does not keep a core busy. It ends
 /// when the session's chain lets go of it (the session closed, the shadow
 /// dropped or promoted), leaving what was still queued.
@@ -289,7 +283,7 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
         }
     };
     let mut instance: Option<PluginInstance> = None;
-    let (mut failures, mut paused_until) = (0u32, None::<Instant>);
+    let (mut traps, mut paused_until) = (0u32, None::<Instant>);
     loop {
         let offered = match idle_ms(&plugin) {
             // Like a live instance, the candidate's is dropped after `idle_ms` without events.
@@ -331,15 +325,12 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
         {
             instance = None;
         }
-        failures = if matches!(result, Err(CallError::Trap(_))) {
-            failures + 1
+        traps = if matches!(result, Err(CallError::Trap(_))) {
+            traps + 1
         } else {
             0
         };
-        paused_until = (failures > FREE_FAILURES).then(|| {
-            let doublings = (failures - FREE_FAILURES - 1).min(16);
-            Instant::now() + (FIRST_BACKOFF * 2u32.pow(doublings)).min(MAX_BACKOFF)
-        });
+        paused_until = crash_loop_pause(traps).map(|pause| Instant::now() + pause);
         let end = run_end(&plugin.name, &result);
         let sends = sandbox.finish(matches!(end, RunEnd::Handled { .. }));
         if sandbox.scope().kv.oversized() {
@@ -347,7 +338,13 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
             sandbox.scope().kv.forget();
         }
         let differences = compare::runs((&offered.live, &offered.sends), (&end, &sends));
-        shadow.record(&session, &offered.ctx.event_id, kind(&offered.event), &end, differences);
+        shadow.record(
+            &session,
+            &offered.ctx.event_id,
+            event_kind(&offered.event),
+            &end,
+            differences,
+        );
     }
 }
 
@@ -355,11 +352,6 @@ async fn serve(shadow: Arc<Shadow>, parts: RunnerParts, mut events: mpsc::Receiv
 fn idle_ms(plugin: &LoadedPlugin) -> Option<Duration> {
     let idle_ms = plugin.config.idle_ms;
     (idle_ms > 0).then(|| Duration::from_millis(idle_ms))
-}
-
-/// The event's kind, as the logs name it.
-fn kind(event: &Event) -> &'static str {
-    crate::dispatch::event_kind(event)
 }
 
 /// The thread every shadow runner runs on: a single-threaded runtime at a

@@ -277,12 +277,7 @@ mod tests {
     }
 
     async fn complete(store: &crate::store::Store, session: &str, seq: i64) {
-        let completion = Completion {
-            session: session.to_string(),
-            journal_seq: Some(seq),
-            ..Completion::default()
-        };
-        store.writer().complete(completion).await.await.unwrap().unwrap();
+        complete_with_sends(store, session, seq, &[]).await;
     }
 
     /// The sequence numbers of `session`'s unfinished events.

@@ -260,12 +260,6 @@ impl Supervisor {
                 }
                 Err(error) => failures.push(format!("{error:#}")),
             }
-            if let (Some(path), Some(handle)) = (&plugin.shadow, plugins.get(name)) {
-                match host.load_async(name, &plugin.candidate(path.clone())).await {
-                    Ok(candidate) => handle.attach_shadow(candidate, store.reader_pool(rollout::SHADOW_CONNECTIONS)),
-                    Err(error) => failures.push(format!("shadow: {error:#}")),
-                }
-            }
         }
         if !failures.is_empty() {
             anyhow::bail!(
@@ -296,6 +290,14 @@ impl Supervisor {
                 pruner: std::sync::Mutex::new(None),
             }),
         };
+        let shadows_failed = supervisor.converge_shadows().await;
+        if !shadows_failed.is_empty() {
+            anyhow::bail!(
+                "{} shadow(s) failed to load:\n  {}",
+                shadows_failed.len(),
+                shadows_failed.join("\n  ")
+            );
+        }
         supervisor.add_config_sessions(&config).await?;
         supervisor.load_runtime_sessions().await?;
         supervisor.watch_store();

@@ -145,17 +145,8 @@ impl Supervisor {
         }
 
         // Shadows, as the new entries name them (a candidate that does not load is logged; the old shadow stays).
-        let handles: Vec<_> = self
-            .read_plugins()
-            .iter()
-            .map(|(n, h)| (n.clone(), h.clone()))
-            .collect();
-        for (name, handle) in handles {
-            if !handle.current().is_native()
-                && let Err(error) = self.converge_shadow(&name, &handle).await
-            {
-                tracing::error!(plugin = %name, error = %format!("{error:#}"), "shadow not loaded");
-            }
+        for error in self.converge_shadows().await {
+            tracing::error!(error = %error, "shadow not loaded; the previous one (if any) keeps running");
         }
 
         // Forget plugins no session can use any more.

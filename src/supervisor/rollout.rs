@@ -18,7 +18,7 @@ use crate::plugin::{PluginHandle, PluginStatus, file_digest};
 use crate::rollout::shadow::ShadowStatus;
 
 /// Connections of the pool a shadow's sandboxes read through.
-pub(super) const SHADOW_CONNECTIONS: u32 = 2;
+const SHADOW_CONNECTIONS: u32 = 2;
 
 /// A plugin entry the API changed.
 pub(super) struct EntryEdit {
@@ -92,6 +92,22 @@ impl Supervisor {
         Ok(handle.status())
     }
 
+    /// Brings every plugin's shadow to the one the config in force names
+    /// ([`converge_shadow`](Self::converge_shadow)); returns the failures.
+    pub(super) async fn converge_shadows(&self) -> Vec<String> {
+        let handles: Vec<_> = (self.read_plugins().iter())
+            .map(|(name, handle)| (name.clone(), handle.clone()))
+            .collect();
+        let mut failures = Vec::new();
+        for (name, handle) in handles {
+            if let Err(error) = self.converge_shadow(&name, &handle).await {
+                // A load error names the plugin already.
+                failures.push(format!("shadow: {error:#}"));
+            }
+        }
+        failures
+    }
+
     /// Brings plugin `name`'s shadow to the one its entry in the config in
     /// force names: attached (loaded anew when the file's content or the
     /// entry changed), or dropped. A candidate that does not load leaves
@@ -125,7 +141,7 @@ impl Supervisor {
     }
 
     /// What shadows read the live data through: a pool of their own.
-    pub(super) fn shadow_reader(&self) -> crate::store::Store {
+    fn shadow_reader(&self) -> crate::store::Store {
         self.inner.store.reader_pool(SHADOW_CONNECTIONS)
     }
 
