@@ -413,3 +413,33 @@ async fn a_promotion_survives_config_edits_elsewhere_until_the_file_changes_its_
     assert!(host.plugin("echo").shadow.is_some(), "with the file's shadow");
     host.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shadow_of_a_plugin_only_run_time_sessions_use_outlives_reload_triggers() {
+    let config = TestConfig::new(common::ECHO_ALONE);
+    let host = config.started().await;
+    let created = host
+        .supervisor
+        .create(purr::supervisor::NewSession {
+            name: "r".into(),
+            channel: "sim".into(),
+            plugins: vec!["echo".into()],
+            autostart: true,
+        })
+        .await
+        .expect("create");
+    assert_eq!(created.plugins, ["echo"]);
+    // The config drops echo (and its session); the run-time session keeps it loaded.
+    config.write("");
+    host.supervisor.reconfigure(config.load()).await.expect("reconfigure");
+    host.supervisor
+        .attach_shadow("echo", plugin_path("tagged-v2"))
+        .await
+        .expect("attach");
+    host.supervisor.reload_plugin("echo").await.expect("reload");
+    assert!(
+        host.plugin("echo").shadow.is_some(),
+        "no config entry: nothing says the shadow should go"
+    );
+    host.stop().await;
+}

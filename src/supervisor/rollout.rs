@@ -121,13 +121,18 @@ impl Supervisor {
             .plugins
             .get(name)
             .cloned();
-        let Some(path) = desired.as_ref().and_then(|entry| entry.shadow.clone()) else {
+        // A plugin the config dropped (run-time sessions still use it) has
+        // no entry to say what its shadow should be: it keeps what it has.
+        let Some(desired) = desired else {
+            return Ok(());
+        };
+        let Some(path) = desired.shadow.clone() else {
             if handle.detach_shadow() {
                 tracing::info!(plugin = name, "shadow dropped");
             }
             return Ok(());
         };
-        let entry = desired.expect("a shadow comes from an entry").candidate(path);
+        let entry = desired.candidate(path);
         if let Some(shadow) = handle.shadow()
             && shadow.candidate().config == entry
             && file_digest(&entry.path).is_ok_and(|digest| digest == shadow.candidate().digest)
