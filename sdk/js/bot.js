@@ -26,11 +26,14 @@ export const FILTERS = Object.freeze({
   "*": null,
 });
 
+/** Message content tag -> the kind of a message with that content. */
+const MESSAGE_KINDS = new Map([...CONTENTS.map((c) => [c, `message:${c}`]), ["extended-text", "message:text"]]);
+
 /** The kind of an event: the filter query naming exactly it. */
 function kindOf(event) {
   if (event.tag !== "message") return event.tag;
   const tag = event.val.content.tag;
-  return tag === "extended-text" ? "message:text" : `message:${tag}`;
+  return MESSAGE_KINDS.get(tag) ?? `message:${tag}`;
 }
 
 /** The kinds a filter query (or array of queries) matches; null = all. */
@@ -86,12 +89,24 @@ export class Bot {
   constructor() {
     this.routes = [];
     this._catch = undefined;
+    this._byKind = new Map(); // kind -> the routes that may match it, in order
   }
 
   _add(kinds, test, handler, middleware, options, what) {
     checkHandler(handler, what);
     this.routes.push({ kinds, test, handler, middleware, own: options?.own === true });
+    this._byKind.clear();
     return this;
+  }
+
+  /** The routes whose filter matches `kind`, in registration order (computed once per kind). */
+  _routesFor(kind) {
+    let routes = this._byKind.get(kind);
+    if (routes === undefined) {
+      routes = this.routes.filter((route) => route.kinds === null || route.kinds.has(kind));
+      this._byKind.set(kind, routes);
+    }
+    return routes;
   }
 
   /**
@@ -111,7 +126,7 @@ export class Bot {
   command(name, handler, options) {
     const names = commandNames(name);
     const test = (ctx) => {
-      const token = ctx._commandToken();
+      const token = ctx._token === null ? ctx._commandToken() : ctx._token;
       if (token === undefined || !names.includes(token[0])) return false;
       ctx.command = token[0];
       ctx.match = token[1];
@@ -171,11 +186,10 @@ export class Bot {
    * one (the rest then runs once it settles).
    */
   _run(ctx, kind, start) {
-    const routes = this.routes;
+    const routes = this._routesFor(kind);
     for (let index = start; index < routes.length; index++) {
       if (ctx.stopped) return undefined;
       const route = routes[index];
-      if (route.kinds !== null && !route.kinds.has(kind)) continue;
       if (ctx.fromMe && !route.own) continue;
       if (route.test !== null && !route.test(ctx)) continue;
       if (route.middleware) {
@@ -210,7 +224,7 @@ export class Bot {
         return result !== DONE && isThenable(result) ? Promise.resolve(result).then(settle) : settle();
       }
       const result = route.handler(ctx);
-      if (isThenable(result)) return Promise.resolve(result).then(() => this._run(ctx, kind, index + 1));
+      if (result !== undefined && isThenable(result)) return Promise.resolve(result).then(() => this._run(ctx, kind, index + 1));
     }
     return undefined;
   }
@@ -245,7 +259,7 @@ export class Bot {
     } catch (error) {
       return this._fail(error, ctx);
     }
-    if (isThenable(result)) {
+    if (result !== undefined) {
       return result.then(
         () => (ctx.stopped ? "stop" : "next"),
         (error) => this._fail(error, ctx),

@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+// componentize-js (the pinned 0.23.0) with faster JS bindings.
+//
+//   node sdk/js/build/componentize.mjs <bundle.js> --wit <dir> --world-name <world>
+//        [-d feature...] -o <out.wasm>
+//
+// componentize-js generates JS "bindings" that lift every export's
+// arguments from linear memory and lower every import's arguments into it,
+// and StarlingMonkey runs them in its interpreter (no JIT) on every call.
+// Measured on echo-js (BENCHMARKS.md, "Where a JS event's time goes"), they
+// were ~30 µs of a ~35 µs no-op `handle` and ~5 µs + 0.24 µs per character
+// of every string passed to an import. This rewrites the generated
+// bindings before componentize-js snapshots them (by wrapping the one
+// `writeFile` of `initializer.js`), without changing what they do:
+//
+// 1. One DataView per lifting: the bindings call `dataView($memory)` (a
+//    function call and two getters, ~1 µs in the interpreter) for every
+//    field they read. While an export's arguments are lifted, and while an
+//    import's results are lifted after the call returned, nothing can grow
+//    the memory (only `$dealloc`, i.e. free, runs), so one DataView taken at
+//    the start of that stretch serves all its reads.
+// 2. Strings are encoded by the native `TextEncoder` into an allocation of
+//    the exact size, instead of a JS loop over every UTF-16 unit to size it
+//    first (lone surrogates become U+FFFD either way).
+// 3. No `_debugLog(...)` calls: each built an object and looked up
+//    `globalThis.process.env.JCO_DEBUG`, which never exists in a component.
+// 4. A handler that returns no Promise is not awaited: its result is
+//    lowered at once instead of after a microtask (a Promise still is).
+//
+// Every rewrite must apply; if one finds nothing (another componentize-js
+// version generates other code), the build fails rather than silently
+// producing slow or wrong bindings: check the rewrites against the new
+// output (`--debug-bindings`) and update them.
+
+import fsp from "node:fs/promises";
+import { syncBuiltinESMExports } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import vm from "node:vm";
+
+export const COMPONENTIZE_JS_VERSION = "0.23.0";
+
+/** The rewritten bindings `source`; throws when a rewrite does not apply. */
+export function rewriteBindings(source) {
+  let s = source;
+  const fail = (what) => {
+    throw new Error(`purr's componentize-js bindings rewrite: ${what} (componentize-js ${COMPONENTIZE_JS_VERSION} expected)`);
+  };
+
+  // 1. One DataView per lifting stretch.
+  let exports = 0;
+  let imports = 0;
+  s = s.replace(/^(async )?function (export_[\w$]+|import_[\w$]+)\(.*\) \{\n[\s\S]*?\n\}\n/gm, (fn, _async, name) => {
+    const read = (text) => text.replaceAll("dataView($memory)", "_dv").replaceAll("$memory.buffer", "_dv.buffer");
+    if (name.startsWith("export_")) {
+      const head = fn.indexOf("{\n") + 2;
+      const call = fn.indexOf("_debugLog(' [Instruction::CallInterface]");
+      if (call < 0) fail(`no CallInterface marker in ${name}`);
+      exports++;
+      return `${fn.slice(0, head)}  const _dv = dataView($memory);\n${read(fn.slice(head, call))}${fn.slice(call)}`;
+    }
+    const callAt = fn.search(/^\s*ret = \$import_[\w$]+\(.*\);$/m);
+    if (callAt < 0) return fn; // nothing returned: nothing to lift
+    const afterCall = fn.indexOf("\n", callAt) + 1;
+    const back = fn.indexOf("_debugLog('[Instruction::Return]'", afterCall);
+    if (back < 0) fail(`no Return marker in ${name}`);
+    imports++;
+    return `${fn.slice(0, afterCall)}  const _dv = dataView($memory);\n${read(fn.slice(afterCall, back))}${fn.slice(back)}`;
+  });
+  if (exports === 0 || imports === 0) fail(`DataView rewrite applied to ${exports} exports and ${imports} imports`);
+
+  // 2. Native string encoding.
+  const encoder = /^function _utf8AllocateAndEncode\(s, realloc, memory\) \{\n[\s\S]*?\n\}\n/m;
+  if (!encoder.test(s)) fail("no _utf8AllocateAndEncode");
+  s = s.replace(
+    encoder,
+    `function _utf8AllocateAndEncode(s, realloc, memory) {
+  if (typeof s !== 'string') {
+    throw new TypeError('expected a string, received [' + typeof s + ']');
+  }
+  if (s.length === 0) { return { ptr: 1, len: 0 }; }
+  const bytes = TEXT_ENCODER_UTF8.encode(s);
+  const len = bytes.length;
+  const ptr = realloc(0, 0, 1, len);
+  new Uint8Array(memory.buffer, ptr, len).set(bytes);
+  return { ptr, len };
+}
+`,
+  );
+
+  // 3. No debug logging calls (the definition stays).
+  const logged = s.match(/^\s*_debugLog\((?:[^;]|\n)*?\);[ \t]*\n/gm)?.length ?? 0;
+  if (logged === 0) fail("no _debugLog calls");
+  s = s.replace(/^\s*_debugLog\((?:[^;]|\n)*?\);[ \t]*\n/gm, "\n");
+
+  // 4. Await a handler's result only when it is a Promise.
+  let awaited = 0;
+  s = s.replace(/const (hostRet\d+) = await (\w+)\(((?:[^;]|\n)*?)\);\n/g, (_m, ret, fn, args) => {
+    awaited++;
+    return (
+      `let ${ret} = ${fn}(${args});\n` +
+      `    if (${ret} !== null && typeof ${ret} === 'object' && typeof ${ret}.then === 'function') ${ret} = await ${ret};\n`
+    );
+  });
+  if (awaited === 0) fail("no awaited export call");
+
+  new vm.Script(s, { filename: "initializer.js" }); // a syntax error fails here, not at run time
+  return s;
+}
+
+/** Parses the command line `build-plugins` passes. */
+function parseArgs(argv) {
+  const opts = { disableFeatures: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--wit" || arg === "-w") opts.witPath = resolve(argv[++i]);
+    else if (arg === "--world-name" || arg === "-n") opts.worldName = argv[++i];
+    else if (arg === "-o" || arg === "--out") opts.out = argv[++i];
+    else if (arg === "-d" || arg === "--disable") {
+      while (i + 1 < argv.length && !argv[i + 1].startsWith("-")) opts.disableFeatures.push(argv[++i]);
+    } else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}`);
+    else opts.sourcePath = arg;
+  }
+  if (!opts.sourcePath || !opts.witPath || !opts.out) {
+    throw new Error("usage: componentize.mjs <bundle.js> --wit <dir> [--world-name <world>] [-d feature...] -o <out.wasm>");
+  }
+  return opts;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  // componentize-js lives in the toolchain directory build-plugins installed
+  // (PURR_COMPONENTIZE_JS), or next to this file's node_modules.
+  const home = process.env.PURR_COMPONENTIZE_JS;
+  if (!home) throw new Error("set PURR_COMPONENTIZE_JS to the componentize-js package directory");
+  const pkg = JSON.parse(await fsp.readFile(join(home, "package.json"), "utf8"));
+  if (pkg.version !== COMPONENTIZE_JS_VERSION) {
+    throw new Error(`componentize-js ${pkg.version} found, the bindings rewrite is for ${COMPONENTIZE_JS_VERSION}`);
+  }
+  // componentize-js writes the generated bindings with `writeFile` from
+  // node:fs/promises, then has wizer snapshot them: rewrite them on the way.
+  const writeFile = fsp.writeFile;
+  let rewritten = 0;
+  fsp.writeFile = async (path, data, ...rest) => {
+    if (typeof path === "string" && path.endsWith("initializer.js")) {
+      data = rewriteBindings(String(data));
+      rewritten++;
+    }
+    return writeFile(path, data, ...rest);
+  };
+  syncBuiltinESMExports();
+  const { componentize } = await import(join(home, "src/componentize.js"));
+  const { component } = await componentize({
+    sourcePath: opts.sourcePath,
+    witPath: opts.witPath,
+    worldName: opts.worldName,
+    disableFeatures: opts.disableFeatures,
+  });
+  if (rewritten !== 1) throw new Error(`expected to rewrite one bindings file, rewrote ${rewritten}`);
+  await writeFile(opts.out, component);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  main().catch((error) => {
+    console.error(error.message ?? error);
+    process.exit(1);
+  });
+}
