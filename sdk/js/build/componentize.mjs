@@ -58,7 +58,7 @@ export function rewriteBindings(source) {
       exports++;
       return `${fn.slice(0, head)}  const _dv = dataView($memory);\n${read(fn.slice(head, call))}${fn.slice(call)}`;
     }
-    const callAt = fn.search(/^\s*ret = \$import_[\w$]+\(.*\);$/m);
+    const callAt = fn.search(/^[ \t]*ret = \$import_[\w$]+\(.*\);$/m);
     if (callAt < 0) return fn; // nothing returned: nothing to lift
     const afterCall = fn.indexOf("\n", callAt) + 1;
     const back = fn.indexOf("_debugLog('[Instruction::Return]'", afterCall);
