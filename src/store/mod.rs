@@ -105,6 +105,9 @@ impl Db {
     }
 }
 
+/// How long a SQLite connection waits for another's write transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How long a [`Store::reader_pool`] reader waits for a connection.
 const READER_PATIENCE: Duration = Duration::from_secs(600);
 
@@ -168,7 +171,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -224,6 +227,7 @@ impl Store {
     /// and a connection it held in the shared pool would queue the live
     /// reads and the writer behind it. Its readers may wait long for a
     /// connection ([`READER_PATIENCE`]), unlogged: that is their lot.
+    /// Drop it when done: closing it would close the writer it shares.
     pub fn reader_pool(&self, connections: u32) -> Store {
         let db = match &self.db {
             Db::Sqlite(pool) => Db::Sqlite(
@@ -253,8 +257,11 @@ impl Store {
         &self.db
     }
 
-    /// Closes every connection (on SQLite, checkpointing the WAL).
+    /// Closes every connection, the writer's too (on SQLite, checkpointing the WAL).
     pub async fn close(&self) {
+        // What is queued is written first; the writer's connections close
+        // before the pool's, whose last one checkpoints the WAL.
+        let _ = self.writer.close().await;
         self.db.close().await;
     }
 }
@@ -452,6 +459,24 @@ pub(super) mod tests {
         let (store, dir) = temp_sqlite_store().await;
         write_kv(&store, "s", &[("p", "k", Some(b"v"))]).await;
         store.close().await;
+        let store = Store::open(&dir.path().join("data")).await.unwrap();
+        assert_eq!(store.kv_get("p", "s", "k").await.unwrap().as_deref(), Some(&b"v"[..]));
+    }
+
+    /// The writer's own connection and the checkpointer's close with the
+    /// store: the last connection checkpoints the WAL into the file and
+    /// removes it (one file to copy once purr has stopped), and the writer
+    /// answers later requests with a clear refusal.
+    #[tokio::test]
+    async fn closing_the_store_leaves_one_file_and_refuses_later_writes() {
+        let (store, dir) = temp_sqlite_store().await;
+        write_kv(&store, "s", &[("p", "k", Some(b"v"))]).await;
+        let wal = dir.path().join("data").join(format!("{DB_FILE}-wal"));
+        assert!(wal.exists(), "a running store writes through the WAL");
+        store.close().await;
+        assert!(!wal.exists(), "the WAL was checkpointed and removed at close");
+        assert_eq!(store.writer().barrier().await.unwrap_err(), Writer::CLOSED);
+
         let store = Store::open(&dir.path().join("data")).await.unwrap();
         assert_eq!(store.kv_get("p", "s", "k").await.unwrap().as_deref(), Some(&b"v"[..]));
     }

@@ -9,7 +9,6 @@
 
 use sqlx::{FromRow, QueryBuilder};
 
-use super::writer::statement_chunks;
 use super::{Store, fence, now_ms};
 
 /// A message the sim network holds for a session until it is journaled.
@@ -145,6 +144,25 @@ impl Store {
         .fetch_all(pool)
         .await)?)
     }
+}
+
+/// Rows per multi-row statement, at most (SQLite limits bound parameters).
+const ROWS_PER_STATEMENT: usize = 128;
+
+/// Splits rows into multi-row statements of power-of-two sizes (128, 64,
+/// ... 1). sqlx caches prepared statements by their SQL; with arbitrary
+/// sizes every batch would prepare new statements of hundreds of
+/// parameters, which costs more than running them.
+fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = 1 << rows.len().min(ROWS_PER_STATEMENT).ilog2();
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
 }
 
 #[cfg(test)]

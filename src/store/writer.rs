@@ -9,13 +9,10 @@
 //! one statement per event would cap purr at a few thousand events/s (see
 //! `../shared/TOOLCHAINS.md`).
 //!
-//! Every statement is a round trip to sqlx's SQLite thread (two thread
-//! wake-ups), and with few producers each waiting for its own commit (API
-//! clients) those round trips are the whole cost of a commit. So the rows
-//! of each kind go in as one statement whatever their number — one JSON
-//! array bound as a single parameter and read with `json_each` — and the
-//! writer keeps its connection while there is work (giving it back after
-//! [`KEEP_CONNECTION`] idle, so closing the store does not wait for it).
+//! The writer runs on a thread of its own. On SQLite it writes through a
+//! connection of its own on that thread (see `sqlite.rs`: no hand-off per
+//! statement); on PostgreSQL it borrows a pool connection while there is
+//! work (giving it back after [`KEEP_CONNECTION`] idle).
 //!
 //! If a transaction fails (disk full, read-only file), every request in it
 //! gets the error, and so does every later one: the writer stops. Sessions
@@ -28,17 +25,14 @@
 use std::collections::HashSet;
 
 mod batch;
+mod checkpoint;
 mod postgres;
 mod sqlite;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Pool, Postgres, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::fence::Claim;
 use super::{Db, Leases};
-
-pub(super) use batch::statement_chunks;
 
 use super::journal::{DeadLetter, JournalEntry, OutboxRow};
 
@@ -46,9 +40,7 @@ use super::journal::{DeadLetter, JournalEntry, OutboxRow};
 const QUEUE: usize = 8192;
 /// Requests written in one transaction, at most.
 const BATCH: usize = 2048;
-/// Rows per multi-row statement, at most (SQLite limits bound parameters).
-const ROWS_PER_STATEMENT: usize = 128;
-/// How long the writer keeps its connection with nothing to write.
+/// How long the writer keeps a pool connection (PostgreSQL) with nothing to write.
 const KEEP_CONNECTION: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// What finishing one event writes, atomically.
@@ -96,6 +88,9 @@ enum Job {
     SimAck(Vec<i64>, Reply<()>),
     SimSent(SimSent, Reply<bool>),
     Barrier(Reply<()>),
+    /// Everything queued before it is written; then the writer closes its
+    /// connections and ends (later requests get [`Writer::CLOSED`]).
+    Close(Reply<()>),
 }
 
 /// The session a request writes for and what this host knew of its lease
@@ -135,8 +130,8 @@ impl Writer {
                     .expect("writer runtime")
                     .block_on(async move {
                         match db {
-                            Db::Sqlite(pool) => run::<Sqlite>(pool, queue, failed).await,
-                            Db::Postgres(pool) => run::<Postgres>(pool, queue, failed).await,
+                            Db::Sqlite(pool) => run(sqlite::SqliteBatches::new(pool), queue, failed).await,
+                            Db::Postgres(pool) => run(postgres::PgBatches::new(pool), queue, failed).await,
                         }
                     })
             })
@@ -241,6 +236,12 @@ impl Writer {
         self.request(Job::Barrier, None).await
     }
 
+    /// Writes what is queued, then closes the writer's connections and
+    /// ends it (see [`Store::close`](super::Store::close)).
+    pub async fn close(&self) -> Result<(), String> {
+        self.request(Job::Close, None).await
+    }
+
     /// Records a sim send; answers whether the id was new.
     pub async fn sim_sent(&self, sent: SimSent) -> Result<bool, String> {
         let session = sent.session.clone();
@@ -255,41 +256,44 @@ impl Writer {
     }
 }
 
-/// A backend's transaction for one batch of requests.
-trait Backend: sqlx::Database {
+/// A backend's side of the writer: the connection it writes batches on.
+trait Backend {
     /// Writes `jobs` in one transaction (rolled back on failure).
-    async fn write(connection: &mut Self::Connection, jobs: &[Queued]) -> Result<Written, sqlx::Error>;
+    async fn write(&mut self, jobs: &[Queued]) -> anyhow::Result<Written>;
+
+    /// Whether [`idle`](Self::idle) has something to let go of.
+    fn holds_pooled(&self) -> bool {
+        false
+    }
+
+    /// Nothing came for [`KEEP_CONNECTION`]: gives back what the pool may want.
+    fn idle(&mut self) {}
 }
 
-async fn run<B: Backend>(pool: Pool<B>, mut queue: mpsc::Receiver<Queued>, failure: watch::Sender<Option<String>>) {
+async fn run(mut backend: impl Backend, mut queue: mpsc::Receiver<Queued>, failure: watch::Sender<Option<String>>) {
     let mut jobs = Vec::with_capacity(BATCH);
     let mut failed: Option<String> = None;
-    let mut connection: Option<PoolConnection<B>> = None;
     loop {
-        let received = match connection {
-            Some(_) => match tokio::time::timeout(KEEP_CONNECTION, queue.recv_many(&mut jobs, BATCH)).await {
+        let received = match backend.holds_pooled() {
+            true => match tokio::time::timeout(KEEP_CONNECTION, queue.recv_many(&mut jobs, BATCH)).await {
                 Ok(received) => received,
                 Err(_idle) => {
-                    connection = None;
+                    backend.idle();
                     queue.recv_many(&mut jobs, BATCH).await
                 }
             },
-            None => queue.recv_many(&mut jobs, BATCH).await,
+            false => queue.recv_many(&mut jobs, BATCH).await,
         };
         if received == 0 {
             return;
         }
-        if let Some(message) = &failed {
-            answer(jobs.drain(..), Err(message.clone()));
-            continue;
-        }
+        let closing = jobs.iter().any(|(job, _)| matches!(job, Job::Close(_)));
         let started = std::time::Instant::now();
-        let written = match &mut connection {
-            Some(connection) => B::write(connection, &jobs).await,
-            None => match pool.acquire().await {
-                Ok(acquired) => B::write(connection.insert(acquired), &jobs).await,
-                Err(error) => Err(error),
-            },
+        let written = match &failed {
+            Some(message) => Err(message.clone()),
+            None => backend.write(&jobs).await.map_err(|error| {
+                format!("database write failed: {error:#}; restart purr once the database is writable")
+            }),
         };
         match written {
             Ok(written) => {
@@ -300,13 +304,17 @@ async fn run<B: Backend>(pool: Pool<B>, mut queue: mpsc::Receiver<Queued>, failu
                 );
                 answer(jobs.drain(..), Ok(written))
             }
-            Err(error) => {
-                let message = format!("database write failed: {error:#}; restart purr once the database is writable");
+            Err(message) if failed.is_some() => answer(jobs.drain(..), Err(message)),
+            Err(message) => {
                 tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written; the writer stops");
                 answer(jobs.drain(..), Err(message.clone()));
                 failure.send_replace(Some(message.clone()));
                 failed = Some(message);
             }
+        }
+        if closing {
+            // The backend goes with the writer: its connections close.
+            return;
         }
     }
 }
@@ -348,7 +356,7 @@ fn answer(jobs: impl Iterator<Item = Queued>, result: Result<Written, String>) {
                     .collect();
                 let _ = reply.send(Ok(new));
             }
-            (Job::Complete(_, reply) | Job::SimAck(_, reply) | Job::Barrier(reply), Ok(_)) => {
+            (Job::Complete(_, reply) | Job::SimAck(_, reply) | Job::Barrier(reply) | Job::Close(reply), Ok(_)) => {
                 let _ = reply.send(Ok(()));
             }
             (Job::SimSent(sent, reply), Ok(written)) => {
@@ -357,7 +365,7 @@ fn answer(jobs: impl Iterator<Item = Queued>, result: Result<Written, String>) {
             (Job::Append(_, reply), Err(e)) => {
                 let _ = reply.send(Err(e.clone()));
             }
-            (Job::Complete(_, reply) | Job::SimAck(_, reply) | Job::Barrier(reply), Err(e)) => {
+            (Job::Complete(_, reply) | Job::SimAck(_, reply) | Job::Barrier(reply) | Job::Close(reply), Err(e)) => {
                 let _ = reply.send(Err(e.clone()));
             }
             (Job::SimSent(_, reply), Err(e)) => {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Completion, Job, ROWS_PER_STATEMENT, SimSent};
+use super::{Completion, Job, SimSent};
 use crate::store::journal::{DeadLetter, JournalEntry, OutboxRow};
 
 /// A kv slot: (session, plugin, key).
@@ -52,7 +52,7 @@ impl<'a> Batch<'a> {
                 }
                 Job::SimAck(seqs, _) => batch.acks.extend(seqs.iter().copied()),
                 Job::SimSent(sent, _) => batch.sim_sent.push(sent),
-                Job::Barrier(_) => {}
+                Job::Barrier(_) | Job::Close(_) => {}
             }
         }
         batch.dead = dead.into_values().collect();
@@ -92,20 +92,4 @@ impl<'a> Batch<'a> {
             .filter(|(_, value)| value.is_none())
             .map(|(slot, _)| *slot)
     }
-}
-
-/// Splits rows into multi-row statements of power-of-two sizes (128, 64,
-/// ... 1). sqlx caches prepared statements by their SQL; with arbitrary
-/// sizes every batch would prepare new statements of hundreds of
-/// parameters, which costs more than running them.
-pub(in crate::store) fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        if rows.is_empty() {
-            return None;
-        }
-        let size = 1 << rows.len().min(ROWS_PER_STATEMENT).ilog2();
-        let (chunk, rest) = rows.split_at(size);
-        rows = rest;
-        Some(chunk)
-    })
 }

@@ -10,25 +10,55 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 
-use sqlx::{Acquire as _, PgConnection, Postgres};
+use sqlx::pool::PoolConnection;
+use sqlx::{Acquire as _, PgConnection, PgPool, Postgres};
 
 use super::batch::Batch;
 use super::{Queued, Written};
 use crate::store::fence::lease_rows;
 
-impl super::Backend for Postgres {
-    async fn write(connection: &mut PgConnection, jobs: &[Queued]) -> Result<Written, sqlx::Error> {
-        // Dropped without a commit, the transaction is rolled back.
-        let mut tx = connection.begin().await?;
-        let refused = refused(&mut tx, jobs).await?;
-        let kept = (jobs.iter().enumerate())
-            .filter(|(index, _)| !refused.contains(index))
-            .map(|(_, (job, _))| job);
-        let mut written = write_batch(&mut tx, &Batch::of(kept)).await?;
-        tx.commit().await?;
-        written.refused = refused;
-        Ok(written)
+/// The PostgreSQL side of the writer: a pool connection, kept while there is work.
+pub(super) struct PgBatches {
+    pool: PgPool,
+    connection: Option<PoolConnection<Postgres>>,
+}
+
+impl PgBatches {
+    pub fn new(pool: PgPool) -> Self {
+        PgBatches { pool, connection: None }
     }
+}
+
+impl super::Backend for PgBatches {
+    async fn write(&mut self, jobs: &[Queued]) -> anyhow::Result<Written> {
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => self.connection.insert(self.pool.acquire().await?),
+        };
+        Ok(write(connection, jobs).await?)
+    }
+
+    fn holds_pooled(&self) -> bool {
+        self.connection.is_some()
+    }
+
+    fn idle(&mut self) {
+        self.connection = None;
+    }
+}
+
+/// Writes the batch in one transaction, leaving out what the lease rows refuse.
+async fn write(connection: &mut PgConnection, jobs: &[Queued]) -> Result<Written, sqlx::Error> {
+    // Dropped without a commit, the transaction is rolled back.
+    let mut tx = connection.begin().await?;
+    let refused = refused(&mut tx, jobs).await?;
+    let kept = (jobs.iter().enumerate())
+        .filter(|(index, _)| !refused.contains(index))
+        .map(|(_, (job, _))| job);
+    let mut written = write_batch(&mut tx, &Batch::of(kept)).await?;
+    tx.commit().await?;
+    written.refused = refused;
+    Ok(written)
 }
 
 /// The requests the session's lease row no longer admits (taken over since

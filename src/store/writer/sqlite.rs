@@ -1,84 +1,125 @@
-//! The writer's transaction on SQLite: the SQL one batch becomes.
+//! The writer's transaction on SQLite, on a connection of the writer's own.
 //!
-//! Each statement is a round trip to sqlx's SQLite thread (two thread
-//! wake-ups, the whole cost of a small commit), so the rows of every kind
-//! on the hot path — journal entries, done marks, outbox rows, sent
-//! marks, fired timers, sim acknowledgements — go in as one statement
-//! each, whatever their number (one JSON array bound as a single
-//! parameter, read with `json_each`), and those statements run as one
-//! script with `BEGIN` (and `COMMIT`, when nothing else is to be written):
-//! one round trip. kv writes, dead letters and the sim sent log follow as
-//! multi-row statements of their own in the same transaction.
+//! The writer opens its own connection to the database file (rusqlite over
+//! the same SQLite library sqlx links) and runs each batch's statements on
+//! its own thread. Through sqlx every statement was a round trip to the
+//! pool connection's worker thread — two thread wake-ups, plus one per row
+//! streamed back — and those hand-offs, not SQLite, were most of a small
+//! commit's time (BENCHMARKS.md, "The ways in"). Here a statement is a
+//! function call: each row is one execution of a cached prepared
+//! statement, and `changes()` says at once whether an `INSERT OR IGNORE`
+//! wrote (so a duplicate journal entry or sim send needs no second query).
+//!
+//! The pool stays for everything else (reads, timers, the inbox); SQLite's
+//! busy timeout orders the writer's transactions with the pool's few
+//! writes, as it did when the writer borrowed a pool connection. The
+//! writer's connection never checkpoints the WAL in a commit: the
+//! checkpointer beside it does (`checkpoint.rs`).
 
 use std::collections::HashSet;
+use std::path::Path;
 
-use sqlx::{AssertSqlSafe, QueryBuilder, Row as _, Sqlite, SqliteConnection};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use sqlx::SqlitePool;
 
-use super::batch::{Batch, statement_chunks};
-use super::{Queued, SimSent, Written};
-use crate::store::journal::{DeadLetter, JournalEntry};
+use super::batch::Batch;
+use super::checkpoint::Checkpoints;
+use super::{Queued, Written};
+use crate::store::{BUSY_TIMEOUT, journal::JournalEntry};
 
-impl super::Backend for Sqlite {
-    /// Writes the batch in one transaction; rolls back what it began if a
-    /// statement fails.
-    /// Writes the batch in one transaction; rolls back what it began if a
-    /// statement fails. Nothing is fenced: SQLite has one host.
-    async fn write(connection: &mut SqliteConnection, jobs: &[Queued]) -> Result<Written, sqlx::Error> {
-        let result = write_batch(connection, &Batch::of(jobs.iter().map(|(job, _)| job))).await;
-        if result.is_err() {
-            // Nothing may be open (the failure came first): then this fails too.
-            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
-        }
-        result
+/// Statements the writer keeps prepared (it uses a dozen).
+const CACHED_STATEMENTS: usize = 32;
+
+/// The SQLite side of the writer: the pool it shares the database with
+/// (closing it closes the writer's connection too), its own connection
+/// and the checkpointer beside it, started at the first batch.
+pub(super) struct SqliteBatches {
+    pool: SqlitePool,
+    connection: Option<(Connection, Checkpoints)>,
+}
+
+impl SqliteBatches {
+    pub fn new(pool: SqlitePool) -> Self {
+        SqliteBatches { pool, connection: None }
+    }
+
+    /// The writer's connection, which never checkpoints (see `checkpoint.rs`).
+    fn open(&self) -> rusqlite::Result<(Connection, Checkpoints)> {
+        let path = self.pool.connect_options().get_filename().to_owned();
+        let connection = connect(&path)?;
+        connection.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
+        // Checkpoints are the checkpointer's; a log that grew long under
+        // load is cut back to 64 MiB when it starts over.
+        connection.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
+        Ok((connection, Checkpoints::start(path, connect)))
     }
 }
 
-async fn write_batch(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<Written, sqlx::Error> {
-    let more = !batch.dead.is_empty() || !batch.kv.is_empty() || !batch.sim_sent.is_empty();
+/// A connection to the pool's file with the pool's settings.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    // WAL mode is the file's (the pool set it); these two are per connection.
+    connection.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    Ok(connection)
+}
 
-    let mut script = Script::default();
-    let journal = journal_rows(&batch.appends);
-    if let Some(rows) = &journal {
-        script.push(
-            "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?)",
-            rows.clone(),
-        );
-        // The one row the script returns: how many entries were new.
-        script.sql.push_str("SELECT changes();\n");
+impl super::Backend for SqliteBatches {
+    /// Writes the batch in one transaction (rolled back if a statement
+    /// fails). Nothing is fenced: SQLite has one host. Once the pool is
+    /// closed (the store closed), the writer's connection closes too and
+    /// every batch fails.
+    async fn write(&mut self, jobs: &[Queued]) -> anyhow::Result<Written> {
+        if self.pool.is_closed() {
+            self.connection = None;
+            anyhow::bail!("the database was closed");
+        }
+        let (connection, checkpoints) = match &mut self.connection {
+            Some(opened) => opened,
+            None => self.connection.insert(self.open()?),
+        };
+        let batch = Batch::of(jobs.iter().map(|(job, _)| job));
+        // Dropped without a commit, the transaction is rolled back.
+        let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let written = write_batch(&tx, &batch)?;
+        tx.commit()?;
+        checkpoints.committed(connection);
+        Ok(written)
     }
-    push_completions(&mut script, batch);
+}
+
+fn write_batch(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<Written> {
+    let journaled = append(tx, &batch.appends)?;
+    complete(tx, batch)?;
     if !batch.delivered.is_empty() {
-        script.push(
-            "INSERT INTO outbox_sent (session, through_seq) SELECT value ->> 0, value ->> 1 FROM json_each(?) \
-             WHERE true ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
-            json(&batch.delivered.iter().collect::<Vec<_>>()),
-        );
+        let mut mark = tx.prepare_cached(
+            "INSERT INTO outbox_sent (session, through_seq) VALUES (?1, ?2) \
+             ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+        )?;
+        for (session, through) in &batch.delivered {
+            mark.execute(params![session, through])?;
+        }
     }
     if !batch.acks.is_empty() {
-        script.push(
-            "DELETE FROM sim_inbox WHERE seq IN (SELECT value FROM json_each(?))",
-            json(&batch.acks),
-        );
-    }
-    if !more {
-        script.sql.push_str("COMMIT;\n");
-    }
-    let returned = script.run(connection).await?;
-
-    insert_dead_letters(connection, &batch.dead).await?;
-    write_kv(connection, batch).await?;
-    let sim_sent = insert_sim_sent(connection, &batch.sim_sent).await?;
-    if more {
-        sqlx::query("COMMIT").execute(&mut *connection).await?;
-    }
-    let journaled = match journal {
-        Some(rows) => {
-            let new: i64 = returned.first().map(|row| row.try_get(0)).transpose()?.unwrap_or(0);
-            journaled(connection, &batch.appends, rows, new).await?
+        let mut ack = tx.prepare_cached("DELETE FROM sim_inbox WHERE seq = ?1")?;
+        for seq in &batch.acks {
+            ack.execute([seq])?;
         }
-        None => HashSet::new(),
-    };
+    }
+    write_kv(tx, batch)?;
+    let mut sim_sent = HashSet::new();
+    if !batch.sim_sent.is_empty() {
+        let mut record =
+            tx.prepare_cached("INSERT OR IGNORE INTO sim_sent (session, id, action) VALUES (?1, ?2, ?3)")?;
+        for sent in &batch.sim_sent {
+            if record.execute(params![sent.session, sent.id, sent.action])? == 1 {
+                sim_sent.insert((sent.session.clone(), sent.id.clone()));
+            }
+        }
+    }
     Ok(Written {
         journaled,
         sim_sent,
@@ -86,163 +127,98 @@ async fn write_batch(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Re
     })
 }
 
-/// Statements run as one query, each with one JSON parameter.
-struct Script {
-    sql: String,
-    rows: Vec<String>,
-}
-
-impl Default for Script {
-    fn default() -> Self {
-        Script {
-            sql: String::from("BEGIN;\n"),
-            rows: Vec::new(),
+/// Appends the entries; returns the (session, seq) of those written (a
+/// duplicate `(session, seq)` or `dedupe_key` is skipped).
+fn append(tx: &Connection, entries: &[&JournalEntry]) -> rusqlite::Result<HashSet<(String, i64)>> {
+    let mut journaled = HashSet::with_capacity(entries.len());
+    if entries.is_empty() {
+        return Ok(journaled);
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for entry in entries {
+        let written = insert.execute(params![
+            entry.session,
+            entry.seq,
+            entry.dedupe_key,
+            entry.event,
+            entry.received_at_ms
+        ])?;
+        if written == 1 {
+            journaled.insert((entry.session.clone(), entry.seq));
         }
     }
+    Ok(journaled)
 }
 
-impl Script {
-    fn push(&mut self, statement: &str, rows: String) {
-        self.sql.push_str(statement);
-        self.sql.push_str(";\n");
-        self.rows.push(rows);
-    }
-
-    /// Runs the script (its SQL, prepared once per shape, stays cached);
-    /// returns the rows it returned.
-    async fn run(self, connection: &mut SqliteConnection) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
-        let mut query = sqlx::query(AssertSqlSafe(self.sql));
-        for rows in self.rows {
-            query = query.bind(rows);
-        }
-        query.fetch_all(connection).await
-    }
-}
-
-/// Rows as one JSON array, for a statement that reads them with `json_each`.
-fn json(rows: &impl serde::Serialize) -> String {
-    serde_json::to_string(rows).expect("rows of strings and integers serialize")
-}
-
-fn journal_rows(entries: &[&JournalEntry]) -> Option<String> {
-    (!entries.is_empty()).then(|| {
-        json(
-            &entries
-                .iter()
-                .map(|e| (&e.session, e.seq, &e.dedupe_key, &e.event, e.received_at_ms))
-                .collect::<Vec<_>>(),
-        )
-    })
-}
-
-/// The (session, seq) of the entries written: all of them, unless the
-/// insert skipped some (duplicates, which have no row under their seq):
-/// only then is the journal looked into.
-async fn journaled(
-    connection: &mut SqliteConnection,
-    entries: &[&JournalEntry],
-    rows: String,
-    new: i64,
-) -> Result<HashSet<(String, i64)>, sqlx::Error> {
-    if new == entries.len() as i64 {
-        return Ok(entries.iter().map(|e| (e.session.clone(), e.seq)).collect());
-    }
-    let present: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT j.session, j.seq FROM json_each(?) AS d \
-         JOIN journal AS j ON j.session = d.value ->> 0 AND j.seq = d.value ->> 1",
-    )
-    .bind(rows)
-    .fetch_all(connection)
-    .await?;
-    Ok(present.into_iter().collect())
-}
-
-/// Done marks, fired timers and outbox rows of the completions.
-fn push_completions(script: &mut Script, batch: &Batch<'_>) {
+/// Done marks, fired timers, outbox rows and dead letters of the completions.
+fn complete(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<()> {
     if !batch.done.is_empty() {
-        script.push(
-            "INSERT INTO journal_done (session, through_seq) SELECT value ->> 0, value ->> 1 FROM json_each(?) \
-             WHERE true ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
-            json(&batch.done.iter().collect::<Vec<_>>()),
-        );
+        let mut mark = tx.prepare_cached(
+            "INSERT INTO journal_done (session, through_seq) VALUES (?1, ?2) \
+             ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+        )?;
+        for (session, through) in &batch.done {
+            mark.execute(params![session, through])?;
+        }
     }
     if !batch.timers.is_empty() {
-        script.push(
-            "DELETE FROM timers WHERE id IN (SELECT value FROM json_each(?))",
-            json(&batch.timers),
-        );
-    }
-    let now = crate::util::now_ms() as i64;
-    if !batch.outbox.is_empty() {
-        let rows: Vec<_> = (batch.outbox.iter())
-            .map(|send| (&send.session, send.seq, &send.key, &send.action, now, send.journal_seq))
-            .collect();
-        script.push(
-            "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms, journal_seq) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each(?)",
-            json(&rows),
-        );
-    }
-}
-
-async fn insert_dead_letters(connection: &mut SqliteConnection, dead: &[&DeadLetter]) -> Result<(), sqlx::Error> {
-    for chunk in statement_chunks(dead) {
-        let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT OR REPLACE INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) ",
-        );
-        query.push_values(chunk, |mut row, dead| {
-            row.push_bind(&dead.session)
-                .push_bind(dead.seq)
-                .push_bind(&dead.event)
-                .push_bind(&dead.plugin)
-                .push_bind(&dead.error)
-                .push_bind(dead.failed_at_ms);
-        });
-        query.build().execute(&mut *connection).await?;
-    }
-    Ok(())
-}
-
-async fn write_kv(connection: &mut SqliteConnection, batch: &Batch<'_>) -> Result<(), sqlx::Error> {
-    let sets: Vec<_> = batch.kv_sets().collect();
-    for chunk in statement_chunks(&sets) {
-        let mut query = QueryBuilder::<Sqlite>::new("INSERT INTO plugin_kv (session, plugin, key, value) ");
-        query.push_values(chunk, |mut row, ((session, plugin, key), value)| {
-            row.push_bind(*session)
-                .push_bind(*plugin)
-                .push_bind(*key)
-                .push_bind(*value);
-        });
-        query.push(" ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value");
-        query.build().execute(&mut *connection).await?;
-    }
-    let deletes: Vec<_> = batch.kv_deletes().collect();
-    for chunk in statement_chunks(&deletes) {
-        let mut query = QueryBuilder::<Sqlite>::new("DELETE FROM plugin_kv WHERE (session, plugin, key) IN (VALUES ");
-        let mut list = query.separated(", ");
-        for (session, plugin, key) in chunk {
-            list.push("(").push_bind_unseparated(*session).push_unseparated(", ");
-            list.push_bind_unseparated(*plugin).push_unseparated(", ");
-            list.push_bind_unseparated(*key).push_unseparated(")");
+        let mut delete = tx.prepare_cached("DELETE FROM timers WHERE id = ?1")?;
+        for id in &batch.timers {
+            delete.execute([id])?;
         }
-        query.push(")").build().execute(&mut *connection).await?;
+    }
+    if !batch.outbox.is_empty() {
+        let now = crate::util::now_ms() as i64;
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms, journal_seq) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for send in &batch.outbox {
+            insert.execute(params![
+                send.session,
+                send.seq,
+                send.key,
+                send.action,
+                now,
+                send.journal_seq
+            ])?;
+        }
+    }
+    if !batch.dead.is_empty() {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR REPLACE INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for dead in &batch.dead {
+            insert.execute(params![
+                dead.session,
+                dead.seq,
+                dead.event,
+                dead.plugin,
+                dead.error,
+                dead.failed_at_ms
+            ])?;
+        }
     }
     Ok(())
 }
 
-async fn insert_sim_sent(
-    connection: &mut SqliteConnection,
-    sent: &[&SimSent],
-) -> Result<HashSet<(String, String)>, sqlx::Error> {
-    let mut inserted = HashSet::new();
-    for chunk in statement_chunks(sent) {
-        let mut query = QueryBuilder::<Sqlite>::new("INSERT OR IGNORE INTO sim_sent (session, id, action) ");
-        query.push_values(chunk, |mut row, sent| {
-            row.push_bind(&sent.session).push_bind(&sent.id).push_bind(&sent.action);
-        });
-        query.push(" RETURNING session, id");
-        let rows: Vec<(String, String)> = query.build_query_as().fetch_all(&mut *connection).await?;
-        inserted.extend(rows);
+fn write_kv(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<()> {
+    if batch.kv.is_empty() {
+        return Ok(());
     }
-    Ok(inserted)
+    let mut set = tx.prepare_cached(
+        "INSERT INTO plugin_kv (session, plugin, key, value) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value",
+    )?;
+    for ((session, plugin, key), value) in batch.kv_sets() {
+        set.execute(params![session, plugin, key, value])?;
+    }
+    let mut delete = tx.prepare_cached("DELETE FROM plugin_kv WHERE session = ?1 AND plugin = ?2 AND key = ?3")?;
+    for (session, plugin, key) in batch.kv_deletes() {
+        delete.execute(params![session, plugin, key])?;
+    }
+    Ok(())
 }
