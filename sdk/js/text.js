@@ -31,6 +31,10 @@ export function trim(text) {
  * name and ONE White_Space char, otherwise unchanged. Otherwise `undefined`.
  */
 export function commandToken(text) {
+  // Most texts are no command: when the first char is neither White_Space
+  // nor `/` or `!`, trimming cannot change that (saves a regex per event).
+  const first = text[0];
+  if (first !== "/" && first !== "!" && !SPACE.has(first)) return undefined;
   text = trim(text);
   if (text.length < 2 || (text[0] !== "/" && text[0] !== "!")) return undefined;
   let end = 1;
