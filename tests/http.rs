@@ -313,7 +313,9 @@ async fn every_sdk_http_helper_gets_posts_and_is_denied_alike() {
             plugin_path(plugin).display().to_string()
         ));
     }
-    let host = TestConfig::new(&body).started().await;
+    // Kept: its directory holds the host's database and data.
+    let config = TestConfig::new(&body);
+    let host = config.started().await;
     for session in ["fetch", "fetch-js", "fetch-py"] {
         assert_eq!(
             host.say(session, &format!("GET http://{server}/hello")).await,

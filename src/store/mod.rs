@@ -204,7 +204,7 @@ impl Store {
         .context("migrating the schema")?;
         let leases = Leases::new(db.is_postgres());
         Ok(Store {
-            writer: Writer::spawn(db.clone(), leases.clone()),
+            writer: Writer::spawn(db.clone(), leases.clone()).context("starting the database writer")?,
             db,
             leases,
         })

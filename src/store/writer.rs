@@ -118,7 +118,12 @@ impl Writer {
     /// Why a request got no answer: the writer task is gone (the store was closed).
     pub const CLOSED: &str = "the database writer has stopped";
 
-    pub(super) fn spawn(db: Db, leases: Leases) -> Self {
+    /// Starts the writer of `db` (on SQLite, opening its own connection first).
+    pub(super) fn spawn(db: Db, leases: Leases) -> anyhow::Result<Self> {
+        let sqlite = match &db {
+            Db::Sqlite(pool) => Some(sqlite::SqliteBatches::open(pool.clone())?),
+            Db::Postgres(_) => None,
+        };
         let (jobs, queue) = mpsc::channel(QUEUE);
         let (failed, failure) = watch::channel(None);
         std::thread::Builder::new()
@@ -129,14 +134,15 @@ impl Writer {
                     .build()
                     .expect("writer runtime")
                     .block_on(async move {
-                        match db {
-                            Db::Sqlite(pool) => run(sqlite::SqliteBatches::new(pool), queue, failed).await,
-                            Db::Postgres(pool) => run(postgres::PgBatches::new(pool), queue, failed).await,
+                        match (db, sqlite) {
+                            (Db::Postgres(pool), _) => run(postgres::PgBatches::new(pool), queue, failed).await,
+                            (_, Some(sqlite)) => run(sqlite, queue, failed).await,
+                            (Db::Sqlite(_), None) => unreachable!("opened above"),
                         }
                     })
             })
             .expect("writer thread");
-        Writer { jobs, leases, failure }
+        Ok(Writer { jobs, leases, failure })
     }
 
     /// Whether this host may act for `session` now: always on SQLite; on a
@@ -268,6 +274,9 @@ trait Backend {
 
     /// Nothing came for [`KEEP_CONNECTION`]: gives back what the pool may want.
     fn idle(&mut self) {}
+
+    /// Closes the backend's connections (the writer ends).
+    fn close(&mut self);
 }
 
 async fn run(mut backend: impl Backend, mut queue: mpsc::Receiver<Queued>, failure: watch::Sender<Option<String>>) {
@@ -295,6 +304,11 @@ async fn run(mut backend: impl Backend, mut queue: mpsc::Receiver<Queued>, failu
                 format!("database write failed: {error:#}; restart purr once the database is writable")
             }),
         };
+        if closing {
+            // Closed before the answer: the store closes the pool's
+            // connections next, and the last to close removes the WAL.
+            backend.close();
+        }
         match written {
             Ok(written) => {
                 tracing::trace!(
@@ -313,7 +327,6 @@ async fn run(mut backend: impl Backend, mut queue: mpsc::Receiver<Queued>, failu
             }
         }
         if closing {
-            // The backend goes with the writer: its connections close.
             return;
         }
     }

@@ -19,6 +19,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use anyhow::Context as _;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use sqlx::SqlitePool;
 
@@ -32,26 +33,28 @@ const CACHED_STATEMENTS: usize = 32;
 
 /// The SQLite side of the writer: the pool it shares the database with
 /// (closing it closes the writer's connection too), its own connection
-/// and the checkpointer beside it, started at the first batch.
+/// and the checkpointer beside it.
 pub(super) struct SqliteBatches {
     pool: SqlitePool,
     connection: Option<(Connection, Checkpoints)>,
 }
 
 impl SqliteBatches {
-    pub fn new(pool: SqlitePool) -> Self {
-        SqliteBatches { pool, connection: None }
-    }
-
-    /// The writer's connection, which never checkpoints (see `checkpoint.rs`).
-    fn open(&self) -> rusqlite::Result<(Connection, Checkpoints)> {
-        let path = self.pool.connect_options().get_filename().to_owned();
-        let connection = connect(&path)?;
+    /// Opens the writer's connection, which never checkpoints (see
+    /// `checkpoint.rs`), and starts the checkpointer. At once, with the
+    /// pool: a file moved or deleted later is still the one written.
+    pub fn open(pool: SqlitePool) -> anyhow::Result<Self> {
+        let path = pool.connect_options().get_filename().to_owned();
+        let connection = connect(&path).with_context(|| format!("opening {}", path.display()))?;
         connection.set_prepared_statement_cache_capacity(CACHED_STATEMENTS);
         // Checkpoints are the checkpointer's; a log that grew long under
         // load is cut back to 64 MiB when it starts over.
         connection.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
-        Ok((connection, Checkpoints::start(path, connect)))
+        let checkpoints = Checkpoints::start(path, connect);
+        Ok(SqliteBatches {
+            pool,
+            connection: Some((connection, checkpoints)),
+        })
     }
 }
 
@@ -77,9 +80,8 @@ impl super::Backend for SqliteBatches {
             self.connection = None;
             anyhow::bail!("the database was closed");
         }
-        let (connection, checkpoints) = match &mut self.connection {
-            Some(opened) => opened,
-            None => self.connection.insert(self.open()?),
+        let Some((connection, checkpoints)) = &mut self.connection else {
+            anyhow::bail!("the database was closed");
         };
         let batch = Batch::of(jobs.iter().map(|(job, _)| job));
         // Dropped without a commit, the transaction is rolled back.
@@ -88,6 +90,10 @@ impl super::Backend for SqliteBatches {
         tx.commit()?;
         checkpoints.committed(connection);
         Ok(written)
+    }
+
+    fn close(&mut self) {
+        self.connection = None;
     }
 }
 
