@@ -22,9 +22,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -89,7 +89,19 @@ impl Drop for Checkpoints {
 }
 
 fn run(connection: &Connection, woken: &Receiver<()>, long_log: &AtomicBool) {
+    let mut last: Option<Instant> = None;
     while woken.recv().is_ok() {
+        // Paced, but not past the writer's end (a closing store waits for this thread).
+        while let Some(rest) = last
+            .map(|at| PACE.saturating_sub(at.elapsed()))
+            .filter(|rest| !rest.is_zero())
+        {
+            match woken.recv_timeout(rest) {
+                Ok(()) => continue,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
         match wal_checkpoint(connection).and_then(|pages| match pages > LONG_LOG {
             // What the writer added meanwhile, so that little is left for it.
             true => wal_checkpoint(connection).map(|_| true),
@@ -98,7 +110,7 @@ fn run(connection: &Connection, woken: &Receiver<()>, long_log: &AtomicBool) {
             Ok(long) => long_log.store(long, Ordering::Relaxed),
             Err(error) => tracing::warn!(%error, "WAL checkpoint failed; the next commit tries again"),
         }
-        std::thread::sleep(PACE);
+        last = Some(Instant::now());
     }
 }
 
