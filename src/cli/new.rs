@@ -148,6 +148,7 @@ fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
             js_sdk_file!("log.js"),
             js_sdk_file!("state.js"),
             js_sdk_file!("text.js"),
+            js_sdk_file!("build/componentize.mjs"),
         ],
         Lang::Python => vec![
             (

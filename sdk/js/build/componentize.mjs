@@ -139,8 +139,9 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   // componentize-js lives in the toolchain directory build-plugins installed
   // (PURR_COMPONENTIZE_JS), or next to this file's node_modules.
-  const home = process.env.PURR_COMPONENTIZE_JS;
-  if (!home) throw new Error("set PURR_COMPONENTIZE_JS to the componentize-js package directory");
+  if (!process.env.PURR_COMPONENTIZE_JS) throw new Error("set PURR_COMPONENTIZE_JS to the componentize-js package directory");
+  // Absolute: a relative path would be imported below as a package name.
+  const home = resolve(process.env.PURR_COMPONENTIZE_JS);
   const pkg = JSON.parse(await fsp.readFile(join(home, "package.json"), "utf8"));
   if (pkg.version !== COMPONENTIZE_JS_VERSION) {
     throw new Error(`componentize-js ${pkg.version} found, the bindings rewrite is for ${COMPONENTIZE_JS_VERSION}`);
