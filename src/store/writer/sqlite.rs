@@ -20,13 +20,13 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::Context as _;
-use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, Params, TransactionBehavior};
 use sqlx::SqlitePool;
 
 use super::batch::Batch;
 use super::checkpoint::Checkpoints;
 use super::{Queued, Written};
-use crate::store::{BUSY_TIMEOUT, journal::JournalEntry};
+use crate::store::BUSY_TIMEOUT;
 
 /// Statements the writer keeps prepared (it uses a dozen).
 const CACHED_STATEMENTS: usize = 32;
@@ -98,34 +98,65 @@ impl super::Backend for SqliteBatches {
 }
 
 fn write_batch(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<Written> {
-    let journaled = append(tx, &batch.appends)?;
-    complete(tx, batch)?;
-    if !batch.delivered.is_empty() {
-        let mut mark = tx.prepare_cached(
-            "INSERT INTO outbox_sent (session, through_seq) VALUES (?1, ?2) \
-             ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
-        )?;
-        for (session, through) in &batch.delivered {
-            mark.execute(params![session, through])?;
-        }
-    }
-    if !batch.acks.is_empty() {
-        let mut ack = tx.prepare_cached("DELETE FROM sim_inbox WHERE seq = ?1")?;
-        for seq in &batch.acks {
-            ack.execute([seq])?;
-        }
-    }
-    write_kv(tx, batch)?;
-    let mut sim_sent = HashSet::new();
-    if !batch.sim_sent.is_empty() {
-        let mut record =
-            tx.prepare_cached("INSERT OR IGNORE INTO sim_sent (session, id, action) VALUES (?1, ?2, ?3)")?;
-        for sent in &batch.sim_sent {
-            if record.execute(params![sent.session, sent.id, sent.action])? == 1 {
-                sim_sent.insert((sent.session.clone(), sent.id.clone()));
-            }
-        }
-    }
+    let appended = each_row(
+        tx,
+        "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &batch.appends,
+        |e| (&e.session, e.seq, &e.dedupe_key, &e.event, e.received_at_ms),
+    )?;
+    // A duplicate `(session, seq)` or `dedupe_key` was skipped: not written.
+    let journaled = written(&batch.appends, appended, |e| (e.session.clone(), e.seq));
+    each_row(
+        tx,
+        "INSERT INTO journal_done (session, through_seq) VALUES (?1, ?2) \
+         ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+        &batch.done,
+        |(session, through)| (session, through),
+    )?;
+    each_row(tx, "DELETE FROM timers WHERE id = ?1", &batch.timers, |id| [id])?;
+    let now = crate::util::now_ms() as i64;
+    each_row(
+        tx,
+        "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms, journal_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &batch.outbox,
+        |o| (&o.session, o.seq, &o.key, &o.action, now, o.journal_seq),
+    )?;
+    each_row(
+        tx,
+        "INSERT OR REPLACE INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &batch.dead,
+        |d| (&d.session, d.seq, &d.event, &d.plugin, &d.error, d.failed_at_ms),
+    )?;
+    each_row(
+        tx,
+        "INSERT INTO outbox_sent (session, through_seq) VALUES (?1, ?2) \
+         ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
+        &batch.delivered,
+        |(session, through)| (session, through),
+    )?;
+    each_row(tx, "DELETE FROM sim_inbox WHERE seq = ?1", &batch.acks, |seq| [seq])?;
+    each_row(
+        tx,
+        "INSERT INTO plugin_kv (session, plugin, key, value) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value",
+        batch.kv_sets(),
+        |((session, plugin, key), value)| (session, plugin, key, value),
+    )?;
+    each_row(
+        tx,
+        "DELETE FROM plugin_kv WHERE session = ?1 AND plugin = ?2 AND key = ?3",
+        batch.kv_deletes(),
+        |(session, plugin, key)| (session, plugin, key),
+    )?;
+    let recorded = each_row(
+        tx,
+        "INSERT OR IGNORE INTO sim_sent (session, id, action) VALUES (?1, ?2, ?3)",
+        &batch.sim_sent,
+        |s| (&s.session, &s.id, &s.action),
+    )?;
+    let sim_sent = written(&batch.sim_sent, recorded, |s| (s.session.clone(), s.id.clone()));
     Ok(Written {
         journaled,
         sim_sent,
@@ -133,98 +164,28 @@ fn write_batch(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<Written> 
     })
 }
 
-/// Appends the entries; returns the (session, seq) of those written (a
-/// duplicate `(session, seq)` or `dedupe_key` is skipped).
-fn append(tx: &Connection, entries: &[&JournalEntry]) -> rusqlite::Result<HashSet<(String, i64)>> {
-    let mut journaled = HashSet::with_capacity(entries.len());
-    if entries.is_empty() {
-        return Ok(journaled);
+/// Runs `sql` (prepared once, then cached) for each row with the
+/// parameters `params` gives it; answers, for each, whether it changed a
+/// row (an `INSERT OR IGNORE` of a duplicate does not).
+fn each_row<T, P: Params>(
+    tx: &Connection,
+    sql: &str,
+    rows: impl IntoIterator<Item = T>,
+    params: impl Fn(T) -> P,
+) -> rusqlite::Result<Vec<bool>> {
+    let mut rows = rows.into_iter().peekable();
+    if rows.peek().is_none() {
+        return Ok(Vec::new());
     }
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO journal (session, seq, dedupe_key, event, received_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for entry in entries {
-        let written = insert.execute(params![
-            entry.session,
-            entry.seq,
-            entry.dedupe_key,
-            entry.event,
-            entry.received_at_ms
-        ])?;
-        if written == 1 {
-            journaled.insert((entry.session.clone(), entry.seq));
-        }
-    }
-    Ok(journaled)
+    let mut statement = tx.prepare_cached(sql)?;
+    rows.map(|row| Ok(statement.execute(params(row))? > 0)).collect()
 }
 
-/// Done marks, fired timers, outbox rows and dead letters of the completions.
-fn complete(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<()> {
-    if !batch.done.is_empty() {
-        let mut mark = tx.prepare_cached(
-            "INSERT INTO journal_done (session, through_seq) VALUES (?1, ?2) \
-             ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
-        )?;
-        for (session, through) in &batch.done {
-            mark.execute(params![session, through])?;
-        }
-    }
-    if !batch.timers.is_empty() {
-        let mut delete = tx.prepare_cached("DELETE FROM timers WHERE id = ?1")?;
-        for id in &batch.timers {
-            delete.execute([id])?;
-        }
-    }
-    if !batch.outbox.is_empty() {
-        let now = crate::util::now_ms() as i64;
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO outbox (session, seq, key, action, created_at_ms, journal_seq) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for send in &batch.outbox {
-            insert.execute(params![
-                send.session,
-                send.seq,
-                send.key,
-                send.action,
-                now,
-                send.journal_seq
-            ])?;
-        }
-    }
-    if !batch.dead.is_empty() {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR REPLACE INTO dead_letters (session, seq, event, plugin, error, failed_at_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        for dead in &batch.dead {
-            insert.execute(params![
-                dead.session,
-                dead.seq,
-                dead.event,
-                dead.plugin,
-                dead.error,
-                dead.failed_at_ms
-            ])?;
-        }
-    }
-    Ok(())
-}
-
-fn write_kv(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<()> {
-    if batch.kv.is_empty() {
-        return Ok(());
-    }
-    let mut set = tx.prepare_cached(
-        "INSERT INTO plugin_kv (session, plugin, key, value) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (plugin, session, key) DO UPDATE SET value = excluded.value",
-    )?;
-    for ((session, plugin, key), value) in batch.kv_sets() {
-        set.execute(params![session, plugin, key, value])?;
-    }
-    let mut delete = tx.prepare_cached("DELETE FROM plugin_kv WHERE session = ?1 AND plugin = ?2 AND key = ?3")?;
-    for (session, plugin, key) in batch.kv_deletes() {
-        delete.execute(params![session, plugin, key])?;
-    }
-    Ok(())
+/// The keys of the `rows` that [`each_row`] says were written.
+fn written<T, K: Eq + std::hash::Hash>(rows: &[T], wrote: Vec<bool>, key: impl Fn(&T) -> K) -> HashSet<K> {
+    rows.iter()
+        .zip(wrote)
+        .filter(|(_, wrote)| *wrote)
+        .map(|(row, _)| key(row))
+        .collect()
 }
