@@ -16,7 +16,7 @@
 //! writer's connection never checkpoints the WAL in a commit: the
 //! checkpointer beside it does (`checkpoint.rs`).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -106,13 +106,7 @@ fn write_batch(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<Written> 
     )?;
     // A duplicate `(session, seq)` or `dedupe_key` was skipped: not written.
     let journaled = written(&batch.appends, appended, |e| (e.session.clone(), e.seq));
-    each_row(
-        tx,
-        "INSERT INTO journal_done (session, through_seq) VALUES (?1, ?2) \
-         ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
-        &batch.done,
-        |(session, through)| (session, through),
-    )?;
+    move_marks(tx, "journal_done", &batch.done)?;
     each_row(tx, "DELETE FROM timers WHERE id = ?1", &batch.timers, |id| [id])?;
     let now = crate::util::now_ms() as i64;
     each_row(
@@ -129,13 +123,7 @@ fn write_batch(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<Written> 
         &batch.dead,
         |d| (&d.session, d.seq, &d.event, &d.plugin, &d.error, d.failed_at_ms),
     )?;
-    each_row(
-        tx,
-        "INSERT INTO outbox_sent (session, through_seq) VALUES (?1, ?2) \
-         ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)",
-        &batch.delivered,
-        |(session, through)| (session, through),
-    )?;
+    move_marks(tx, "outbox_sent", &batch.delivered)?;
     each_row(tx, "DELETE FROM sim_inbox WHERE seq = ?1", &batch.acks, |seq| [seq])?;
     each_row(
         tx,
@@ -162,6 +150,17 @@ fn write_batch(tx: &Connection, batch: &Batch<'_>) -> rusqlite::Result<Written> 
         sim_sent,
         ..Written::default()
     })
+}
+
+/// Moves each session's mark in `table` (`journal_done`, `outbox_sent`)
+/// up to the number given (never back).
+fn move_marks(tx: &Connection, table: &str, marks: &BTreeMap<&str, i64>) -> rusqlite::Result<()> {
+    let sql = format!(
+        "INSERT INTO {table} (session, through_seq) VALUES (?1, ?2) \
+         ON CONFLICT (session) DO UPDATE SET through_seq = max(through_seq, excluded.through_seq)"
+    );
+    each_row(tx, &sql, marks, |(session, through)| (session, through))?;
+    Ok(())
 }
 
 /// Runs `sql` (prepared once, then cached) for each row with the
