@@ -40,7 +40,7 @@ pub fn database_file(data_dir: &Path, database: Option<&str>) -> anyhow::Result<
              (Postgres: pg_dump / pg_restore, see docs/backup.md)"
         );
     }
-    if url.contains(":memory:") || url.contains("mode=memory") {
+    if super::in_memory(url) {
         anyhow::bail!("database {url:?} lives in memory: there is nothing to back up or restore");
     }
     let options = SqliteConnectOptions::from_str(url).with_context(|| format!("database URL {url:?}"))?;

@@ -105,6 +105,11 @@ impl Db {
     }
 }
 
+/// Whether a `sqlite:` URL names an in-memory database.
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 /// How long a SQLite connection waits for another's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -151,16 +156,20 @@ impl Store {
         if !url.starts_with("sqlite:") {
             anyhow::bail!("database {url:?}: the URL must start with sqlite:// or postgres://");
         }
+        if in_memory(url) {
+            anyhow::bail!(
+                "database {url:?}: an in-memory SQLite database is not supported (the journal must outlive the \
+                 process); name a file, e.g. sqlite:///var/lib/purr/purr.db?mode=rwc"
+            );
+        }
         let options = SqliteConnectOptions::from_str(url).with_context(|| format!("database URL {url:?}"))?;
         // The parsed mode (`memory`, `rwc`, `ro` or `rw`); sqlx has no getter for it.
         let mode = sqlx::ConnectOptions::to_url_lossy(&options)
             .query_pairs()
             .find(|(key, _)| key == "mode")
             .map(|(_, value)| value.into_owned());
-        if mode.as_deref() != Some("memory") {
-            private_database(options.get_filename(), mode.as_deref() == Some("rwc"))
-                .with_context(|| format!("database {url:?}"))?;
-        }
+        private_database(options.get_filename(), mode.as_deref() == Some("rwc"))
+            .with_context(|| format!("database {url:?}"))?;
         Self::connect(options)
             .await
             .with_context(|| format!("opening database {url:?}"))
@@ -485,6 +494,13 @@ pub(super) mod tests {
     async fn only_sqlite_and_postgres_urls_are_accepted() {
         let error = Store::open_url("mysql://localhost/purr").await.unwrap_err();
         assert!(error.to_string().contains("sqlite:// or postgres://"), "{error}");
+        for memory in ["sqlite::memory:", "sqlite://?mode=memory"] {
+            let error = Store::open_url(memory).await.unwrap_err();
+            assert!(
+                error.to_string().contains("in-memory SQLite database is not supported"),
+                "{error}"
+            );
+        }
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
         let store = Store::open_url(&url).await.unwrap();
