@@ -19,7 +19,6 @@
 //! checkpoint from this thread instead waits for the writer's lock in the
 //! busy handler's sleeps and held the writer up for up to ~150 ms.)
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
@@ -42,19 +41,14 @@ pub(super) struct Checkpoints {
 }
 
 impl Checkpoints {
-    /// Starts the checkpointer of the database at `path` (it ends with this handle).
-    pub fn start(path: PathBuf, open: fn(&std::path::Path) -> rusqlite::Result<Connection>) -> Self {
+    /// Starts the checkpointer on `connection` (it ends with this handle).
+    pub fn start(connection: Connection) -> Self {
         let (wake, woken) = sync_channel(1);
         let long_log = Arc::new(AtomicBool::new(false));
         let flag = long_log.clone();
         let thread = std::thread::Builder::new()
             .name("purr-checkpoint".into())
-            .spawn(move || match open(&path) {
-                Ok(connection) => run(&connection, &woken, &flag),
-                Err(error) => {
-                    tracing::error!(%error, "no WAL checkpoints: the checkpointer could not open the database")
-                }
-            })
+            .spawn(move || run(&connection, &woken, &flag))
             .expect("checkpoint thread");
         Checkpoints {
             wake: Some(wake),
@@ -66,7 +60,7 @@ impl Checkpoints {
     /// The writer committed on `connection`: a checkpoint is due (at most
     /// one waits), and when the log has grown long, the writer's own one.
     pub fn committed(&self, connection: &Connection) {
-        // Full: one is due already. Disconnected: the checkpointer could not open the database (logged).
+        // Full: one is due already.
         if let Some(wake) = &self.wake {
             let _ = wake.try_send(());
         }
@@ -162,7 +156,7 @@ mod tests {
         }
         assert_eq!(log_salt(&wal), first, "nothing checkpointed, so the log went on");
 
-        let checkpoints = Checkpoints::start(path.clone(), open);
+        let checkpoints = Checkpoints::start(open(&path).unwrap());
         checkpoints.committed(&writer);
         let reported = std::time::Instant::now();
         while !checkpoints.long_log.load(Ordering::Relaxed) {

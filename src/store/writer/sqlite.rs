@@ -50,7 +50,7 @@ impl SqliteBatches {
         // Checkpoints are the checkpointer's; a log that grew long under
         // load is cut back to 64 MiB when it starts over.
         connection.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
-        let checkpoints = Checkpoints::start(path, connect);
+        let checkpoints = Checkpoints::start(connect(&path)?);
         Ok(SqliteBatches {
             pool,
             connection: Some((connection, checkpoints)),
