@@ -163,7 +163,7 @@ impl Store {
             );
         }
         let options = SqliteConnectOptions::from_str(url).with_context(|| format!("database URL {url:?}"))?;
-        // The parsed mode (`memory`, `rwc`, `ro` or `rw`); sqlx has no getter for it.
+        // The parsed mode (`rwc`, `ro` or `rw`); sqlx has no getter for it.
         let mode = sqlx::ConnectOptions::to_url_lossy(&options)
             .query_pairs()
             .find(|(key, _)| key == "mode")

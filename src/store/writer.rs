@@ -4,8 +4,9 @@
 //! deletion, in one transaction), delivered sends (the session's sent mark
 //! moved: the rows stay, as the record of what was sent) and sim
 //! acknowledgements from every session queue up here. The writer takes everything waiting,
-//! writes it in one transaction with multi-row statements, commits, and
-//! answers each request. Under load a commit carries hundreds of events;
+//! writes it in one transaction (a fixed handful of statements, however
+//! many rows: see `sqlite.rs` and `postgres.rs`), commits, and answers
+//! each request. Under load a commit carries hundreds of events;
 //! one statement per event would cap purr at a few thousand events/s (see
 //! `../shared/TOOLCHAINS.md`).
 //!
@@ -118,30 +119,15 @@ impl Writer {
     /// Why a request got no answer: the writer task is gone (the store was closed).
     pub const CLOSED: &str = "the database writer has stopped";
 
-    /// Starts the writer of `db` (on SQLite, opening its own connection first).
+    /// Starts the writer of `db` (on SQLite, opening its own connection
+    /// first: a store that cannot open it fails to start).
     pub(super) fn spawn(db: Db, leases: Leases) -> anyhow::Result<Self> {
-        let sqlite = match &db {
-            Db::Sqlite(pool) => Some(sqlite::SqliteBatches::open(pool.clone())?),
-            Db::Postgres(_) => None,
-        };
         let (jobs, queue) = mpsc::channel(QUEUE);
         let (failed, failure) = watch::channel(None);
-        std::thread::Builder::new()
-            .name("purr-writer".into())
-            .spawn(move || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("writer runtime")
-                    .block_on(async move {
-                        match (db, sqlite) {
-                            (Db::Postgres(pool), _) => run(postgres::PgBatches::new(pool), queue, failed).await,
-                            (_, Some(sqlite)) => run(sqlite, queue, failed).await,
-                            (Db::Sqlite(_), None) => unreachable!("opened above"),
-                        }
-                    })
-            })
-            .expect("writer thread");
+        match db {
+            Db::Sqlite(pool) => start(sqlite::SqliteBatches::open(pool)?, queue, failed),
+            Db::Postgres(pool) => start(postgres::PgBatches::new(pool), queue, failed),
+        }
         Ok(Writer { jobs, leases, failure })
     }
 
@@ -274,9 +260,25 @@ trait Backend {
 
     /// Nothing came for [`KEEP_CONNECTION`]: gives back what the pool may want.
     fn idle(&mut self) {}
+}
 
-    /// Closes the backend's connections (the writer ends).
-    fn close(&mut self);
+/// Runs the writer on `backend` on a thread of its own (a current-thread
+/// runtime: each answer of the database wakes it at once).
+fn start(
+    backend: impl Backend + Send + 'static,
+    queue: mpsc::Receiver<Queued>,
+    failure: watch::Sender<Option<String>>,
+) {
+    std::thread::Builder::new()
+        .name("purr-writer".into())
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("writer runtime")
+                .block_on(run(backend, queue, failure))
+        })
+        .expect("writer thread");
 }
 
 async fn run(mut backend: impl Backend, mut queue: mpsc::Receiver<Queued>, failure: watch::Sender<Option<String>>) {
@@ -305,29 +307,39 @@ async fn run(mut backend: impl Backend, mut queue: mpsc::Receiver<Queued>, failu
             }),
         };
         if closing {
-            // Closed before the answer: the store closes the pool's
-            // connections next, and the last to close removes the WAL.
-            backend.close();
-        }
-        match written {
-            Ok(written) => {
-                tracing::trace!(
-                    requests = jobs.len(),
-                    micros = started.elapsed().as_micros() as u64,
-                    "batch committed"
-                );
-                answer(jobs.drain(..), Ok(written))
-            }
-            Err(message) if failed.is_some() => answer(jobs.drain(..), Err(message)),
-            Err(message) => {
-                tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written; the writer stops");
-                answer(jobs.drain(..), Err(message.clone()));
-                failure.send_replace(Some(message.clone()));
-                failed = Some(message);
-            }
-        }
-        if closing {
+            // Its connections close before the answer: the store closes the
+            // pool's next, and the last connection to close removes the WAL.
+            drop(backend);
+            report(&mut jobs, written, started, &mut failed, &failure);
             return;
+        }
+        report(&mut jobs, written, started, &mut failed, &failure);
+    }
+}
+
+/// Answers the batch's requests; a first failure stops the writer (`failed`).
+fn report(
+    jobs: &mut Vec<Queued>,
+    written: Result<Written, String>,
+    started: std::time::Instant,
+    failed: &mut Option<String>,
+    failure: &watch::Sender<Option<String>>,
+) {
+    match written {
+        Ok(written) => {
+            tracing::trace!(
+                requests = jobs.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "batch committed"
+            );
+            answer(jobs.drain(..), Ok(written))
+        }
+        Err(message) if failed.is_some() => answer(jobs.drain(..), Err(message)),
+        Err(message) => {
+            tracing::error!(error = %message, requests = jobs.len(), "journal/outbox batch not written; the writer stops");
+            answer(jobs.drain(..), Err(message.clone()));
+            failure.send_replace(Some(message.clone()));
+            *failed = Some(message);
         }
     }
 }

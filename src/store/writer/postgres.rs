@@ -45,10 +45,6 @@ impl super::Backend for PgBatches {
     fn idle(&mut self) {
         self.connection = None;
     }
-
-    fn close(&mut self) {
-        self.connection = None;
-    }
 }
 
 /// Writes the batch in one transaction, leaving out what the lease rows refuse.

@@ -78,7 +78,6 @@ impl super::Backend for SqliteBatches {
     async fn write(&mut self, jobs: &[Queued]) -> anyhow::Result<Written> {
         if self.pool.is_closed() {
             self.connection = None;
-            anyhow::bail!("the database was closed");
         }
         let Some((connection, checkpoints)) = &mut self.connection else {
             anyhow::bail!("the database was closed");
@@ -90,10 +89,6 @@ impl super::Backend for SqliteBatches {
         tx.commit()?;
         checkpoints.committed(connection);
         Ok(written)
-    }
-
-    fn close(&mut self) {
-        self.connection = None;
     }
 }
 
