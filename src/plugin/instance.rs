@@ -57,8 +57,8 @@ pub enum CallError {
 pub struct InstanceGauge {
     live: Arc<AtomicUsize>,
     shortage: Arc<Shortage>,
-    /// The shortage count right after this session's own latest report.
-    own_report: Arc<AtomicU64>,
+    /// The shortages this session reported itself.
+    own_reports: Arc<AtomicU64>,
 }
 
 /// The host-wide "instances ran short" signal.
@@ -76,7 +76,7 @@ impl InstanceGauge {
         InstanceGauge {
             live: Arc::default(),
             shortage,
-            own_report: Arc::default(),
+            own_reports: Arc::default(),
         }
     }
 
@@ -87,22 +87,19 @@ impl InstanceGauge {
 
     /// Asks every other session to drop its instances.
     pub fn report_shortage(&self) {
-        let count = self.shortage.reported.fetch_add(1, Ordering::SeqCst) + 1;
-        self.own_report.store(count, Ordering::SeqCst);
+        // Own reports first: `shortages` never counts one of them as another's.
+        self.own_reports.fetch_add(1, Ordering::SeqCst);
+        self.shortage.reported.fetch_add(1, Ordering::SeqCst);
         self.shortage.notify.notify_waiters();
     }
 
     /// How many shortages other sessions reported so far, as a count that
     /// changes only with their reports (a session compares it with the one
-    /// it last acted on; its own reports are not a reason to give back the
-    /// instance it was waiting for).
+    /// it last acted on; its own reports — one per retry while it waits —
+    /// are not a reason to give back the instance it was waiting for).
     pub fn shortages(&self) -> u64 {
         let reported = self.shortage.reported.load(Ordering::SeqCst);
-        if reported > 0 && reported == self.own_report.load(Ordering::SeqCst) {
-            reported - 1 // the newest is this session's own
-        } else {
-            reported
-        }
+        reported.saturating_sub(self.own_reports.load(Ordering::SeqCst))
     }
 
     /// Resolves when some session reports a shortage.
