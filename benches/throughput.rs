@@ -23,7 +23,9 @@
 //! `synchronous = NORMAL` does), with what each run cost the server:
 //! transactions, WAL flushes and CPU per event. `cargo bench --bench
 //! throughput -- postgres` runs that table only (SQLite journal on, and
-//! PostgreSQL).
+//! PostgreSQL). `cargo bench --bench throughput -- core` runs the Rust
+//! echo with the journal off and on only, with the CPU each event cost
+//! (the pipeline's own figure, quick to compare between two builds).
 
 #[path = "pipeline/mod.rs"]
 mod pipeline;
@@ -55,6 +57,9 @@ fn main() {
         !only_pg || pg_server.is_some(),
         "`postgres` needs PURR_BENCH_PG (a server URL)"
     );
+    if std::env::args().any(|arg| arg == "core") {
+        return core(&runtime);
+    }
     let (mut pg_on, mut pg_async, mut on_cpu) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         if !only_pg {
@@ -106,6 +111,33 @@ fn main() {
                     .unwrap_or_else(|| "(server not local)".into()),
             );
         }
+    }
+}
+
+/// `-- core`: the Rust echo, journal off and on, with CPU per event.
+fn core(runtime: &tokio::runtime::Runtime) {
+    let events = (SESSIONS * EVENTS_PER_SESSION) as f64;
+    let mut rows: [(bool, Vec<f64>, Vec<Duration>); 2] =
+        [(false, Vec::new(), Vec::new()), (true, Vec::new(), Vec::new())];
+    // `-- core off` or `-- core on`: that row only (for a profile).
+    let only = |journal: bool| !std::env::args().any(|arg| arg == if journal { "off" } else { "on" });
+    for _ in 0..ROUNDS {
+        for (journal, rates, cpu) in rows.iter_mut().filter(|(journal, ..)| only(*journal)) {
+            let run = runtime.block_on(pipeline::measure(*journal, "echo"));
+            rates.push(run.events_per_second);
+            cpu.push(run.cpu);
+        }
+    }
+    println!("the pipeline, Rust echo, {SESSIONS} sessions x {EVENTS_PER_SESSION} events, median of {ROUNDS}");
+    println!("| journal | events/s | CPU/event |");
+    println!("|---|---|---|");
+    for (journal, rates, cpu) in rows.into_iter().filter(|(journal, ..)| only(*journal)) {
+        let cpu = median(cpu).as_secs_f64() * 1e6 / events;
+        println!(
+            "| {} | {:.0} | {cpu:.1} µs |",
+            if journal { "on" } else { "off" },
+            median(rates)
+        );
     }
 }
 

@@ -55,6 +55,13 @@ pub fn config_on(dir: &Path, database: Option<&str>, journal: bool, plugin: &str
     Config::load(&path).unwrap()
 }
 
+/// What one run measured: from the first event fed to the last reply out.
+pub struct Run {
+    pub events_per_second: f64,
+    /// CPU time the process spent meanwhile (every thread).
+    pub cpu: Duration,
+}
+
 /// Events/s for one run with the Rust `echo`: every session fed
 /// concurrently, until every reply is out.
 pub async fn events_per_second(journal: bool) -> f64 {
@@ -63,6 +70,11 @@ pub async fn events_per_second(journal: bool) -> f64 {
 
 /// Events/s for one run with the plugin `plugins/dist/<plugin>.wasm`.
 pub async fn events_per_second_with(journal: bool, plugin: &str) -> f64 {
+    measure(journal, plugin).await.events_per_second
+}
+
+/// One run with the plugin `plugins/dist/<plugin>.wasm`, with its CPU.
+pub async fn measure(journal: bool, plugin: &str) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let supervisor = Supervisor::new(config(dir.path(), journal, plugin, SESSIONS))
         .await
@@ -77,7 +89,7 @@ pub async fn events_per_second_on(database: &str) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let config = config_on(dir.path(), Some(database), true, "echo", SESSIONS);
     let supervisor = Supervisor::new(config).await.unwrap();
-    run(supervisor).await
+    run(supervisor).await.events_per_second
 }
 
 /// Events/s for one run with [`NativeEcho`] in the plugin's place: the
@@ -91,11 +103,17 @@ pub async fn events_per_second_native(journal: bool) -> f64 {
         .add_native(NativePlugin::new("echo", || NativeEcho))
         .await
         .unwrap();
-    run(supervisor).await
+    run(supervisor).await.events_per_second
 }
 
-/// Feeds every session of `supervisor` concurrently until every reply is out.
-async fn run(supervisor: Supervisor) -> f64 {
+/// Feeds every session of `supervisor` concurrently until every reply is
+/// out. On a runtime worker: the caller may be a `block_on` thread, which
+/// every reply would have to wake.
+async fn run(supervisor: Supervisor) -> Run {
+    tokio::spawn(feed(supervisor)).await.unwrap()
+}
+
+async fn feed(supervisor: Supervisor) -> Run {
     supervisor.start_autostart().await;
     for s in 0..SESSIONS {
         supervisor
@@ -104,6 +122,7 @@ async fn run(supervisor: Supervisor) -> f64 {
             .unwrap();
     }
     let mut replies = supervisor.sim().subscribe();
+    let cpu = process_cpu();
     let started = Instant::now();
     let mut feeders = Vec::new();
     for s in 0..SESSIONS {
@@ -128,11 +147,28 @@ async fn run(supervisor: Supervisor) -> f64 {
             .expect("sim network gone");
     }
     let elapsed = started.elapsed();
+    let cpu = process_cpu() - cpu;
     for feeder in feeders {
         feeder.await.unwrap();
     }
     supervisor.stop().await;
-    total as f64 / elapsed.as_secs_f64()
+    Run {
+        events_per_second: total as f64 / elapsed.as_secs_f64(),
+        cpu,
+    }
+}
+
+/// User + system time of this process so far, threads that ended included
+/// (`getrusage`).
+pub fn process_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        assert_eq!(libc::getrusage(libc::RUSAGE_SELF, &mut usage), 0);
+        usage
+    };
+    let micros = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    Duration::from_micros(micros(usage.ru_utime) + micros(usage.ru_stime))
 }
 
 /// `plugins/echo` (the Rust `echo` plugin) as a native handler: the same

@@ -60,7 +60,8 @@ impl SessionKv {
         let mut view = self.lock();
         view.pending.clear();
         view.order.clear();
-        view.usage = view.usage_at_begin.clone();
+        let view = &mut *view;
+        view.usage.clone_from(&view.usage_at_begin);
     }
 
     /// The current event's writes, to commit with its completion; from now
@@ -79,7 +80,8 @@ impl SessionKv {
                 view.known.insert(slot, value);
             }
         }
-        view.usage_at_begin = view.usage.clone();
+        let view = &mut *view;
+        view.usage_at_begin.clone_from(&view.usage);
         writes
     }
 

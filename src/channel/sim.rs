@@ -240,7 +240,7 @@ impl SimNetwork {
 
     /// Whether `session` is online.
     pub fn is_online(&self, session: &str) -> bool {
-        self.online_sink(session).is_some()
+        self.inner.online.lock().expect("sim online lock").contains_key(session)
     }
 
     fn online_sink(&self, session: &str) -> Option<EventSink> {
@@ -288,21 +288,26 @@ impl SimNetwork {
             id: id.to_string(),
             action,
         };
-        {
-            let mut log = self.inner.log.lock().expect("sim log lock");
-            let session_log = log.entry(session.to_string()).or_default();
-            if !session_log.ids.insert(id.to_string()) {
-                return Ok(false);
-            }
-            if session_log.entries.len() == OUTBOUND_LOG_CAPACITY
-                && let Some(oldest) = session_log.entries.pop_front()
-            {
-                session_log.ids.remove(&oldest.id);
-            }
-            session_log.entries.push_back(entry.clone());
+        let mut log = self.inner.log.lock().expect("sim log lock");
+        let session_log = match log.get_mut(session) {
+            Some(session_log) => session_log,
+            None => log.entry(session.to_string()).or_default(),
+        };
+        if session_log.ids.contains(id) {
+            return Ok(false);
         }
-        let mut subscribers = self.inner.subscribers.lock().expect("sim subscribers lock");
-        subscribers.retain(|s| s.send(entry.clone()).is_ok());
+        {
+            // Under the log's lock: subscribers see actions in log order.
+            let mut subscribers = self.inner.subscribers.lock().expect("sim subscribers lock");
+            subscribers.retain(|s| s.send(entry.clone()).is_ok());
+        }
+        if session_log.entries.len() == OUTBOUND_LOG_CAPACITY
+            && let Some(oldest) = session_log.entries.pop_front()
+        {
+            session_log.ids.remove(&oldest.id);
+        }
+        session_log.ids.insert(entry.id.clone());
+        session_log.entries.push_back(entry);
         Ok(true)
     }
 }

@@ -104,7 +104,7 @@ impl JournalStage {
                     }
                 }
                 taken = async {
-                    let mut items = Vec::with_capacity(BATCH);
+                    let mut items = Vec::new(); // grows to what is queued
                     intake.recv_many(&mut items, BATCH).await;
                     items
                 }, if take => {

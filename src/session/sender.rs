@@ -27,10 +27,49 @@ use crate::store::{OutboxRow, Writer};
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 
+/// One send as the sender performs it: its outbox row's number and
+/// idempotency key, and the action (decoded once: a fresh send comes from
+/// the session task as it is, a row a previous run left is read at start).
+pub(super) struct Outgoing {
+    pub seq: i64,
+    pub key: String,
+    pub action: Outbound,
+}
+
 /// Sends of one completed event, with the commit to wait for.
 struct Batch {
-    committed: Option<oneshot::Receiver<Result<(), String>>>,
-    rows: Vec<OutboxRow>,
+    committed: Commit,
+    sends: Vec<Outgoing>,
+}
+
+/// Where a batch's commit stands.
+enum Commit {
+    /// Waiting for the writer's answer.
+    Waiting(oneshot::Receiver<Result<(), String>>),
+    /// Answered: `Err` if the rows are not in the outbox (or the writer is gone).
+    Answered(Result<(), Option<String>>),
+}
+
+impl Commit {
+    /// The writer's answer, waiting for it.
+    async fn answer(self) -> Result<(), Option<String>> {
+        match self {
+            Commit::Waiting(answer) => answer.await.map_err(|_| None)?.map_err(Some),
+            Commit::Answered(answer) => answer,
+        }
+    }
+
+    /// Whether the answer is in (then kept), without waiting.
+    fn is_answered(&mut self) -> bool {
+        if let Commit::Waiting(answer) = self {
+            match answer.try_recv() {
+                Ok(result) => *self = Commit::Answered(result.map_err(Some)),
+                Err(oneshot::error::TryRecvError::Empty) => return false,
+                Err(oneshot::error::TryRecvError::Closed) => *self = Commit::Answered(Err(None)),
+            }
+        }
+        true
+    }
 }
 
 /// The handle the session task uses.
@@ -59,8 +98,8 @@ impl Sender {
         let (tried_tx, tried) = watch::channel((tried_from, false));
         if !pending.is_empty() {
             let _ = batches.send(Batch {
-                committed: None,
-                rows: pending,
+                committed: Commit::Answered(Ok(())),
+                sends: pending.into_iter().filter_map(|row| decode(&session, row)).collect(),
             });
         }
         let link = Link {
@@ -87,11 +126,12 @@ impl Sender {
         self.last_seq
     }
 
-    /// Hands over an event's rows, to be sent once `committed` says they are in the outbox.
-    pub(super) fn send_after(&self, committed: oneshot::Receiver<Result<(), String>>, rows: Vec<OutboxRow>) {
+    /// Hands over an event's sends, to be made once `committed` says their
+    /// rows are in the outbox.
+    pub(super) fn send_after(&self, committed: oneshot::Receiver<Result<(), String>>, sends: Vec<Outgoing>) {
         let _ = self.batches.send(Batch {
-            committed: Some(committed),
-            rows,
+            committed: Commit::Waiting(committed),
+            sends,
         });
     }
 
@@ -116,51 +156,88 @@ struct Link {
     writer: Writer,
 }
 
+/// Delivers batches in order. Each wake-up takes every batch whose commit
+/// is already answered, and moves the sent mark once for them all.
 async fn deliver(link: Link, mut queue: mpsc::UnboundedReceiver<Batch>, tried: watch::Sender<(i64, bool)>) {
     let session = &*link.session;
-    while let Some(batch) = queue.recv().await {
-        let last = batch.rows.last().map(|row| row.seq);
-        if let Some(committed) = batch.committed {
-            match committed.await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
+    let mut next: Option<Batch> = None;
+    loop {
+        let batch = match next.take() {
+            Some(batch) => batch,
+            None => match queue.recv().await {
+                Some(batch) => batch,
+                None => return,
+            },
+        };
+        let mut batch = Some(batch);
+        // The last send made in this round: the sent mark moves there.
+        let mut sent = None;
+        while let Some(Batch { committed, sends }) = batch.take() {
+            let Some(last) = sends.last().map(|send| send.seq) else {
+                continue;
+            };
+            match committed.answer().await {
+                Ok(()) => {}
+                Err(Some(error)) => {
                     // Not in the outbox, so not sent: the event is replayed after a restart.
-                    tracing::error!(session, %error, sends = batch.rows.len(), "sends not written to the outbox; not sent");
-                    if let Some(last) = last {
-                        tried.send_replace((last, false));
-                    }
+                    tracing::error!(session, %error, sends = sends.len(), "sends not written to the outbox; not sent");
+                    mark_sent(&link, &tried, sent.take()).await;
+                    tried.send_replace((last, false));
                     continue;
                 }
-                Err(_) => return, // the writer is gone: the host is stopping
+                Err(None) => return, // the writer is gone: the host is stopping
+            }
+            for send in &sends {
+                if !send_one(&link, send, &tried).await {
+                    // Held back: this send and the rest stay in the outbox
+                    // for the host that runs the session now.
+                    mark_sent(&link, &tried, sent).await;
+                    return;
+                }
+                sent = Some(send.seq);
+            }
+            // The next batch too, if its commit is answered already.
+            if let Ok(mut queued) = queue.try_recv() {
+                if queued.committed.is_answered() {
+                    batch = Some(queued);
+                } else {
+                    next = Some(queued);
+                }
             }
         }
-        for row in &batch.rows {
-            if !send_one(&link, row, &tried).await {
-                // Held back: this row and the rest stay in the outbox for
-                // the host that runs the session now.
-                return;
-            }
-            if Some(row.seq) == last {
-                // Queued before the last row counts as tried, so a flush
-                // (and a clean stop) also covers the sent mark.
-                link.writer.delivered(session, row.seq).await;
-            }
-            tried.send_replace((row.seq, false));
+        mark_sent(&link, &tried, sent).await;
+    }
+}
+
+/// Moves the session's sent mark through `seq`, then says every send
+/// through it was tried: queued first, so a flush (and a clean stop) also
+/// covers the mark.
+async fn mark_sent(link: &Link, tried: &watch::Sender<(i64, bool)>, seq: Option<i64>) {
+    if let Some(seq) = seq {
+        link.writer.delivered(&link.session, seq).await;
+        tried.send_replace((seq, false));
+    }
+}
+
+/// A row a previous run left, to send; an unreadable one is logged and dropped.
+fn decode(session: &str, row: OutboxRow) -> Option<Outgoing> {
+    match serde_json::from_str(&row.action) {
+        Ok(action) => Some(Outgoing {
+            seq: row.seq,
+            key: row.key,
+            action,
+        }),
+        Err(error) => {
+            tracing::error!(session, key = %row.key, %error, "unreadable outbox row dropped");
+            None
         }
     }
 }
 
-/// Performs one outbox row, retrying until the network takes it (or never
+/// Performs one send, retrying until the network takes it (or never
 /// can); false when it was held back (the lease may be gone), not sent.
-async fn send_one(link: &Link, row: &OutboxRow, tried: &watch::Sender<(i64, bool)>) -> bool {
+async fn send_one(link: &Link, row: &Outgoing, tried: &watch::Sender<(i64, bool)>) -> bool {
     let session = &*link.session;
-    let action: Outbound = match serde_json::from_str(&row.action) {
-        Ok(action) => action,
-        Err(error) => {
-            tracing::error!(session, key = %row.key, %error, "unreadable outbox row dropped");
-            return true;
-        }
-    };
     let id = link.channel.message_id(&row.key);
     let mut retry = FIRST_RETRY;
     loop {
@@ -170,7 +247,7 @@ async fn send_one(link: &Link, row: &OutboxRow, tried: &watch::Sender<(i64, bool
             tracing::warn!(session, key = %row.key, "send held back: lease lost");
             return false;
         }
-        match link.channel.send(&id, action.clone()).await {
+        match link.channel.send(&id, row.action.clone()).await {
             Ok(()) => return true,
             Err(error @ SendError::Unsupported { .. }) => {
                 tracing::error!(session, key = %row.key, %error, "send dropped");

@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, watch};
 use super::REPLAY_PAGE;
 use super::intake;
 use super::queue::SessionInput;
-use super::sender::Sender;
+use super::sender::{Outgoing, Sender};
 use super::status::StatusCell;
 use crate::capability::kv::SessionKv;
 use crate::capability::messaging::EventSends;
@@ -199,21 +199,24 @@ impl SessionTask {
     async fn complete(&mut self, mut completion: Completion) {
         completion.session = self.name.to_string();
         completion.kv = self.kv.take();
+        let mut sends = Vec::new();
         for (key, action) in self.sends.take() {
-            let action = match serde_json::to_string(&action) {
-                Ok(action) => action,
+            let json = match serde_json::to_string(&action) {
+                Ok(json) => json,
                 Err(error) => {
                     tracing::error!(session = &*self.name, %key, %error, "send dropped: cannot serialize it");
                     continue;
                 }
             };
+            let seq = self.sender.next_seq();
             completion.outbox.push(OutboxRow {
                 session: self.name.to_string(),
-                key,
-                seq: self.sender.next_seq(),
-                action,
+                key: key.clone(),
+                seq,
+                action: json,
                 journal_seq: completion.journal_seq,
             });
+            sends.push(Outgoing { seq, key, action });
         }
         if completion.journal_seq.is_none()
             && completion.timer_id.is_none()
@@ -222,10 +225,9 @@ impl SessionTask {
         {
             return;
         }
-        let rows = completion.outbox.clone();
         let committed = self.store.writer().complete(completion).await;
-        if !rows.is_empty() {
-            self.sender.send_after(committed, rows);
+        if !sends.is_empty() {
+            self.sender.send_after(committed, sends);
         }
         if self.kv.oversized() {
             // Everything taken is queued; once committed the database has it all.

@@ -36,6 +36,9 @@ const LONG_LOG: i64 = 8192;
 /// (and waits for it, so its connection is closed when the writer's is).
 pub(super) struct Checkpoints {
     wake: Option<SyncSender<()>>,
+    /// Set by a commit, cleared as a checkpoint starts: commits in between
+    /// wake the thread once, not once each (a paced thread sleeps through them).
+    due: Arc<AtomicBool>,
     long_log: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -44,14 +47,16 @@ impl Checkpoints {
     /// Starts the checkpointer on `connection` (it ends with this handle).
     pub fn start(connection: Connection) -> Self {
         let (wake, woken) = sync_channel(1);
+        let due = Arc::new(AtomicBool::new(false));
         let long_log = Arc::new(AtomicBool::new(false));
-        let flag = long_log.clone();
+        let flags = (due.clone(), long_log.clone());
         let thread = std::thread::Builder::new()
             .name("purr-checkpoint".into())
-            .spawn(move || run(&connection, &woken, &flag))
+            .spawn(move || run(&connection, &woken, &flags.0, &flags.1))
             .expect("checkpoint thread");
         Checkpoints {
             wake: Some(wake),
+            due,
             long_log,
             thread: Some(thread),
         }
@@ -60,8 +65,9 @@ impl Checkpoints {
     /// The writer committed on `connection`: a checkpoint is due (at most
     /// one waits), and when the log has grown long, the writer's own one.
     pub fn committed(&self, connection: &Connection) {
-        // Full: one is due already.
-        if let Some(wake) = &self.wake {
+        if !self.due.swap(true, Ordering::AcqRel)
+            && let Some(wake) = &self.wake
+        {
             let _ = wake.try_send(());
         }
         if self.long_log.swap(false, Ordering::Relaxed) {
@@ -82,10 +88,11 @@ impl Drop for Checkpoints {
     }
 }
 
-fn run(connection: &Connection, woken: &Receiver<()>, long_log: &AtomicBool) {
+fn run(connection: &Connection, woken: &Receiver<()>, due: &AtomicBool, long_log: &AtomicBool) {
     let mut last: Option<Instant> = None;
     while woken.recv().is_ok() {
-        // Paced, but not past the writer's end (a closing store waits for this thread).
+        // Paced, but not past the writer's end (a closing store waits for
+        // this thread). Nothing wakes it meanwhile: `due` is still set.
         while let Some(rest) = last
             .map(|at| PACE.saturating_sub(at.elapsed()))
             .filter(|rest| !rest.is_zero())
@@ -96,6 +103,8 @@ fn run(connection: &Connection, woken: &Receiver<()>, long_log: &AtomicBool) {
                 Err(RecvTimeoutError::Disconnected) => return,
             }
         }
+        // Commits from now on are the next checkpoint's.
+        due.store(false, Ordering::Release);
         match wal_checkpoint(connection).and_then(|pages| match pages > LONG_LOG {
             // What the writer added meanwhile, so that little is left for it.
             true => wal_checkpoint(connection).map(|_| true),
