@@ -7,10 +7,11 @@
 //! message id and the network takes it once. A send made while the session
 //! is offline waits until it is connected; one that fails otherwise is
 //! retried with backoff (50 ms doubling to 5 s) until it goes through; one
-//! the channel can never perform is logged and dropped. A delivered row
-//! moves the session's sent mark (batched by the writer); the rows stay in
-//! the outbox as the record of what was sent (`purr replay` compares
-//! against it) until `[host] journal_keep` prunes them. On start, the rows
+//! the channel can never perform is logged and dropped. Each wake-up takes
+//! every queued event whose commit is already in and then moves the
+//! session's sent mark once (one writer request per round, not per
+//! event); the rows stay in the outbox as the record of what was sent
+//! (`purr replay` compares against it) until `[host] journal_keep` prunes them. On start, the rows
 //! after the mark, left by a previous run, are delivered first. When hosts
 //! share a database, nothing is sent once this host's lease on the session
 //! may have expired.

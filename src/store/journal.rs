@@ -269,6 +269,28 @@ impl Store {
     }
 }
 
+/// The rows of a SQLite journal read joined into one value (`<seq>
+/// <event>` lines, in order), split again. sqlx hands a query's rows over
+/// from its worker thread one at a time, a thread wake-up each: for a page
+/// of events that was most of the read's cost (BENCHMARKS.md, "The
+/// pipeline"). An event is serde_json's compact form, which never holds a
+/// newline.
+fn split_events(joined: Option<String>) -> anyhow::Result<Vec<PendingEvent>> {
+    let Some(joined) = joined else { return Ok(Vec::new()) };
+    joined
+        .split('\n')
+        .map(|line| {
+            let (seq, event) = line
+                .split_once(' ')
+                .ok_or_else(|| anyhow::anyhow!("a journal row came back without its sequence number"))?;
+            Ok(PendingEvent {
+                seq: seq.parse()?,
+                event: event.to_string(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use crate::store::tests::temp_store;
@@ -338,6 +360,32 @@ mod tests {
         assert_eq!(store.session_resume("b").await.unwrap().journal_done_through, 0);
         let other = seqs(store.journal_page("b", 0, 10, 3).await.unwrap());
         assert_eq!(other, [3], "only the session's own rows");
+    }
+
+    #[tokio::test]
+    async fn a_page_gives_back_each_event_exactly_as_journaled() {
+        let (store, _dir) = temp_store().await;
+        // What the journal stage writes: serde_json's compact form (a
+        // newline in a message is escaped), with spaces, digits and
+        // non-ASCII text that the read must not split or change.
+        let texts = ["two\nlines", "  spaced 12 34  ", "ü 🐈", "", "{\"nested\": [1, 2]}"];
+        let rows: Vec<_> = texts
+            .iter()
+            .zip(1..)
+            .map(|(text, seq)| JournalEntry {
+                event: serde_json::json!({ "text": text, "n": seq }).to_string(),
+                ..entry("a", seq, 0)
+            })
+            .collect();
+        store.writer().append(rows.clone()).await.unwrap();
+        let page = store.journal_page("a", 0, 5, 10).await.unwrap();
+        let read: Vec<_> = page.into_iter().map(|e| (e.seq, e.event)).collect();
+        let written: Vec<_> = rows.into_iter().map(|e| (e.seq, e.event)).collect();
+        assert_eq!(read, written);
+        let range = store.journal_range("a", 2, 4).await.unwrap();
+        assert_eq!(range.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(range[0].event, written[1].1);
+        assert!(store.journal_range("a", 6, 9).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -484,26 +532,4 @@ mod tests {
         assert_eq!((resume.outbox_last_seq, resume.outbox_pending), (3, 0));
         assert!(store.outbox_pending("a").await.unwrap().is_empty());
     }
-}
-
-/// The rows of a SQLite journal read joined into one value (`<seq>
-/// <event>` lines, in order), split again. sqlx hands a query's rows over
-/// from its worker thread one at a time, a thread wake-up each: for a page
-/// of events that was most of the read's cost (BENCHMARKS.md, "The
-/// pipeline"). An event is serde_json's compact form, which never holds a
-/// newline.
-fn split_events(joined: Option<String>) -> anyhow::Result<Vec<PendingEvent>> {
-    let Some(joined) = joined else { return Ok(Vec::new()) };
-    joined
-        .split('\n')
-        .map(|line| {
-            let (seq, event) = line
-                .split_once(' ')
-                .ok_or_else(|| anyhow::anyhow!("a journal row came back without its sequence number"))?;
-            Ok(PendingEvent {
-                seq: seq.parse()?,
-                event: event.to_string(),
-            })
-        })
-        .collect()
 }
