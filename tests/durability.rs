@@ -130,6 +130,51 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
 }
 
 #[tokio::test]
+async fn an_unreadable_send_left_in_the_outbox_is_passed_over_not_waited_for() {
+    let config =
+        TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let host = config.host().await;
+    let readable = Outbound::Text {
+        chat: "user@sim".into(),
+        text: "readable".into(),
+    };
+    let row = |seq: i64, action: String| OutboxRow {
+        session: "s".into(),
+        key: format!("earlier-run.{seq}"),
+        seq,
+        action,
+        journal_seq: None,
+    };
+    // The last row left is one this build cannot read (written by a newer one, say).
+    let committed = host
+        .supervisor
+        .store()
+        .writer()
+        .complete(Completion {
+            session: "s".into(),
+            outbox: vec![
+                row(1, serde_json::to_string(&readable).unwrap()),
+                row(2, "{\"kind\": \"from-the-future\"}".into()),
+            ],
+            ..Completion::default()
+        })
+        .await;
+    committed.await.unwrap().unwrap();
+    host.supervisor.start("s").await.unwrap();
+    host.wait_state("s", State::Connected).await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), host.supervisor.flush("s"))
+        .await
+        .expect("a flush waits for no send that can never be made")
+        .unwrap();
+    assert_eq!(texts(&host, "s"), ["readable"]);
+    assert!(
+        host.supervisor.store().outbox_pending("s").await.unwrap().is_empty(),
+        "the sent mark moved past the unreadable row: it is not read again at every start"
+    );
+    host.stop().await;
+}
+
+#[tokio::test]
 async fn delivered_sends_stay_as_the_record_of_what_each_event_sent() {
     let config = TestConfig::new(ECHO_ALONE);
     let host = config.started().await;

@@ -11,10 +11,10 @@
 //! every queued event whose commit is already in and then moves the
 //! session's sent mark once (one writer request per round, not per
 //! event); the rows stay in the outbox as the record of what was sent
-//! (`purr replay` compares against it) until `[host] journal_keep` prunes them. On start, the rows
-//! after the mark, left by a previous run, are delivered first. When hosts
-//! share a database, nothing is sent once this host's lease on the session
-//! may have expired.
+//! (`purr replay` compares against it) until `[host] journal_keep` prunes
+//! them. On start, the rows after the mark, left by a previous run, are
+//! delivered first. When hosts share a database, nothing is sent once
+//! this host's lease on the session may have expired.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,11 +30,12 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// One send as the sender performs it: its outbox row's number and
 /// idempotency key, and the action (decoded once: a fresh send comes from
-/// the session task as it is, a row a previous run left is read at start).
+/// the session task as it is, a row a previous run left is read at start;
+/// `None` for a row that could not be read, passed over like a sent one).
 pub(super) struct Outgoing {
     pub seq: i64,
     pub key: String,
-    pub action: Outbound,
+    pub action: Option<Outbound>,
 }
 
 /// Sends of one completed event, with the commit to wait for.
@@ -100,7 +101,7 @@ impl Sender {
         if !pending.is_empty() {
             let _ = batches.send(Batch {
                 committed: Commit::Answered(Ok(())),
-                sends: pending.into_iter().filter_map(|row| decode(&session, row)).collect(),
+                sends: pending.into_iter().map(|row| decode(&session, row)).collect(),
             });
         }
         let link = Link {
@@ -220,18 +221,17 @@ async fn mark_sent(link: &Link, tried: &watch::Sender<(i64, bool)>, seq: Option<
     }
 }
 
-/// A row a previous run left, to send; an unreadable one is logged and dropped.
-fn decode(session: &str, row: OutboxRow) -> Option<Outgoing> {
-    match serde_json::from_str(&row.action) {
-        Ok(action) => Some(Outgoing {
-            seq: row.seq,
-            key: row.key,
-            action,
-        }),
-        Err(error) => {
-            tracing::error!(session, key = %row.key, %error, "unreadable outbox row dropped");
-            None
-        }
+/// A row a previous run left, to send; an unreadable one is logged and
+/// will be passed over (the sent mark moves past it, so it is not read
+/// again at every start).
+fn decode(session: &str, row: OutboxRow) -> Outgoing {
+    let action = serde_json::from_str(&row.action)
+        .inspect_err(|error| tracing::error!(session, key = %row.key, %error, "unreadable outbox row dropped"))
+        .ok();
+    Outgoing {
+        seq: row.seq,
+        key: row.key,
+        action,
     }
 }
 
@@ -239,6 +239,7 @@ fn decode(session: &str, row: OutboxRow) -> Option<Outgoing> {
 /// can); false when it was held back (the lease may be gone), not sent.
 async fn send_one(link: &Link, row: &Outgoing, tried: &watch::Sender<(i64, bool)>) -> bool {
     let session = &*link.session;
+    let Some(action) = &row.action else { return true }; // unreadable: passed over
     let id = link.channel.message_id(&row.key);
     let mut retry = FIRST_RETRY;
     loop {
@@ -248,7 +249,7 @@ async fn send_one(link: &Link, row: &Outgoing, tried: &watch::Sender<(i64, bool)
             tracing::warn!(session, key = %row.key, "send held back: lease lost");
             return false;
         }
-        match link.channel.send(&id, row.action.clone()).await {
+        match link.channel.send(&id, action.clone()).await {
             Ok(()) => return true,
             Err(error @ SendError::Unsupported { .. }) => {
                 tracing::error!(session, key = %row.key, %error, "send dropped");

@@ -216,7 +216,11 @@ impl SessionTask {
                 action: json,
                 journal_seq: completion.journal_seq,
             });
-            sends.push(Outgoing { seq, key, action });
+            sends.push(Outgoing {
+                seq,
+                key,
+                action: Some(action),
+            });
         }
         if completion.journal_seq.is_none()
             && completion.timer_id.is_none()
