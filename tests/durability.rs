@@ -25,6 +25,34 @@ fn text_from_user(id: &str, text: &str) -> ChannelEvent {
     })
 }
 
+/// `ECHO_ALONE` with the session left stopped until the test starts it.
+fn echo_not_autostarted() -> String {
+    ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false")
+}
+
+/// Puts sends in session `s`'s outbox as a previous run left them: one
+/// row per `(key, action JSON)`, numbered from 1, none delivered.
+async fn leave_in_outbox(host: &common::Host, rows: Vec<(&str, String)>) {
+    let outbox = rows
+        .into_iter()
+        .zip(1..)
+        .map(|((key, action), seq)| OutboxRow {
+            session: "s".into(),
+            key: key.into(),
+            seq,
+            action,
+            journal_seq: None,
+        })
+        .collect();
+    let completion = Completion {
+        session: "s".into(),
+        outbox,
+        ..Completion::default()
+    };
+    let committed = host.supervisor.store().writer().complete(completion).await;
+    committed.await.unwrap().unwrap();
+}
+
 fn texts(host: &common::Host, session: &str) -> Vec<String> {
     host.supervisor
         .sim()
@@ -49,8 +77,7 @@ async fn a_message_delivered_twice_is_handled_once() {
 
 #[tokio::test]
 async fn unfinished_events_are_replayed_in_order_before_new_ones() {
-    let config =
-        TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let config = TestConfig::new(&echo_not_autostarted());
     let host = config.host().await;
     let journal: Vec<JournalEntry> = ["a", "b", "c"]
         .iter()
@@ -89,30 +116,13 @@ async fn unfinished_events_are_replayed_in_order_before_new_ones() {
 
 #[tokio::test]
 async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
-    let config =
-        TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let config = TestConfig::new(&echo_not_autostarted());
     let host = config.host().await;
     let action = Outbound::Text {
         chat: "user@sim".into(),
         text: "left over".into(),
     };
-    let committed = host
-        .supervisor
-        .store()
-        .writer()
-        .complete(Completion {
-            session: "s".into(),
-            outbox: vec![OutboxRow {
-                session: "s".into(),
-                key: "earlier-run.0".into(),
-                seq: 1,
-                action: serde_json::to_string(&action).unwrap(),
-                journal_seq: None,
-            }],
-            ..Completion::default()
-        })
-        .await;
-    committed.await.unwrap().unwrap();
+    leave_in_outbox(&host, vec![("earlier-run.0", serde_json::to_string(&action).unwrap())]).await;
     host.supervisor.start("s").await.unwrap();
     host.wait_state("s", State::Connected).await;
     host.supervisor.flush("s").await.unwrap();
@@ -131,35 +141,18 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
 
 #[tokio::test]
 async fn an_unreadable_send_left_in_the_outbox_is_passed_over_not_waited_for() {
-    let config =
-        TestConfig::new(&ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"));
+    let config = TestConfig::new(&echo_not_autostarted());
     let host = config.host().await;
     let readable = Outbound::Text {
         chat: "user@sim".into(),
         text: "readable".into(),
     };
-    let row = |seq: i64, action: String| OutboxRow {
-        session: "s".into(),
-        key: format!("earlier-run.{seq}"),
-        seq,
-        action,
-        journal_seq: None,
-    };
     // The last row left is one this build cannot read (written by a newer one, say).
-    let committed = host
-        .supervisor
-        .store()
-        .writer()
-        .complete(Completion {
-            session: "s".into(),
-            outbox: vec![
-                row(1, serde_json::to_string(&readable).unwrap()),
-                row(2, "{\"kind\": \"from-the-future\"}".into()),
-            ],
-            ..Completion::default()
-        })
-        .await;
-    committed.await.unwrap().unwrap();
+    let rows = vec![
+        ("earlier-run.1", serde_json::to_string(&readable).unwrap()),
+        ("earlier-run.2", "{\"kind\": \"from-the-future\"}".into()),
+    ];
+    leave_in_outbox(&host, rows).await;
     host.supervisor.start("s").await.unwrap();
     host.wait_state("s", State::Connected).await;
     tokio::time::timeout(std::time::Duration::from_secs(30), host.supervisor.flush("s"))
@@ -227,10 +220,7 @@ async fn delivered_sends_stay_as_the_record_of_what_each_event_sent() {
 
 #[tokio::test]
 async fn a_start_prunes_what_is_older_than_journal_keep_and_nothing_unfinished() {
-    let config = TestConfig::with_host(
-        "journal_keep = \"1h\"",
-        &ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false"),
-    );
+    let config = TestConfig::with_host("journal_keep = \"1h\"", &echo_not_autostarted());
     let host = config.host().await;
     let store = host.supervisor.store();
     let now = std::time::SystemTime::now()

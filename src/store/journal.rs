@@ -135,28 +135,30 @@ impl Store {
         limit: usize,
     ) -> anyhow::Result<Vec<PendingEvent>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        if let Db::Sqlite(pool) = &self.db {
-            let joined = sqlx::query_scalar(
-                "SELECT group_concat(line, char(10) ORDER BY seq) FROM (SELECT seq, seq || ' ' || event AS line \
-                 FROM journal WHERE session = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4)",
+        match &self.db {
+            Db::Sqlite(pool) => {
+                let joined = sqlx::query_scalar(
+                    "SELECT group_concat(line, char(10) ORDER BY seq) FROM (SELECT seq, seq || ' ' || event AS line \
+                     FROM journal WHERE session = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4)",
+                )
+                .bind(session)
+                .bind(after)
+                .bind(through)
+                .bind(limit)
+                .fetch_one(pool)
+                .await?;
+                split_events(joined)
+            }
+            Db::Postgres(pool) => Ok(sqlx::query_as(
+                "SELECT seq, event FROM journal WHERE session = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
             )
             .bind(session)
             .bind(after)
             .bind(through)
             .bind(limit)
-            .fetch_one(pool)
-            .await?;
-            return split_events(joined);
+            .fetch_all(pool)
+            .await?),
         }
-        Ok(with_db!(&self.db, |pool| sqlx::query_as(
-            "SELECT seq, event FROM journal WHERE session = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4"
-        )
-        .bind(session)
-        .bind(after)
-        .bind(through)
-        .bind(limit)
-        .fetch_all(pool)
-        .await)?)
     }
 
     /// The session's unfinished events, in order, all at once: for tests
@@ -273,7 +275,7 @@ impl Store {
 /// <event>` lines, in order), split again. sqlx hands a query's rows over
 /// from its worker thread one at a time, a thread wake-up each: for a page
 /// of events that was most of the read's cost (BENCHMARKS.md, "The
-/// pipeline"). An event is serde_json's compact form, which never holds a
+/// pipeline's own cost"). An event is serde_json's compact form, which never holds a
 /// newline.
 fn split_events(joined: Option<String>) -> anyhow::Result<Vec<PendingEvent>> {
     let Some(joined) = joined else { return Ok(Vec::new()) };
