@@ -29,6 +29,8 @@ class Kv:
         raw = call(_kv.get, self.prefix + key)
         if raw is None:
             return default
+        if raw.isdigit() and (raw[0] != 48 or len(raw) == 1):
+            return int(raw)  # a counter: what JSON makes of it, without the decoder
         try:
             return _decode_json(raw.decode("utf-8"))
         except ValueError as error:
@@ -36,7 +38,8 @@ class Kv:
 
     def set(self, key: str, value) -> None:
         """Stores `value` (anything `json.dumps` takes) under `key`."""
-        call(_kv.set, self.prefix + key, encode_json(value).encode("utf-8"))
+        raw = str(value).encode() if type(value) is int else encode_json(value).encode("utf-8")
+        call(_kv.set, self.prefix + key, raw)
 
     def delete(self, key: str) -> bool:
         """Removes `key`; returns whether it was set."""

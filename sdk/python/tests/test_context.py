@@ -1,6 +1,7 @@
 """`ctx` (purr_sdk.context / purr_sdk.state): event fields, actions, kv
 scopes as JSON, config getters, timers and logging."""
 
+import json
 import unittest
 
 from fake_wit import CTX, HOST, T, Err, image, message
@@ -130,6 +131,21 @@ class KvScopes(unittest.TestCase):
         self.ctx.chat_kv.set("count", 5)
         self.assertIsNone(other.chat_kv.get("count"))
         self.assertIsNone(self.ctx.kv.get("count"))
+
+    def test_whole_numbers_read_and_written_as_json_would(self):
+        # Counters skip the JSON codec; what is stored and read back must not change.
+        for value in (0, 7, 10**30, -3, True, False, 2.0):
+            self.ctx.kv.set("n", value)
+            self.assertEqual(HOST.kv["n"], json.dumps(value).encode(), value)
+            got = self.ctx.kv.get("n")
+            self.assertEqual((got, type(got)), (value, type(value)))
+        for raw, value in ((b"0", 0), (b"42", 42), (b"-5", -5), (b"1e3", 1000.0), (b"12.5", 12.5)):
+            HOST.kv["n"] = raw
+            got = self.ctx.kv.get("n")
+            self.assertEqual((got, type(got)), (value, type(value)), raw)
+        HOST.kv["n"] = b"007"  # not JSON (a leading zero): an error, as it always was
+        with self.assertRaisesRegex(ValueError, "'n'"):
+            self.ctx.kv.get("n")
 
     def test_not_json(self):
         HOST.kv["raw"] = b"not json"
