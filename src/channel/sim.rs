@@ -12,7 +12,7 @@
 //! Like WhatsApp's servers, the sim takes a message id once: an action
 //! repeated with an id it already has (a send retried after a crash) is
 //! not recorded again. And like them it can hold messages for an account
-//! until the account has stored them: [`SimNetwork::queue_text`] (used by
+//! until the account has stored them: [`SimNetwork::queue_texts`] (used by
 //! `purr sim send`, possibly from another process) puts a message in the
 //! database's `sim_inbox`; one poller per network reads it for every
 //! online session (one query however many sessions there are) from a

@@ -10,14 +10,14 @@
 //!   no match → `error-code.http-request-denied`, logged with session,
 //!   plugin and event, counted, never sent;
 //! - checked for private addresses when only a wildcard entry allowed it
-//!   ([`address`]): such a host must resolve to public addresses only
+//!   (`address.rs`): such a host must resolve to public addresses only
 //!   (`destination-ip-prohibited` otherwise);
 //! - given the plugin's `http_timeout_ms` as its connect, first-byte and
 //!   between-bytes timeouts (a guest may ask for less, never more);
 //! - counted against `http_max_concurrent` for the instance
 //!   (`connection-limit-reached` when all are in flight);
 //! - sent without following redirects (a 3xx goes back to the guest), and
-//!   its response body cut at `http_max_response_bytes` ([`body`]).
+//!   its response body cut at `http_max_response_bytes` (`body.rs`).
 //!
 //! - in a sandboxed run (`purr replay`, a shadow), refused unless its
 //!   method is GET or HEAD: a candidate may read from the world, never act
