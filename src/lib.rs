@@ -24,6 +24,11 @@
 //!
 //! The plugin contract is `wit/purr.wit` (package `purr:bot`).
 
+// purr's library is its own internals (the binary, benches and tests use
+// it): module docs name private items by design, and are read with
+// `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
 // The fake-server shortcut skips WhatsApp's certificate check: tests only.
 #[cfg(all(feature = "fake-whatsapp-server", not(debug_assertions)))]
 compile_error!("feature `fake-whatsapp-server` is for tests only and must not be built into a release");

@@ -4,7 +4,7 @@
 //! channel only knows it has an [`EventSink`] to deliver into and that a
 //! delivery may be refused. The session layer implements [`Deliver`]
 //! (journaling, status, its queues); tests of a channel use
-//! [`EventSink::for_test`].
+//! `EventSink::for_test`.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Backups of the SQLite database: [`write`] copies a consistent, compact
+//! Backups of the SQLite database: [`write()`] copies a consistent, compact
 //! snapshot of it (`VACUUM INTO`, one read transaction: a running host
 //! keeps writing meanwhile) and [`restore`] puts such a copy in place of a
 //! database that does not exist yet, after checking it is a sound purr

@@ -5,7 +5,7 @@
 //! (`migrations/` for SQLite, `migrations/postgres/` for PostgreSQL, both
 //! embedded at build time) and the [`Writer`] that batches the durable
 //! event path. A query is written once, with `$N` placeholders that both
-//! backends read, and compiled for each backend by [`with_db!`].
+//! backends read, and compiled for each backend by `with_db!`.
 //! Each table's queries live in their own file: `kv` (plugin data),
 //! `timers`, `sessions`, `journal` (journal, outbox, dead letters),
 //! `history` (finished events and their sends, for `purr replay`) and

@@ -2,7 +2,7 @@
 //!
 //! It holds the desired state (sessions from the config file and the
 //! database) and the actual state (a [`StatusCell`] per session, and a
-//! [`LiveSession`] for each session that is connected), and carries out
+//! [`LiveSession`](crate::session::LiveSession) for each session that is connected), and carries out
 //! the lifecycle of the multi-session model:
 //!
 //! | action | effect | auth |
