@@ -166,6 +166,48 @@ plugins = ["echo", "ech"]
 }
 
 #[test]
+fn a_perf_map_of_the_plugins_code_is_written_only_when_asked_for() {
+    // The C echo: its component names the shims of purr's imports (the
+    // Rust examples are stripped of every name).
+    let c_echo = common::plugin_path("echo-c");
+    let config = TestConfig::new(&format!(
+        "[plugins.echo]\npath = \"{}\"\n\n[sessions.s]\nchannel = \"sim\"\nplugins = [\"echo\"]\n",
+        c_echo.display()
+    ));
+    let check = |env: &[(&str, &str)]| {
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_purr"))
+            .args(["check", "-c", config.path.to_str().unwrap()])
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn purr");
+        let map = std::path::PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let text = std::fs::read_to_string(&map).ok();
+        let _ = std::fs::remove_file(&map);
+        text
+    };
+
+    let text = check(&[(purr::plugin::PERF_MAP_ENV, "1")]).expect("no perf map written");
+    // `<address> <size> <name>` per function of the plugin's code, e.g.
+    // `wasm[1]::function[1]::indirect-purr:bot/kv@0.1.1-get`.
+    let plugin_code: Vec<&str> = text.lines().filter(|line| line.contains(" wasm[")).collect();
+    assert!(
+        plugin_code.iter().any(|line| line.contains("purr:bot/kv@")),
+        "the plugins' code is not named in the perf map: {:?}",
+        &plugin_code[..plugin_code.len().min(5)]
+    );
+    assert_eq!(
+        check(&[]),
+        None,
+        "a perf map written without {}",
+        purr::plugin::PERF_MAP_ENV
+    );
+}
+
+#[test]
 fn check_rejects_a_file_that_is_not_a_plugin() {
     let config = TestConfig::new(
         r#"

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy};
 
 pub use cache::{CompileCache, Source};
 pub use handle::{PluginHandle, PluginHealth, PluginStatus};
@@ -41,6 +41,12 @@ use crate::config::PluginConfig;
 /// How often the engine's epoch advances; call deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
+/// Set to `1`, the engine writes `/tmp/perf-<pid>.map`, naming the machine
+/// code of every plugin it compiles or loads, so that `perf` shows a
+/// plugin's own functions (`wasm[1]::function[4035]::_PyEval_EvalFrameDefault`)
+/// instead of bare addresses: how to find where a plugin's time goes.
+pub const PERF_MAP_ENV: &str = "PURR_WASM_PERFMAP";
+
 /// What the engine is sized for.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -50,6 +56,8 @@ pub struct EngineSettings {
     pub memory_mb: u64,
     /// Where compiled plugins are cached; `None` compiles every time.
     pub cache_dir: Option<PathBuf>,
+    /// Write a perf map of the plugins' code ([`PERF_MAP_ENV`]).
+    pub perf_map: bool,
 }
 
 impl EngineSettings {
@@ -59,6 +67,7 @@ impl EngineSettings {
             instances: config.instance_capacity(),
             memory_mb: config.max_memory_mb(),
             cache_dir: cache.then(|| config.host.data_dir.join("cache")),
+            perf_map: std::env::var_os(PERF_MAP_ENV).is_some_and(|value| value == "1"),
         }
     }
 }
@@ -86,6 +95,10 @@ impl PluginHost {
                     settings.instances
                 )
             })?;
+        if settings.perf_map {
+            let map = format!("/tmp/perf-{}.map", std::process::id());
+            tracing::info!(%map, "writing a perf map of the plugins' code ({PERF_MAP_ENV}=1)");
+        }
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(anyhow::Error::from)
@@ -201,6 +214,9 @@ fn engine_config(settings: &EngineSettings) -> Config {
         .memory_reservation(slot_bytes)
         .memory_reservation_for_growth(0)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    if settings.perf_map {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     config
 }
 
