@@ -81,11 +81,12 @@ def _kinds(query):
 
 
 class _Route:
-    __slots__ = ("kinds", "test", "handler", "middleware", "own")
+    __slots__ = ("kinds", "test", "names", "handler", "middleware", "own")
 
-    def __init__(self, kinds, test, handler, middleware, own):
+    def __init__(self, kinds, test, names, handler, middleware, own):
         self.kinds = kinds  # None: every event
         self.test = test  # None, or test(ctx) -> bool (and sets ctx.match etc.)
+        self.names = names  # a command's names (tested in `_run`), or None
         self.handler = handler
         self.middleware = middleware
         self.own = own
@@ -112,12 +113,14 @@ class Bot:
     def __init__(self):
         self.routes = []
         self._catch = None
+        self._by_kind = {}  # kind -> the routes that may match it, in order
 
-    def _add(self, kinds, test, handler, middleware, own):
+    def _add(self, kinds, test, handler, middleware, own, names=None):
         def register(function):
             if not callable(function):
                 raise TypeError(f"a handler must be callable, got {function!r}")
-            self.routes.append(_Route(kinds, test, function, middleware, own))
+            self.routes.append(_Route(kinds, test, names, function, middleware, own))
+            self._by_kind.clear()
             return function
 
         return register if handler is None else register(handler)
@@ -132,17 +135,7 @@ class Bot:
         """Runs `handler(ctx)` for a text message that starts with `/name` or
         `!name` (case-insensitive; `name` may be a list of aliases), with
         `ctx.command`, `ctx.match` (the rest) and `ctx.args` set."""
-        names = _names(name)
-
-        def test(ctx):
-            token = ctx.command_token()
-            if token is None or token[0] not in names:
-                return False
-            ctx.command, ctx.match = token
-            ctx.args = split_args(ctx.match)
-            return True
-
-        return self._add(FILTERS["message:text"], test, handler, False, own)
+        return self._add(FILTERS["message:text"], None, handler, False, own, names=_names(name))
 
     def hears(self, pattern, handler=None, *, own=False):
         """Runs `handler(ctx)` when the regex `pattern` (a string or a
@@ -172,17 +165,30 @@ class Bot:
         return handler
 
     # ------------------------------------------------------------ dispatch
+    def _routes_for(self, kind):
+        """The routes whose filter matches `kind`, in order (worked out once per kind)."""
+        routes = self._by_kind.get(kind)
+        if routes is None:
+            routes = [r for r in self.routes if r.kinds is None or kind in r.kinds]
+            self._by_kind[kind] = routes
+        return routes
+
     def _run(self, ctx, kind, start):
-        routes = self.routes
+        routes = self._routes_for(kind)
         for index in range(start, len(routes)):
             if ctx.stopped:
                 return
             route = routes[index]
-            if route.kinds is not None and kind not in route.kinds:
-                continue
             if ctx.from_me and not route.own:
                 continue
-            if route.test is not None and not route.test(ctx):
+            names = route.names
+            if names is not None:  # a command: tested here, without a call per route
+                token = ctx.command_token()
+                if token is None or token[0] not in names:
+                    continue
+                ctx.command, ctx.match = token
+                ctx.args = split_args(ctx.match)
+            elif route.test is not None and not route.test(ctx):
                 continue
             if route.middleware:
                 called = False

@@ -197,6 +197,18 @@ class MiddlewareAndStop(Case):
         self.assertEqual(self.handle(message("y")), NEXT, "no stop: next")
         self.assertEqual(self.seen, ["later", "mw after"])
 
+    def test_a_route_added_after_events_were_handled_runs_in_its_place(self):
+        # The routes per kind are worked out once; a later registration redoes that.
+        self.bot.on("message", lambda ctx: self.seen.append("first"))
+        self.bot.on("receipt", lambda ctx: self.seen.append("receipt"))
+        self.handle(message("!x"))
+        self.bot.command("x", lambda ctx: self.seen.append("command"))
+        self.bot.use(lambda ctx, next: (self.seen.append("mw"), next()))
+        self.bot.on("message", lambda ctx: self.seen.append("last"))
+        self.seen.clear()
+        self.assertEqual(self.handle(message("!x")), NEXT)
+        self.assertEqual(self.seen, ["first", "command", "mw", "last"])
+
     def test_decorators(self):
         @self.bot.use
         def mw(ctx, next):
