@@ -120,9 +120,9 @@ fn core(runtime: &tokio::runtime::Runtime) {
     let mut rows: [(bool, Vec<f64>, Vec<Duration>); 2] =
         [(false, Vec::new(), Vec::new()), (true, Vec::new(), Vec::new())];
     // `-- core off` or `-- core on`: that row only (for a profile).
-    let only = |journal: bool| !std::env::args().any(|arg| arg == if journal { "off" } else { "on" });
+    let wanted = |journal: bool| !std::env::args().any(|arg| arg == if journal { "off" } else { "on" });
     for _ in 0..ROUNDS {
-        for (journal, rates, cpu) in rows.iter_mut().filter(|(journal, ..)| only(*journal)) {
+        for (journal, rates, cpu) in rows.iter_mut().filter(|(journal, ..)| wanted(*journal)) {
             let run = runtime.block_on(pipeline::measure(*journal, "echo"));
             rates.push(run.events_per_second);
             cpu.push(run.cpu);
@@ -131,7 +131,7 @@ fn core(runtime: &tokio::runtime::Runtime) {
     println!("the pipeline, Rust echo, {SESSIONS} sessions x {EVENTS_PER_SESSION} events, median of {ROUNDS}");
     println!("| journal | events/s | CPU/event |");
     println!("|---|---|---|");
-    for (journal, rates, cpu) in rows.into_iter().filter(|(journal, ..)| only(*journal)) {
+    for (journal, rates, cpu) in rows.into_iter().filter(|(journal, ..)| wanted(*journal)) {
         let cpu = median(cpu).as_secs_f64() * 1e6 / events;
         println!(
             "| {} | {:.0} | {cpu:.1} µs |",

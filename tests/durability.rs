@@ -30,6 +30,15 @@ fn echo_not_autostarted() -> String {
     ECHO_ALONE.replace("plugins = [\"echo\"]", "plugins = [\"echo\"]\nautostart = false")
 }
 
+/// The outbox form (JSON) of a text to `user@sim`.
+fn text_to_user(text: &str) -> String {
+    let action = Outbound::Text {
+        chat: "user@sim".into(),
+        text: text.into(),
+    };
+    serde_json::to_string(&action).unwrap()
+}
+
 /// Puts sends in session `s`'s outbox as a previous run left them: one
 /// row per `(key, action JSON)`, numbered from 1, none delivered.
 async fn leave_in_outbox(host: &common::Host, rows: Vec<(&str, String)>) {
@@ -118,11 +127,7 @@ async fn unfinished_events_are_replayed_in_order_before_new_ones() {
 async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
     let config = TestConfig::new(&echo_not_autostarted());
     let host = config.host().await;
-    let action = Outbound::Text {
-        chat: "user@sim".into(),
-        text: "left over".into(),
-    };
-    leave_in_outbox(&host, vec![("earlier-run.0", serde_json::to_string(&action).unwrap())]).await;
+    leave_in_outbox(&host, vec![("earlier-run.0", text_to_user("left over"))]).await;
     host.supervisor.start("s").await.unwrap();
     host.wait_state("s", State::Connected).await;
     host.supervisor.flush("s").await.unwrap();
@@ -143,13 +148,9 @@ async fn sends_left_in_the_outbox_go_out_once_on_the_next_start() {
 async fn an_unreadable_send_left_in_the_outbox_is_passed_over_not_waited_for() {
     let config = TestConfig::new(&echo_not_autostarted());
     let host = config.host().await;
-    let readable = Outbound::Text {
-        chat: "user@sim".into(),
-        text: "readable".into(),
-    };
     // The last row left is one this build cannot read (written by a newer one, say).
     let rows = vec![
-        ("earlier-run.1", serde_json::to_string(&readable).unwrap()),
+        ("earlier-run.1", text_to_user("readable")),
         ("earlier-run.2", "{\"kind\": \"from-the-future\"}".into()),
     ];
     leave_in_outbox(&host, rows).await;
@@ -245,11 +246,7 @@ async fn a_start_prunes_what_is_older_than_journal_keep_and_nothing_unfinished()
             session: "s".into(),
             key: format!("j{seq}.0"),
             seq,
-            action: serde_json::to_string(&Outbound::Text {
-                chat: "user@sim".into(),
-                text: format!("reply {seq}"),
-            })
-            .unwrap(),
+            action: text_to_user(&format!("reply {seq}")),
             journal_seq: Some(seq),
         };
         let completion = Completion {
