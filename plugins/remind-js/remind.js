@@ -45,7 +45,8 @@ bot.command("args", (ctx) => {
 
 // The name: a run of anything but White_Space and ASCII punctuation, so
 // "Jürgen" is one word as in Rust's and Python's Unicode `\w` (JS's `\w` is
-// ASCII only, and StarlingMonkey has no `\p{...}` classes).
+// ASCII only, and StarlingMonkey, one of the two JS engines, has no `\p{...}`
+// classes).
 bot.hears(/^(?:hi|hello),?\s+([^\s!-\/:-@[-^`{-~]+)/i, (ctx) => {
   ctx.reply(`hello, ${ctx.match[1]}!`);
 });

@@ -8,6 +8,7 @@
 // `bot.catch` handles it).
 
 import { Context } from "./context.js";
+import { ENGINE } from "./engine.js";
 import { isSpace, splitArgs } from "./text.js";
 
 const MEDIA = ["image", "video", "audio", "document", "sticker"];
@@ -62,8 +63,15 @@ function commandNames(name) {
   });
 }
 
+const NO_EVENT_LOOP =
+  'QuickJS plugins have no event loop (every purr call is synchronous: drop "async"), ' +
+  'or build the plugin for StarlingMonkey ("purr": { "engine": "starlingmonkey" } in package.json)';
+
 function checkHandler(handler, what) {
   if (typeof handler !== "function") throw new TypeError(`${what}: the handler must be a function, got ${typeof handler}`);
+  if (ENGINE === "quickjs" && handler.constructor.name === "AsyncFunction") {
+    throw new TypeError(`${what}: an async handler cannot run here: ${NO_EVENT_LOOP}`);
+  }
 }
 
 function isThenable(value) {
@@ -270,6 +278,19 @@ export class Bot {
 
   /** The object to export as the plugin's handler: `export const handler = bot.handler()`. */
   handler() {
+    if (ENGINE === "quickjs") {
+      // QuickJS lowers an export's `result` from what it returns (ok) or
+      // throws (err), and cannot wait for a Promise.
+      return {
+        init() {},
+        handle: (context, event) => {
+          const result = this.dispatch(context, event);
+          if (typeof result === "string") return result;
+          if (isThenable(result)) throw `a handler returned a Promise: ${NO_EVENT_LOOP}`;
+          throw result.val;
+        },
+      };
+    }
     return {
       init() {},
       handle: (context, event) => this.dispatch(context, event),

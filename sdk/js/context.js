@@ -3,6 +3,7 @@
 // `ctx.later`, ...). Every action throws an Error carrying the host's
 // message when the host refuses it.
 
+import { u64 } from "./engine.js"; // also TextEncoder under QuickJS
 import { messaging, timers } from "./host.js";
 import { log } from "./log.js";
 import { Kv, config } from "./state.js";
@@ -34,7 +35,7 @@ export class Context {
     this.event = event;
     this.session = context.session;
     this.eventId = context.eventId;
-    this.selfJid = context.selfJid;
+    this.selfJid = context.selfJid ?? undefined; // none is null under QuickJS
     const value = event.val;
     switch (event.tag) {
       case "message": {
@@ -44,7 +45,7 @@ export class Context {
         this.fromMe = value.fromMe;
         this.isGroup = value.isGroup;
         this.id = value.id;
-        this.pushName = value.pushName;
+        this.pushName = value.pushName ?? undefined;
         const content = value.content;
         if (content.tag === "text") this.text = content.val;
         else if (content.tag === "extended-text") this.text = content.val.text;
@@ -197,7 +198,7 @@ export class Context {
     if (after < 0n) throw new RangeError(`ctx.later: ms must be a number >= 0, got ${String(ms)}`);
     const text = JSON.stringify(payload);
     if (text === undefined) throw new TypeError(`ctx.later: ${typeof payload} cannot be encoded as JSON`);
-    return timers.schedule(after, text);
+    return timers.schedule(u64(after), text);
   }
 
   /** Cancels a pending timer; returns whether it was pending. */

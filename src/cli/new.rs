@@ -142,6 +142,7 @@ fn template(lang: Lang) -> Vec<(&'static str, &'static str, bool)> {
             js_sdk_file!("index.js"),
             js_sdk_file!("bot.js"),
             js_sdk_file!("context.js"),
+            js_sdk_file!("engine.js"),
             js_sdk_file!("host.js"),
             js_sdk_file!("http.d.ts"),
             js_sdk_file!("http.js"),

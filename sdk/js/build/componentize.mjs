@@ -1,8 +1,25 @@
 #!/usr/bin/env node
-// componentize-js (the pinned 0.23.0) with faster JS bindings.
+// Makes a plugin's component from its bundled JS, on one of two engines:
 //
 //   node sdk/js/build/componentize.mjs <bundle.js> --wit <dir> --world-name <world>
-//        [-d feature...] [--aot --weval-bin <weval>] -o <out.wasm>
+//        [--engine starlingmonkey] [-d feature...] [--aot --weval-bin <weval>] -o <out.wasm>
+//   node sdk/js/build/componentize.mjs <bundle.js> --wit <dir> --world-name <world>
+//        --engine quickjs -o <out.wasm>
+//
+// PURR_COMPONENTIZE_JS names the componentize-js package directory; the
+// pinned componentize-qjs is looked up in the same node_modules.
+//
+// `--engine quickjs`: componentize-qjs (the pinned 0.4.5, QuickJS-ng, its
+// non-async runtime). It lifts and lowers WIT values in compiled code, so a
+// call costs a fraction of StarlingMonkey's (BENCHMARKS.md, "JS on
+// QuickJS"), and the component is ~1.6 MiB instead of ~12. It has no event
+// loop (an export cannot wait for a Promise) and no `fetch`; the SDK's
+// `engine.js` supplies the UTF-8 `TextEncoder`/`TextDecoder` and `console`.
+// The WIT given must not import wasi:http (its build-time linker cannot
+// provide the version purr uses): plugins that need HTTP use StarlingMonkey.
+//
+// `--engine starlingmonkey` (the default): componentize-js (the pinned
+// 0.23.0) with faster JS bindings, as follows.
 //
 // `--aot` is componentize-js's ahead-of-time compilation of the JS (weval,
 // with StarlingMonkey's inline-cache corpus): ~20% less time per echo event,
@@ -44,6 +61,8 @@ import { dirname, join, resolve } from "node:path";
 import vm from "node:vm";
 
 export const COMPONENTIZE_JS_VERSION = "0.23.0";
+export const COMPONENTIZE_QJS_VERSION = "0.4.5";
+const ENGINES = ["starlingmonkey", "quickjs"];
 
 /** The rewritten bindings `source`; throws when a rewrite does not apply. */
 export function rewriteBindings(source) {
@@ -115,12 +134,13 @@ export function rewriteBindings(source) {
 
 /** Parses the command line `build-plugins` passes. */
 function parseArgs(argv) {
-  const opts = { disableFeatures: [] };
+  const opts = { disableFeatures: [], engine: "starlingmonkey" };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--wit" || arg === "-w") opts.witPath = resolve(argv[++i]);
     else if (arg === "--world-name" || arg === "-n") opts.worldName = argv[++i];
     else if (arg === "-o" || arg === "--out") opts.out = argv[++i];
+    else if (arg === "--engine") opts.engine = argv[++i];
     else if (arg === "--aot") opts.enableAot = true;
     else if (arg === "--weval-bin") opts.wevalBin = argv[++i];
     else if (arg === "-d" || arg === "--disable") {
@@ -128,11 +148,40 @@ function parseArgs(argv) {
     } else if (arg.startsWith("-")) throw new Error(`unknown option ${arg}`);
     else opts.sourcePath = arg;
   }
+  if (!ENGINES.includes(opts.engine)) throw new Error(`unknown engine ${JSON.stringify(opts.engine)}; known: ${ENGINES.join(", ")}`);
+  if (opts.engine === "quickjs" && (opts.enableAot || opts.disableFeatures.length > 0)) {
+    throw new Error("--aot and -d are componentize-js options: not for --engine quickjs");
+  }
   if (opts.enableAot && !opts.wevalBin) throw new Error("--aot needs --weval-bin <path to weval>");
   if (!opts.sourcePath || !opts.witPath || !opts.out) {
-    throw new Error("usage: componentize.mjs <bundle.js> --wit <dir> [--world-name <world>] [-d feature...] -o <out.wasm>");
+    throw new Error(
+      "usage: componentize.mjs <bundle.js> --wit <dir> [--world-name <world>] [--engine quickjs|starlingmonkey] [-d feature...] -o <out.wasm>",
+    );
   }
   return opts;
+}
+
+/** The package at `dir`, checked to be `version`; its package.json. */
+async function pinned(dir, name, version) {
+  const pkg = JSON.parse(await fsp.readFile(join(dir, "package.json"), "utf8"));
+  if (pkg.version !== version) throw new Error(`${name} ${pkg.version} found in ${dir}, purr's build is for ${version}`);
+  return pkg;
+}
+
+/** The component of `opts.sourcePath` on QuickJS. */
+async function componentizeQuickJs(opts, nodeModules) {
+  const home = join(nodeModules, "componentize-qjs");
+  await pinned(home, "componentize-qjs", COMPONENTIZE_QJS_VERSION);
+  const { default: qjs } = await import(join(home, "index.js"));
+  const { component } = await qjs.componentize({
+    witPath: opts.witPath,
+    jsSource: await fsp.readFile(opts.sourcePath, "utf8"),
+    jsPath: resolve(opts.sourcePath),
+    moduleRoot: dirname(resolve(opts.sourcePath)),
+    world: opts.worldName,
+    sync: true,
+  });
+  return component;
 }
 
 async function main() {
@@ -142,10 +191,11 @@ async function main() {
   if (!process.env.PURR_COMPONENTIZE_JS) throw new Error("set PURR_COMPONENTIZE_JS to the componentize-js package directory");
   // Absolute: a relative path would be imported below as a package name.
   const home = resolve(process.env.PURR_COMPONENTIZE_JS);
-  const pkg = JSON.parse(await fsp.readFile(join(home, "package.json"), "utf8"));
-  if (pkg.version !== COMPONENTIZE_JS_VERSION) {
-    throw new Error(`componentize-js ${pkg.version} found, the bindings rewrite is for ${COMPONENTIZE_JS_VERSION}`);
+  if (opts.engine === "quickjs") {
+    await fsp.writeFile(opts.out, await componentizeQuickJs(opts, resolve(home, "..", "..")));
+    return;
   }
+  await pinned(home, "componentize-js", COMPONENTIZE_JS_VERSION);
   // componentize-js writes the generated bindings with `writeFile` from
   // node:fs/promises, then has wizer snapshot them: rewrite them on the way.
   const writeFile = fsp.writeFile;

@@ -154,6 +154,30 @@ test("kv errors: a value that is not JSON, a value JSON cannot hold, no chat", a
   assert.deepEqual(await withCtx({ tag: "started" }, (ctx) => ctx.senderKv.get("x")), { tag: "err", val: "ctx.senderKv: this event has no sender" });
 });
 
+test("whole numbers are read and written as JSON would (the counter fast path)", async () => {
+  const values = [0, -0, 7, 10, 123456789012345, 1234567890123456, Number.MAX_SAFE_INTEGER, 2 ** 60, -5, 1.5, 1e21, true, "12", null, [1]];
+  for (const value of values) {
+    await withCtx(text("x"), (ctx) => ctx.kv.set("v", value));
+    assert.equal(decoder.decode(host.kv.get("v")), JSON.stringify(value), `stored bytes of ${String(value)}`);
+    let read;
+    await withCtx(text("x"), (ctx) => void (read = ctx.kv.get("v")));
+    assert.deepEqual(read, JSON.parse(JSON.stringify(value)), `read back ${String(value)}`);
+  }
+  for (const stored of ["0", "42", "000", "007", "1e3", " 5", "5 ", "-0", "99999999999999999999"]) {
+    host.kv.set("v", new TextEncoder().encode(stored));
+    let expected;
+    try {
+      expected = { value: JSON.parse(stored) };
+    } catch {
+      expected = { tag: "err" };
+    }
+    let read;
+    const answer = await withCtx(text("x"), (ctx) => void (read = ctx.kv.get("v")));
+    if (expected.tag) assert.equal(answer.tag, "err", `${stored} is no JSON`);
+    else assert.deepEqual(read, expected.value, `read ${stored}`);
+  }
+});
+
 test("config getters convert, fall back, and name the key of an ill-typed value", async () => {
   host.config = {
     greeting: "hi", n: "42", big: "1_000", neg: "-7", f: "2.5", e: "1e3", inf: "-inf", yes: "true", no: "false",

@@ -1,7 +1,13 @@
 // An in-memory purr host for the SDK's unit tests: what the `purr:bot/*`
 // imports do, with the same JS shapes componentize-js gives (results
 // returned or thrown, `option` as undefined, `list<u8>` as Uint8Array, `u64`
-// as BigInt).
+// as BigInt) -- or, when a test sets `globalThis.__cqjs` before loading it,
+// the shapes componentize-qjs gives (`option` as null, `u64` as a Number).
+
+/** Whether the test plays QuickJS (see above). */
+export const QUICKJS = globalThis.__cqjs !== undefined;
+/** A WIT `none` as the engine gives it. */
+export const NONE = QUICKJS ? null : undefined;
 
 /** What the bindings throw for an import's `err`: an Error whose message is the host's. */
 export class ComponentError extends Error {
@@ -65,7 +71,7 @@ export const imports = {
   kv: {
     get: (key) => {
       check("kvGet");
-      return host.kv.get(key);
+      return host.kv.get(key) ?? NONE;
     },
     set: (key, value) => {
       check("kvSet");
@@ -76,15 +82,17 @@ export const imports = {
     listKeys: (prefix) => [...host.kv.keys()].filter((k) => k.startsWith(prefix)).sort(),
   },
   config: {
-    get: (key) => (Object.hasOwn(host.config, key) ? configValue(host.config[key]) : undefined),
-    getList: (key) => (Array.isArray(host.config[key]) ? [...host.config[key]] : undefined),
+    get: (key) => (Object.hasOwn(host.config, key) ? configValue(host.config[key]) : NONE),
+    getList: (key) => (Array.isArray(host.config[key]) ? [...host.config[key]] : NONE),
     keys: () => Object.keys(host.config).sort(),
     allJson: () => JSON.stringify(host.config),
   },
   timers: {
     schedule: (afterMs, payload) => {
       check("schedule");
-      if (typeof afterMs !== "bigint") throw new TypeError("timers.schedule: after-ms must be a BigInt");
+      if (typeof afterMs !== (QUICKJS ? "number" : "bigint")) {
+        throw new TypeError(`timers.schedule: after-ms must be a ${QUICKJS ? "Number (QuickJS)" : "BigInt"}`);
+      }
       const id = `t${host.nextId++}`;
       host.timers.push({ id, afterMs, payload });
       return id;

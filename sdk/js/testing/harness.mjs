@@ -7,6 +7,7 @@ register("./hooks.mjs", import.meta.url);
 
 export const sdk = await import("../index.js");
 export { host, reset, ComponentError } from "./fake-host.mjs";
+import { NONE, QUICKJS } from "./fake-host.mjs";
 
 const CONTEXT = { session: "s", eventId: "e1", selfJid: "me@sim" };
 
@@ -22,10 +23,10 @@ export function message(content, fields = {}) {
       chat,
       sender: fields.sender ?? chat,
       fromMe: fields.fromMe ?? false,
-      timestampMs: 1700000000000n,
-      pushName: fields.pushName,
+      timestampMs: QUICKJS ? 1700000000000 : 1700000000000n,
+      pushName: fields.pushName ?? NONE,
       isGroup: fields.isGroup ?? false,
-      quotedId: undefined,
+      quotedId: NONE,
       content,
     },
   };

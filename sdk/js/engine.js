@@ -1,0 +1,189 @@
+// The JS engine a plugin runs on, and the globals plugins expect that
+// QuickJS lacks: `TextEncoder` / `TextDecoder` (UTF-8 only) and `console`
+// (into the host log). Under StarlingMonkey nothing is installed.
+//
+// A plugin is built for one engine (`"purr": { "engine": ... }` in its
+// package.json): QuickJS (componentize-qjs: small, fast calls, no event loop
+// and no `fetch`) or StarlingMonkey (componentize-js: `async` handlers,
+// `fetch`, the full web API set). The SDK hides where their bindings differ:
+// QuickJS gives a WIT `option` as `null` (StarlingMonkey: `undefined`) and
+// a `u64` as a Number (StarlingMonkey: a BigInt, and a BigInt passed to
+// QuickJS traps), and an export's `result` error is thrown, not returned.
+
+import { log as host } from "./host.js";
+
+/** `"quickjs"` or `"starlingmonkey"`: componentize-qjs installs `__cqjs`. */
+export const ENGINE = globalThis.__cqjs !== undefined ? "quickjs" : "starlingmonkey";
+
+/** What a `u64` import argument must be on this engine: a BigInt, or a Number under QuickJS. */
+export function u64(value) {
+  return ENGINE === "quickjs" ? Number(value) : BigInt(value);
+}
+
+/** `text` as UTF-8; a lone surrogate becomes U+FFFD (as `TextEncoder` does). */
+export function encodeUtf8(text) {
+  const s = String(text);
+  const out = new Uint8Array(s.length * 3); // a UTF-16 unit never needs more
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      out[n++] = c;
+      continue;
+    }
+    if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 0x3f);
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const low = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && low >= 0xdc00 && low <= 0xdfff) {
+        const point = 0x10000 + ((c - 0xd800) << 10) + (low - 0xdc00);
+        i++;
+        out[n++] = 0xf0 | (point >> 18);
+        out[n++] = 0x80 | ((point >> 12) & 0x3f);
+        out[n++] = 0x80 | ((point >> 6) & 0x3f);
+        out[n++] = 0x80 | (point & 0x3f);
+        continue;
+      }
+      c = 0xfffd;
+    }
+    out[n++] = 0xe0 | (c >> 12);
+    out[n++] = 0x80 | ((c >> 6) & 0x3f);
+    out[n++] = 0x80 | (c & 0x3f);
+  }
+  return out.slice(0, n);
+}
+
+/** The bytes of a BufferSource (a typed array, DataView or ArrayBuffer). */
+function bytesOf(input) {
+  if (input === undefined) return new Uint8Array(0);
+  if (input instanceof Uint8Array) return input;
+  if (ArrayBuffer.isView(input)) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  throw new TypeError("TextDecoder.decode: the input must be an ArrayBuffer, a typed array or a DataView");
+}
+
+/**
+ * UTF-8 `bytes` as text, by the WHATWG decoder's rules: each invalid
+ * sequence becomes one U+FFFD, or throws a TypeError when `fatal`.
+ */
+export function decodeUtf8(input, fatal = false) {
+  const bytes = bytesOf(input);
+  const units = [];
+  let text = "";
+  let point = 0;
+  let needed = 0;
+  let seen = 0;
+  let lower = 0x80;
+  let upper = 0xbf;
+  const invalid = () => {
+    if (fatal) throw new TypeError("The encoded data was not valid utf-8");
+    units.push(0xfffd);
+  };
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (needed === 0) {
+      if (b < 0x80) units.push(b);
+      else if (b >= 0xc2 && b <= 0xdf) {
+        needed = 1;
+        point = b & 0x1f;
+      } else if (b >= 0xe0 && b <= 0xef) {
+        if (b === 0xe0) lower = 0xa0;
+        if (b === 0xed) upper = 0x9f;
+        needed = 2;
+        point = b & 0xf;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        if (b === 0xf0) lower = 0x90;
+        if (b === 0xf4) upper = 0x8f;
+        needed = 3;
+        point = b & 0x7;
+      } else invalid();
+    } else if (b < lower || b > upper) {
+      // The sequence ends before this byte, which starts over.
+      point = needed = seen = 0;
+      lower = 0x80;
+      upper = 0xbf;
+      invalid();
+      i--;
+    } else {
+      lower = 0x80;
+      upper = 0xbf;
+      point = (point << 6) | (b & 0x3f);
+      if (++seen === needed) {
+        if (point > 0xffff) {
+          point -= 0x10000;
+          units.push(0xd800 + (point >> 10), 0xdc00 + (point & 0x3ff));
+        } else units.push(point);
+        point = needed = seen = 0;
+      }
+    }
+    if (units.length >= 8192) {
+      text += String.fromCharCode.apply(null, units);
+      units.length = 0;
+    }
+  }
+  if (needed !== 0) invalid();
+  return text + String.fromCharCode.apply(null, units);
+}
+
+/** The part of the WHATWG `TextEncoder` QuickJS plugins get: `encode`. */
+class Utf8Encoder {
+  get encoding() {
+    return "utf-8";
+  }
+
+  encode(text = "") {
+    return encodeUtf8(text);
+  }
+}
+
+/** The part of the WHATWG `TextDecoder` QuickJS plugins get: UTF-8, `fatal`, `ignoreBOM`, no streaming. */
+class Utf8Decoder {
+  constructor(label = "utf-8", options = {}) {
+    if (!["utf-8", "utf8", "unicode-1-1-utf-8"].includes(String(label).trim().toLowerCase())) {
+      throw new RangeError(`TextDecoder: only utf-8 is available in a QuickJS plugin, not ${JSON.stringify(label)}`);
+    }
+    this.fatal = options.fatal === true;
+    this.ignoreBOM = options.ignoreBOM === true;
+  }
+
+  get encoding() {
+    return "utf-8";
+  }
+
+  decode(input, options) {
+    if (options?.stream) throw new TypeError("TextDecoder: streaming decode is not available in a QuickJS plugin");
+    const text = decodeUtf8(input, this.fatal);
+    return !this.ignoreBOM && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  }
+}
+
+/** One console argument as text: strings as they are, errors with their message, the rest as JSON when it can be. */
+function show(value) {
+  if (typeof value === "string") return value;
+  if (value instanceof Error) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+function consoleWriter(level) {
+  return (...values) => host.log(level, values.map(show).join(" "));
+}
+
+if (ENGINE === "quickjs") {
+  globalThis.TextEncoder ??= Utf8Encoder;
+  globalThis.TextDecoder ??= Utf8Decoder;
+  globalThis.console ??= Object.freeze({
+    log: consoleWriter("info"),
+    info: consoleWriter("info"),
+    debug: consoleWriter("debug"),
+    trace: consoleWriter("trace"),
+    warn: consoleWriter("warn"),
+    error: consoleWriter("error"),
+  });
+}
