@@ -8,7 +8,7 @@
 // `bot.catch` handles it).
 
 import { Context } from "./context.js";
-import { ENGINE } from "./engine.js";
+import { ENGINE, hostCalledUs } from "./engine.js";
 import { isSpace, splitArgs } from "./text.js";
 
 const MEDIA = ["image", "video", "audio", "document", "sticker"];
@@ -282,8 +282,9 @@ export class Bot {
       // QuickJS lowers an export's `result` from what it returns (ok) or
       // throws (err), and cannot wait for a Promise.
       return {
-        init() {},
+        init: hostCalledUs,
         handle: (context, event) => {
+          hostCalledUs();
           const result = this.dispatch(context, event);
           if (typeof result === "string") return result;
           if (isThenable(result)) throw `a handler returned a Promise: ${NO_EVENT_LOOP}`;

@@ -171,8 +171,20 @@ function show(value) {
   }
 }
 
+// Top-level code runs at build time, where the host's imports do not exist
+// (calling one fails the build): console output before the host first
+// called the plugin is dropped.
+let hostCalled = false;
+
+/** Notes that the host called the plugin (the Bot's `init` and `handle` say so). */
+export function hostCalledUs() {
+  hostCalled = true;
+}
+
 function consoleWriter(level) {
-  return (...values) => host.log(level, values.map(show).join(" "));
+  return (...values) => {
+    if (hostCalled) host.log(level, values.map(show).join(" "));
+  };
 }
 
 if (ENGINE === "quickjs") {

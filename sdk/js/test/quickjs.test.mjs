@@ -39,6 +39,14 @@ test("the SDK knows it runs on QuickJS and installs what QuickJS lacks", () => {
   }
 });
 
+test("console at build time (before the host called the plugin) is dropped, not a failed build", () => {
+  Installed.console.log("top-level code");
+  assert.deepEqual(host.logs, []);
+  new Bot().handler().init();
+  Installed.console.log("in a handler");
+  assert.deepEqual(host.logs, [["info", "in a handler"]]);
+});
+
 const STRINGS = ["", "plain ascii", "héllo wörld", "€ and ✓", "emoji 😀 and 🐈‍⬛", "\u0000\u007f\u0080\u07ff\u0800\uffff", "lone \ud800 high", "lone \udc00 low", "end \ud83d", "\ud83d\ude00\ud83d"];
 
 test("TextEncoder encodes as the native one does, lone surrogates as U+FFFD", () => {
@@ -89,7 +97,7 @@ test("TextDecoder's fatal, ignoreBOM and refused options", () => {
   assert.throws(() => new Installed.TextDecoder().decode(new Uint8Array([0x61]), { stream: true }), /streaming/);
 });
 
-test("console writes into the host log at its level", () => {
+test("console writes into the host log at its level, once the host called", () => {
   Installed.console.log("count", 3, { a: [1] });
   Installed.console.warn(new Error("careful"));
   assert.deepEqual(host.logs, [
