@@ -284,7 +284,7 @@ export class Bot {
       return {
         init: hostCalledUs,
         handle: (context, event) => {
-          hostCalledUs();
+          hostCalledUs(context);
           const result = this.dispatch(context, event);
           if (typeof result === "string") return result;
           if (isThenable(result)) throw `a handler returned a Promise: ${NO_EVENT_LOOP}`;

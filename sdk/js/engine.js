@@ -1,6 +1,7 @@
 // The JS engine a plugin runs on, and the globals plugins expect that
-// QuickJS lacks: `TextEncoder` / `TextDecoder` (UTF-8 only) and `console`
-// (into the host log). Under StarlingMonkey nothing is installed.
+// QuickJS lacks: `TextEncoder` / `TextDecoder` (UTF-8 only), `console`
+// (into the host log) and a `Math.random` seeded per instance rather than
+// at build time. Under StarlingMonkey nothing is installed.
 //
 // A plugin is built for one engine (`"purr": { "engine": ... }` in its
 // package.json): QuickJS (componentize-qjs: small, fast calls, no event loop
@@ -175,10 +176,62 @@ function show(value) {
 // (calling one fails the build): console output before the host first
 // called the plugin is dropped.
 let hostCalled = false;
+let firstEventId = "";
 
-/** Notes that the host called the plugin (the Bot's `init` and `handle` say so). */
-export function hostCalledUs() {
+/** Notes that the host called the plugin (the Bot's `init` and `handle` say so, `handle` with the event's id). */
+export function hostCalledUs(context) {
   hostCalled = true;
+  if (firstEventId === "" && typeof context?.eventId === "string") firstEventId = context.eventId;
+}
+
+/**
+ * A Math.random-like generator (xoshiro128**, 53-bit results in [0, 1))
+ * seeded from `seed`'s text: the same text gives the same sequence.
+ */
+export function randomFrom(seed) {
+  let hash = 0x811c9dc5; // FNV-1a, then splitmix32 to fill the state
+  for (let i = 0; i < seed.length; i++) hash = Math.imul(hash ^ seed.charCodeAt(i), 0x01000193);
+  const mix = () => {
+    hash = (hash + 0x9e3779b9) | 0;
+    let z = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+  let a = mix();
+  let b = mix();
+  let c = mix();
+  let d = mix();
+  const next = () => {
+    const result = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)) >>> 0, 9) >>> 0;
+    const t = b << 9;
+    c ^= a;
+    d ^= b;
+    b ^= c;
+    a ^= d;
+    c ^= t;
+    d = (d << 11) | (d >>> 21);
+    return result;
+  };
+  return () => ((next() >>> 6) * 134217728 + (next() >>> 5)) / 9007199254740992;
+}
+
+/**
+ * QuickJS seeds Math.random from the clock when its context is made, and
+ * that is at build time: every instance made from the snapshot would give
+ * the same numbers. Under QuickJS Math.random is this instead: seeded on
+ * its first use after the host called, from the clock and the first
+ * event's id (build-time calls get QuickJS's own).
+ */
+function perInstanceRandom() {
+  const snapshotted = Math.random;
+  let random;
+  return () => {
+    if (random === undefined) {
+      if (!hostCalled) return snapshotted();
+      random = randomFrom(`${Date.now()} ${firstEventId}`);
+    }
+    return random();
+  };
 }
 
 function consoleWriter(level) {
@@ -188,6 +241,7 @@ function consoleWriter(level) {
 }
 
 if (ENGINE === "quickjs") {
+  Math.random = perInstanceRandom();
   globalThis.TextEncoder ??= Utf8Encoder;
   globalThis.TextDecoder ??= Utf8Decoder;
   globalThis.console ??= Object.freeze({

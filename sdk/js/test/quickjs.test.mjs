@@ -97,6 +97,34 @@ test("TextDecoder's fatal, ignoreBOM and refused options", () => {
   assert.throws(() => new Installed.TextDecoder().decode(new Uint8Array([0x61]), { stream: true }), /streaming/);
 });
 
+test("Math.random is seeded when first used after the host called, from the clock and the first event's id", () => {
+  const realNow = Date.now;
+  Date.now = () => 1_800_000_000_123;
+  try {
+    new Bot().handler().handle({ session: "s", eventId: "j42", selfJid: null }, { tag: "started" });
+    const expected = engine.randomFrom("1800000000123 j42");
+    for (let i = 0; i < 5; i++) assert.equal(Math.random(), expected());
+  } finally {
+    Date.now = realNow;
+  }
+});
+
+test("randomFrom: the same seed the same numbers, another seed others, all in [0, 1) and spread evenly", () => {
+  const one = engine.randomFrom("seed one");
+  const again = engine.randomFrom("seed one");
+  const other = engine.randomFrom("seed two");
+  const first = Array.from({ length: 8 }, one);
+  assert.deepEqual(Array.from({ length: 8 }, again), first);
+  assert.notDeepEqual(Array.from({ length: 8 }, other), first);
+  const buckets = new Array(10).fill(0);
+  for (let i = 0; i < 100_000; i++) {
+    const x = one();
+    assert.ok(x >= 0 && x < 1, `${x} out of range`);
+    buckets[Math.floor(x * 10)]++;
+  }
+  for (const count of buckets) assert.ok(Math.abs(count - 10_000) < 500, `uneven: ${buckets}`);
+});
+
 test("console writes into the host log at its level, once the host called", () => {
   Installed.console.log("count", 3, { a: [1] });
   Installed.console.warn(new Error("careful"));
