@@ -2,33 +2,36 @@
 //
 // `bot.on("message:text", (ctx) => ...)` narrows `ctx` to what that filter
 // query guarantees (here `ctx.text: string`); editors complete the queries.
-// The WIT values are as componentize-js gives them: variants `{ tag, val }`,
-// enums strings, `option<T>` T or undefined, `list<u8>` Uint8Array, `u64`
-// bigint.
+// The WIT values are as the engine gives them: variants `{ tag, val }`,
+// enums strings, `list<u8>` Uint8Array; `option<T>` T or undefined on
+// StarlingMonkey, T or null on QuickJS; `u64` a bigint on StarlingMonkey, a
+// number on QuickJS. (`ctx`'s own fields are the same on both.)
 
 // ---------------------------------------------------------------- WIT types
 export type Jid = string;
+/** A WIT `u64`: a bigint on StarlingMonkey, a number on QuickJS. */
+export type U64 = bigint | number;
 export type MessageId = string;
 
 export interface Media {
   /** Opaque token for `ctx.download()` / `messaging.downloadMedia`. */
   handle: string;
   mime: string;
-  size: bigint;
-  caption?: string;
-  fileName?: string;
-  seconds?: number;
+  size: U64;
+  caption?: string | null;
+  fileName?: string | null;
+  seconds?: number | null;
 }
 export interface ExtendedText {
   text: string;
-  previewUrl?: string;
-  previewTitle?: string;
+  previewUrl?: string | null;
+  previewTitle?: string | null;
 }
 export interface Location {
   latitude: number;
   longitude: number;
-  name?: string;
-  address?: string;
+  name?: string | null;
+  address?: string | null;
 }
 export interface Contact {
   displayName: string;
@@ -54,10 +57,10 @@ export interface Message<C extends Content = Content> {
   chat: Jid;
   sender: Jid;
   fromMe: boolean;
-  timestampMs: bigint;
-  pushName?: string;
+  timestampMs: U64;
+  pushName?: string | null;
   isGroup: boolean;
-  quotedId?: MessageId;
+  quotedId?: MessageId | null;
   content: C;
 }
 
@@ -67,12 +70,12 @@ export interface Receipt {
   sender: Jid;
   messageIds: MessageId[];
   kind: ReceiptKind;
-  timestampMs: bigint;
+  timestampMs: U64;
 }
 export interface Presence {
   sender: Jid;
   available: boolean;
-  lastSeenMs?: bigint;
+  lastSeenMs?: U64 | null;
 }
 export type ChatState = "composing" | "recording" | "paused";
 export interface ChatStateUpdate {
@@ -86,13 +89,13 @@ export type GroupChange =
   | { tag: "announce-only" | "locked"; val: boolean };
 export interface GroupUpdate {
   group: Jid;
-  author?: Jid;
+  author?: Jid | null;
   change: GroupChange;
-  timestampMs: bigint;
+  timestampMs: U64;
 }
 export interface QrCode {
   code: string;
-  expiresInMs: bigint;
+  expiresInMs: U64;
 }
 export interface TimerFired {
   id: string;
@@ -129,7 +132,7 @@ export type Event =
 export interface HostContext {
   session: string;
   eventId: string;
-  selfJid?: Jid;
+  selfJid?: Jid | null;
 }
 export type Flow = "next" | "stop";
 
