@@ -7,7 +7,8 @@
 //
 // Modules: `bot.js` (routing), `context.js` (ctx), `state.js` (JSON kv and
 // config), `text.js` (trimming, commands, arguments), `log.js`, `host.js`
-// (purr's WIT imports). See README.md for the reference.
+// (purr's WIT imports), `engine.js` (QuickJS or StarlingMonkey, and what
+// QuickJS lacks). See README.md for the reference.
 
 export { Bot, FILTERS, errorMessage } from "./bot.js";
 export { Context } from "./context.js";
