@@ -34,7 +34,10 @@ fn every_fresh_quickjs_instance_rolls_its_own_numbers_and_console_reaches_the_lo
     assert!(output.status.success(), "purr chat failed:\n{stderr}");
     let rolls: Vec<f64> = stdout
         .lines()
-        .map(|line| line.parse().unwrap_or_else(|_| panic!("not a roll: {line:?}\n{stderr}")))
+        .map(|line| {
+            line.parse()
+                .unwrap_or_else(|_| panic!("not a roll: {line:?}\n{stderr}"))
+        })
         .collect();
     assert_eq!(rolls.len(), 4, "one roll per message:\n{stdout}\n{stderr}");
     assert!(rolls.iter().all(|roll| (0.0..1.0).contains(roll)), "{rolls:?}");
@@ -42,8 +45,14 @@ fn every_fresh_quickjs_instance_rolls_its_own_numbers_and_console_reaches_the_lo
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
     assert_eq!(distinct.len(), 4, "fresh instances rolled the same numbers: {rolls:?}");
-    for roll in &stdout.lines().collect::<Vec<_>>() {
-        assert!(stderr.contains(&format!("rolled {roll}")), "console.log of {roll} not in the log:\n{stderr}");
+    for roll in stdout.lines() {
+        assert!(
+            stderr.contains(&format!("rolled {roll}")),
+            "console.log of {roll} not in the log:\n{stderr}"
+        );
     }
-    assert!(!stderr.contains("building dice-js"), "build-time console output is dropped");
+    assert!(
+        !stderr.contains("building dice-js"),
+        "build-time console output is dropped"
+    );
 }
