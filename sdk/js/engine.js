@@ -202,7 +202,8 @@ export function randomFrom(seed) {
   let c = mix();
   let d = mix();
   const next = () => {
-    const result = Math.imul(((Math.imul(b, 5) << 7) | (Math.imul(b, 5) >>> 25)) >>> 0, 9) >>> 0;
+    const b5 = Math.imul(b, 5);
+    const result = Math.imul((b5 << 7) | (b5 >>> 25), 9) >>> 0; // rotl(b * 5, 7) * 9
     const t = b << 9;
     c ^= a;
     d ^= b;

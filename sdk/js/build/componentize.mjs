@@ -161,11 +161,10 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** The package at `dir`, checked to be `version`; its package.json. */
+/** Fails unless the package at `dir` is `name` at `version`. */
 async function pinned(dir, name, version) {
   const pkg = JSON.parse(await fsp.readFile(join(dir, "package.json"), "utf8"));
   if (pkg.version !== version) throw new Error(`${name} ${pkg.version} found in ${dir}, purr's build is for ${version}`);
-  return pkg;
 }
 
 /** The component of `opts.sourcePath` on QuickJS. */
